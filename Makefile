@@ -1,0 +1,91 @@
+# contact-converter: run `make help` for the targets.
+SHELL := /usr/bin/env bash
+.SHELLFLAGS := -eu -o pipefail -c
+
+BIN            ?= $(CURDIR)/bin
+IMG            ?= ghcr.io/contactconverter/contact-converter:dev
+K8S_VERSION    ?= 1.37.2
+CONTROLLER_GEN ?= $(BIN)/controller-gen
+HELM           ?= $(BIN)/helm
+HELM_VERSION   ?= v3.22.0
+GOTEST_FLAGS   ?= -timeout 60m
+export PATH := $(BIN):$(PATH)
+
+.PHONY: help
+help: ## Show the targets.
+	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*?## "}{printf "  %-18s %s\n", $$1, $$2}'
+
+##@ Build
+
+.PHONY: build
+build: ## Build bin/contact-converter.
+	@echo ">> building bin/contact-converter"
+	go build -o $(BIN)/contact-converter .
+
+.PHONY: fmt
+fmt: ## Format the code.
+	gofmt -w $$(git ls-files '*.go')
+
+.PHONY: vet
+vet: ## Run go vet.
+	go vet ./...
+
+##@ Generated code
+
+.PHONY: manifests
+manifests: $(CONTROLLER_GEN) ## Generate CRDs and RBAC from the API markers, and sync them into the Helm chart.
+	@echo ">> generating CRDs and RBAC"
+	$(CONTROLLER_GEN) rbac:roleName=manager-role crd paths=./api/... paths=./controllers/... \
+		output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac
+	hack/sync-chart.sh
+
+.PHONY: generate
+generate: $(CONTROLLER_GEN) ## Generate the DeepCopy methods.
+	@echo ">> generating DeepCopy methods"
+	$(CONTROLLER_GEN) object:headerFile=hack/boilerplate.go.txt paths=./api/...
+
+.PHONY: verify-generated
+verify-generated: ## Fail when `make manifests generate` changes a committed file.
+	hack/verify-generated.sh
+
+##@ Tools (built from Go modules; nothing is downloaded as a binary)
+
+$(CONTROLLER_GEN): hack/tools/go.mod
+	@echo ">> building controller-gen (controller-tools v0.23.0, about 30 s)"
+	cd hack/tools && go build -o $(CONTROLLER_GEN) sigs.k8s.io/controller-tools/cmd/controller-gen
+
+$(HELM):
+	@echo ">> building helm $(HELM_VERSION) from its Go module (about a minute)"
+	GOBIN=$(BIN) go install helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
+
+.PHONY: envtest
+envtest: ## Build kube-apiserver, kube-controller-manager, kubectl and etcd (about 10 minutes the first time).
+	K8S_VERSION=$(K8S_VERSION) hack/setup-envtest.sh >/dev/null
+
+.PHONY: tools
+tools: $(CONTROLLER_GEN) $(HELM) envtest ## Build every tool the tests need.
+
+##@ Test
+
+.PHONY: test
+test: tools verify-generated ## Run the whole suite: unit, envtest, chart and end-to-end tests.
+	@echo ">> go vet"
+	go vet ./...
+	@echo ">> go test (KUBEBUILDER_ASSETS from hack/setup-envtest.sh)"
+	KUBEBUILDER_ASSETS="$$(K8S_VERSION=$(K8S_VERSION) hack/setup-envtest.sh 2>/dev/null | tail -1)" \
+	HELM="$(HELM)" \
+	go test $(GOTEST_FLAGS) ./...
+
+##@ Deploy
+
+.PHONY: install
+install: manifests ## Install the CRDs into the cluster of the current kubeconfig.
+	kubectl apply --server-side -k config/crd
+
+.PHONY: deploy
+deploy: manifests ## Install the operator with kustomize into the current cluster.
+	kubectl apply --server-side -k config/default
+
+.PHONY: docker-build
+docker-build: ## Build the image (needs a Docker engine).
+	docker build -t $(IMG) .

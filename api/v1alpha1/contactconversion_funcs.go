@@ -1,0 +1,119 @@
+package v1alpha1
+
+import "fmt"
+
+// SourceDisplayName is the provenance label recorded for the source's
+// contacts: displayName, or name when empty.
+func (s *Source) SourceDisplayName() string {
+	if s.DisplayName != "" {
+		return s.DisplayName
+	}
+	return s.Name
+}
+
+// SegmentName is the segment the source's contacts join: segment, or name
+// when empty.
+func (s *Source) SegmentName() string {
+	if s.Segment != "" {
+		return s.Segment
+	}
+	return s.Name
+}
+
+// KeyField is the unique key field, `email` when unset.
+func (s *ContactConversionSpec) KeyField() string {
+	if s.UniqueKey == "" {
+		return "email"
+	}
+	return s.UniqueKey
+}
+
+// ConflictPolicyOrDefault is the conflict policy, Manual when unset.
+func (s *ContactConversionSpec) ConflictPolicyOrDefault() ConflictPolicy {
+	if s.Conflicts.Policy == "" {
+		return ConflictPolicyManual
+	}
+	return s.Conflicts.Policy
+}
+
+// TimeZoneOrDefault is the schedule's time zone, UTC when unset.
+func (s *ScheduleSpec) TimeZoneOrDefault() string {
+	if s.TimeZone == "" {
+		return "UTC"
+	}
+	return s.TimeZone
+}
+
+// PausesOutsideWindow tells whether a running Job is suspended when its
+// window closes (true when unset).
+func (s *ScheduleSpec) PausesOutsideWindow() bool {
+	return s.PauseOutsideWindow == nil || *s.PauseOutsideWindow
+}
+
+// SecretKey is the key to read, `uri` when unset.
+func (r *SecretKeyReference) SecretKey() string {
+	if r.Key == "" {
+		return "uri"
+	}
+	return r.Key
+}
+
+// SQLitePath is the database file inside the volume, contacts.db when unset.
+func (d *SQLiteDatabase) SQLitePath() string {
+	if d.Path == "" {
+		return "contacts.db"
+	}
+	return d.Path
+}
+
+// Reference kinds.
+const (
+	KindSecret    = "Secret"
+	KindConfigMap = "ConfigMap"
+	KindPVC       = "PersistentVolumeClaim"
+)
+
+// Reference is an object in the resource's namespace that its spec needs.
+type Reference struct {
+	// Kind is Secret, ConfigMap or PersistentVolumeClaim.
+	Kind string
+	// Name of the object.
+	Name string
+	// Key that must exist in its data; empty for a claim.
+	Key string
+	// Field is the spec path that names it, for error messages.
+	Field string
+}
+
+// References lists what the database spec needs.
+func (d *DatabaseSpec) References(field string) []Reference {
+	switch {
+	case d.Postgres != nil:
+		r := d.Postgres.SecretRef
+		return []Reference{{Kind: KindSecret, Name: r.Name, Key: r.SecretKey(), Field: field + ".postgres.secretRef"}}
+	case d.SQLite != nil:
+		return []Reference{{Kind: KindPVC, Name: d.SQLite.PersistentVolumeClaim, Field: field + ".sqlite.persistentVolumeClaim"}}
+	}
+	return nil
+}
+
+// References lists the Secrets, ConfigMaps and claims the conversion reads,
+// in spec order.
+func (s *ContactConversionSpec) References() []Reference {
+	var refs []Reference
+	for i, src := range s.Sources {
+		field := fmt.Sprintf("spec.sources[%d]", i)
+		switch {
+		case src.CSV != nil && src.CSV.ConfigMapKeyRef != nil:
+			r := src.CSV.ConfigMapKeyRef
+			refs = append(refs, Reference{Kind: KindConfigMap, Name: r.Name, Key: r.Key, Field: field + ".csv.configMapKeyRef"})
+		case src.CSV != nil && src.CSV.SecretKeyRef != nil:
+			r := src.CSV.SecretKeyRef
+			refs = append(refs, Reference{Kind: KindSecret, Name: r.Name, Key: r.Key, Field: field + ".csv.secretKeyRef"})
+		case src.SQL != nil:
+			r := src.SQL.SecretRef
+			refs = append(refs, Reference{Kind: KindSecret, Name: r.Name, Key: r.SecretKey(), Field: field + ".sql.secretRef"})
+		}
+	}
+	return append(refs, s.Database.References("spec.database")...)
+}

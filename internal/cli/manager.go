@@ -1,0 +1,120 @@
+package cli
+
+import (
+	"flag"
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	"github.com/contactconverter/contact-converter/controllers"
+	"github.com/contactconverter/contact-converter/internal/kubescheme"
+)
+
+// DefaultImage is the operator image when neither --image nor
+// $OPERATOR_IMAGE names one.
+var DefaultImage = "ghcr.io/contactconverter/contact-converter:" + Version
+
+type managerOptions struct {
+	metricsAddr    string
+	probeAddr      string
+	leaderElect    bool
+	leaderElectNS  string
+	maxConversions int
+	image          string
+	zap            zap.Options
+}
+
+func newManagerCommand() *cobra.Command {
+	o := managerOptions{zap: zap.Options{Development: false}}
+	cmd := &cobra.Command{
+		Use:   "manager",
+		Short: "Run the operator (reconciles ContactConversion and PreferenceCenter)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runManager(cmd, o)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.metricsAddr, "metrics-bind-address", ":8080", "address of the Prometheus metrics endpoint; 0 disables it")
+	f.StringVar(&o.probeAddr, "health-probe-bind-address", ":8081", "address of the /healthz and /readyz endpoints")
+	f.BoolVar(&o.leaderElect, "leader-elect", false, "elect a leader, so only one replica reconciles at a time")
+	f.StringVar(&o.leaderElectNS, "leader-election-namespace", "", "namespace of the leader-election Lease (default: the pod's namespace)")
+	f.IntVar(&o.maxConversions, "max-concurrent-conversions", 4, "how many conversions may run at once across the cluster")
+	f.StringVar(&o.image, "image", "", "image of the Jobs and Deployments the operator creates (default: $OPERATOR_IMAGE)")
+	zfs := flag.NewFlagSet("zap", flag.ContinueOnError)
+	o.zap.BindFlags(zfs)
+	f.AddGoFlagSet(zfs)
+	return cmd
+}
+
+func runManager(cmd *cobra.Command, o managerOptions) error {
+	if o.maxConversions < 1 {
+		return fmt.Errorf("--max-concurrent-conversions must be at least 1, got %d", o.maxConversions)
+	}
+	if o.image == "" {
+		o.image = os.Getenv("OPERATOR_IMAGE")
+	}
+	if o.image == "" {
+		o.image = DefaultImage
+	}
+	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&o.zap)))
+	log := ctrl.Log.WithName("setup")
+
+	cfg, err := ctrl.GetConfig()
+	if err != nil {
+		return fmt.Errorf("no Kubernetes configuration (set KUBECONFIG or run in a cluster): %w", err)
+	}
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		Scheme:                  kubescheme.New(),
+		Metrics:                 metricsserver.Options{BindAddress: o.metricsAddr},
+		HealthProbeBindAddress:  o.probeAddr,
+		LeaderElection:          o.leaderElect,
+		LeaderElectionID:        "contact-converter.contacts.contactconverter.io",
+		LeaderElectionNamespace: o.leaderElectNS,
+		// Managed fields are never read; dropping them halves the cache.
+		Cache: cache.Options{DefaultTransform: cache.TransformStripManagedFields()},
+		Client: client.Options{Cache: &client.CacheOptions{
+			// Never cache every Secret and ConfigMap of the cluster.
+			DisableFor: []client.Object{&corev1.Secret{}, &corev1.ConfigMap{}},
+		}},
+	})
+	if err != nil {
+		return fmt.Errorf("creating the manager: %w", err)
+	}
+	clk := clock.RealClock{}
+	if err := (&controllers.ContactConversionReconciler{
+		Client:        mgr.GetClient(),
+		APIReader:     mgr.GetAPIReader(),
+		Recorder:      mgr.GetEventRecorder("contactconversion-controller"),
+		Clock:         clk,
+		Image:         o.image,
+		MaxConcurrent: o.maxConversions,
+	}).SetupWithManager(cmd.Context(), mgr); err != nil {
+		return fmt.Errorf("setting up the ContactConversion controller: %w", err)
+	}
+	if err := (&controllers.PreferenceCenterReconciler{
+		Client:    mgr.GetClient(),
+		APIReader: mgr.GetAPIReader(),
+		Recorder:  mgr.GetEventRecorder("preferencecenter-controller"),
+		Clock:     clk,
+	}).SetupWithManager(cmd.Context(), mgr); err != nil {
+		return fmt.Errorf("setting up the PreferenceCenter controller: %w", err)
+	}
+	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
+		return err
+	}
+	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
+		return err
+	}
+	log.Info("starting the manager", "version", Version, "image", o.image, "maxConcurrentConversions", o.maxConversions)
+	return mgr.Start(cmd.Context())
+}
