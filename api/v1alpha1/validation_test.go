@@ -1,7 +1,6 @@
 package v1alpha1_test
 
 import (
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -10,7 +9,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/yaml"
 
 	"github.com/contactconverter/contact-converter/internal/testenv"
@@ -64,7 +62,11 @@ func TestCRDValidation(t *testing.T) {
 			if filepath.Base(path) == "kustomization.yaml" {
 				continue
 			}
-			for _, obj := range readObjects(t, path) {
+			objs, err := testenv.DecodeFile(path)
+			if err != nil {
+				t.Fatalf("%s: %v", path, err)
+			}
+			for _, obj := range objs {
 				obj.SetNamespace(ns.Name)
 				if err := env.Client.Create(ctx, obj); err != nil {
 					t.Errorf("%s: %s %q rejected: %v", filepath.Base(path), obj.GetKind(), obj.GetName(), err)
@@ -256,30 +258,6 @@ func parse(t *testing.T, doc string) *unstructured.Unstructured {
 		t.Fatal(err)
 	}
 	return obj
-}
-
-// readObjects decodes every document of a YAML file.
-func readObjects(t *testing.T, path string) []*unstructured.Unstructured {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	dec := utilyaml.NewYAMLOrJSONDecoder(f, 4096)
-	var out []*unstructured.Unstructured
-	for {
-		obj := &unstructured.Unstructured{}
-		if err := dec.Decode(&obj.Object); err != nil {
-			if err.Error() == "EOF" {
-				return out
-			}
-			t.Fatalf("%s: %v", path, err)
-		}
-		if len(obj.Object) > 0 {
-			out = append(out, obj)
-		}
-	}
 }
 
 // lookup follows a path like "spec.sources[1].sql.secretRef.key".

@@ -1,0 +1,102 @@
+package controllers
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	ccv1 "github.com/contactconverter/contact-converter/api/v1alpha1"
+)
+
+func TestValidationReconcile(t *testing.T) {
+	h := startHarness(t)
+	ns := h.namespace(t, "tenant-a")
+	h.create(t, claim(ns, "contacts"))
+	h.create(t, configMap(ns, "lists", map[string]string{"fair.csv": "email\na@b.be\n"}))
+
+	t.Run("a valid conversion is Ready with its generation observed", func(t *testing.T) {
+		cc := makeConversion(ns, "valid").csvFromConfigMap("fair", "lists", "fair.csv").obj()
+		h.create(t, cc)
+		h.waitCondition(t, cc, ccv1.ConditionReady, metav1.ConditionTrue, ccv1.ReasonValid)
+		if cc.Status.ObservedGeneration != cc.Generation {
+			t.Errorf("observedGeneration %d, generation %d", cc.Status.ObservedGeneration, cc.Generation)
+		}
+		if c := meta.FindStatusCondition(cc.Status.Conditions, ccv1.ConditionStalled); c != nil {
+			t.Errorf("Stalled present on a valid conversion: %+v", c)
+		}
+	})
+
+	t.Run("an unknown time zone stalls with InvalidSchedule and an event", func(t *testing.T) {
+		cc := makeConversion(ns, "bad-zone").csvFromConfigMap("fair", "lists", "fair.csv").timeZone("Mars/Olympus_Mons").obj()
+		h.create(t, cc)
+		h.waitCondition(t, cc, ccv1.ConditionStalled, metav1.ConditionTrue, ccv1.ReasonInvalidSchedule)
+		ready := meta.FindStatusCondition(cc.Status.Conditions, ccv1.ConditionReady)
+		if ready == nil || ready.Status != metav1.ConditionFalse || !strings.Contains(ready.Message, `"Mars/Olympus_Mons" is not an IANA time zone`) {
+			t.Errorf("Ready = %+v, want False naming the zone", ready)
+		}
+		ev := h.waitEvent(t, ns, "bad-zone", ccv1.ReasonInvalidSchedule)
+		if ev.Type != "Warning" || !strings.Contains(ev.Note, "spec.schedule.timeZone") {
+			t.Errorf("event %s %q, want a Warning naming spec.schedule.timeZone", ev.Type, ev.Note)
+		}
+	})
+
+	t.Run("a missing Secret stalls until it is created", func(t *testing.T) {
+		cc := makeConversion(ns, "pg").csvFromConfigMap("fair", "lists", "fair.csv").postgres("pg-app").obj()
+		h.create(t, cc)
+		h.waitCondition(t, cc, ccv1.ConditionStalled, metav1.ConditionTrue, ccv1.ReasonSecretNotFound)
+		msg := meta.FindStatusCondition(cc.Status.Conditions, ccv1.ConditionStalled).Message
+		if !strings.Contains(msg, "spec.database.postgres.secretRef") || !strings.Contains(msg, `"pg-app" not found`) {
+			t.Errorf("message %q should name the field and the Secret", msg)
+		}
+		h.waitEvent(t, ns, "pg", ccv1.ReasonSecretNotFound)
+
+		// A Secret without the key is still a problem, named as such.
+		h.create(t, secret(ns, "pg-app", map[string]string{"password": "x"}))
+		h.waitCondition(t, cc, ccv1.ConditionStalled, metav1.ConditionTrue, ccv1.ReasonSecretNotFound)
+		eventually(t, "missing key message", func() string {
+			_ = h.c.Get(context.Background(), client.ObjectKeyFromObject(cc), cc)
+			if m := meta.FindStatusCondition(cc.Status.Conditions, ccv1.ConditionStalled); m == nil || !strings.Contains(m.Message, `has no key "uri"`) {
+				return "stalled message does not name the missing key"
+			}
+			return ""
+		})
+
+		// Adding the key wakes the conversion up, without any change to it.
+		var s = secret(ns, "pg-app", map[string]string{"uri": "postgres://app@db/app"})
+		if err := h.c.Update(context.Background(), s); err != nil {
+			t.Fatal(err)
+		}
+		h.waitCondition(t, cc, ccv1.ConditionReady, metav1.ConditionTrue, ccv1.ReasonValid)
+		if c := meta.FindStatusCondition(cc.Status.Conditions, ccv1.ConditionStalled); c != nil {
+			t.Errorf("Stalled kept after recovery: %+v", c)
+		}
+	})
+
+	t.Run("a ConfigMap without the key stalls, naming the source", func(t *testing.T) {
+		cc := makeConversion(ns, "nokey").csvFromConfigMap("fair", "lists", "absent.csv").obj()
+		h.create(t, cc)
+		h.waitCondition(t, cc, ccv1.ConditionStalled, metav1.ConditionTrue, ccv1.ReasonConfigMapNotFound)
+		msg := meta.FindStatusCondition(cc.Status.Conditions, ccv1.ConditionStalled).Message
+		if !strings.Contains(msg, "spec.sources[0].csv.configMapKeyRef") || !strings.Contains(msg, `"absent.csv"`) {
+			t.Errorf("message %q should name the source field and the key", msg)
+		}
+	})
+
+	t.Run("a preference center is Ready, or Stalled on a missing TLS secret", func(t *testing.T) {
+		pc := makeCenter(ns, "prefs").obj()
+		h.create(t, pc)
+		h.waitCondition(t, pc, ccv1.ConditionReady, metav1.ConditionTrue, ccv1.ReasonValid)
+
+		bad := makeCenter(ns, "prefs-tls").ingressTLS("prefs.acme.example", "prefs-tls").obj()
+		h.create(t, bad)
+		h.waitCondition(t, bad, ccv1.ConditionStalled, metav1.ConditionTrue, ccv1.ReasonSecretNotFound)
+		if msg := meta.FindStatusCondition(bad.Status.Conditions, ccv1.ConditionStalled).Message; !strings.Contains(msg, "spec.ingress.tlsSecretName") {
+			t.Errorf("message %q should name spec.ingress.tlsSecretName", msg)
+		}
+		h.waitEvent(t, ns, "prefs-tls", ccv1.ReasonSecretNotFound)
+	})
+}

@@ -1,0 +1,157 @@
+package controllers
+
+import (
+	"context"
+	"strconv"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	clocktesting "k8s.io/utils/clock/testing"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	ccv1 "github.com/contactconverter/contact-converter/api/v1alpha1"
+	"github.com/contactconverter/contact-converter/internal/kubescheme"
+	"github.com/contactconverter/contact-converter/internal/testenv"
+)
+
+// harness is a control plane with both reconcilers running on a fake clock.
+type harness struct {
+	env   *testenv.Env
+	c     client.Client
+	clock *clocktesting.FakeClock
+}
+
+func startHarness(t *testing.T) *harness {
+	t.Helper()
+	ctrl.SetLogger(zap.New(zap.UseDevMode(true), zap.WriteTo(testWriter{t})))
+	env := testenv.Start(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	mgr, err := ctrl.NewManager(env.Config, ctrl.Options{
+		Scheme:  kubescheme.New(),
+		Metrics: metricsserver.Options{BindAddress: "0"},
+		Client: client.Options{Cache: &client.CacheOptions{
+			DisableFor: []client.Object{&corev1.Secret{}, &corev1.ConfigMap{}},
+		}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk := clocktesting.NewFakeClock(time.Date(2026, 11, 2, 16, 0, 0, 0, time.UTC))
+	if err := (&ContactConversionReconciler{
+		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(),
+		Recorder: mgr.GetEventRecorder("contactconversion-controller"),
+		Clock:    clk, Image: "contact-converter:test", MaxConcurrent: 4,
+	}).SetupWithManager(ctx, mgr); err != nil {
+		t.Fatal(err)
+	}
+	if err := (&PreferenceCenterReconciler{
+		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(),
+		Recorder: mgr.GetEventRecorder("preferencecenter-controller"),
+		Clock:    clk,
+	}).SetupWithManager(ctx, mgr); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := mgr.Start(ctx); err != nil {
+			t.Errorf("manager: %v", err)
+		}
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+	return &harness{env: env, c: env.Client, clock: clk}
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Helper()
+	w.t.Log(string(p))
+	return len(p), nil
+}
+
+func (h *harness) namespace(t *testing.T, name string) string {
+	t.Helper()
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}
+	if err := h.c.Create(context.Background(), ns); err != nil {
+		t.Fatal(err)
+	}
+	return name
+}
+
+func (h *harness) create(t *testing.T, obj client.Object) {
+	t.Helper()
+	if err := h.c.Create(context.Background(), obj); err != nil {
+		t.Fatalf("creating %T %s: %v", obj, obj.GetName(), err)
+	}
+}
+
+// eventually polls cond until it returns "" or the timeout passes, then fails
+// with the last explanation.
+func eventually(t *testing.T, what string, cond func() string) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	var last string
+	for time.Now().Before(deadline) {
+		if last = cond(); last == "" {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("%s: %s", what, last)
+}
+
+// waitCondition waits until obj has the condition with status and reason.
+func (h *harness) waitCondition(t *testing.T, obj client.Object, condType string, status metav1.ConditionStatus, reason string) {
+	t.Helper()
+	eventually(t, obj.GetName()+" "+condType, func() string {
+		if err := h.c.Get(context.Background(), client.ObjectKeyFromObject(obj), obj); err != nil {
+			return err.Error()
+		}
+		c := meta.FindStatusCondition(conditionsOf(obj), condType)
+		switch {
+		case c == nil:
+			return "condition absent"
+		case c.Status != status || c.Reason != reason:
+			return "got " + string(c.Status) + "/" + c.Reason + ": " + c.Message
+		}
+		return ""
+	})
+}
+
+func conditionsOf(obj client.Object) []metav1.Condition {
+	switch o := obj.(type) {
+	case *ccv1.ContactConversion:
+		return o.Status.Conditions
+	case *ccv1.PreferenceCenter:
+		return o.Status.Conditions
+	}
+	return nil
+}
+
+// waitEvent waits for an event with reason about the named object.
+func (h *harness) waitEvent(t *testing.T, ns, name, reason string) eventsv1.Event {
+	t.Helper()
+	var found eventsv1.Event
+	eventually(t, "event "+reason+" for "+name, func() string {
+		var list eventsv1.EventList
+		if err := h.c.List(context.Background(), &list, client.InNamespace(ns)); err != nil {
+			return err.Error()
+		}
+		for _, e := range list.Items {
+			if e.Regarding.Name == name && e.Reason == reason {
+				found = e
+				return ""
+			}
+		}
+		return "not found among " + strconv.Itoa(len(list.Items)) + " events"
+	})
+	return found
+}

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the test suite needs, when they are missing.
+# Go tools (controller-gen, helm, the control plane) are built by `make test`.
+set -euo pipefail
+
+need=()
+command -v make >/dev/null || need+=(make)
+command -v git >/dev/null || need+=(git)
+if [ ${#need[@]} -eq 0 ]; then
+  echo "install-test-deps: Debian packages already present"
+  exit 0
+fi
+if [ "$(id -u)" != 0 ]; then
+  echo "install-test-deps: missing ${need[*]}; install them with: sudo apt-get install -y ${need[*]}" >&2
+  exit 1
+fi
+echo "install-test-deps: installing ${need[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${need[@]}"
