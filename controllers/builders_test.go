@@ -85,3 +85,13 @@ func claim(ns, name string) *corev1.PersistentVolumeClaim {
 		},
 	}
 }
+
+func (b *conversionBuilder) window(days []ccv1.Weekday, start, end string) *conversionBuilder {
+	b.cc.Spec.Schedule.Windows = append(b.cc.Spec.Schedule.Windows, ccv1.Window{Days: days, Start: start, End: end})
+	return b
+}
+
+func (b *conversionBuilder) suspend() *conversionBuilder {
+	b.cc.Spec.Suspend = true
+	return b
+}

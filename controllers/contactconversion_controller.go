@@ -2,24 +2,31 @@ package controllers
 
 import (
 	"context"
+	"time"
 
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	ccv1 "github.com/contactconverter/contact-converter/api/v1alpha1"
+	"github.com/contactconverter/contact-converter/internal/desired"
+	"github.com/contactconverter/contact-converter/internal/lifecycle"
 )
 
 // ContactConversionReconciler turns a ContactConversion into a merge Job run
-// inside its windows.
+// inside its windows. The decisions are made by internal/lifecycle; this
+// reconciler fetches their inputs and carries them out.
 type ContactConversionReconciler struct {
 	client.Client
-	// APIReader reads Secrets and ConfigMaps directly, so the manager does
-	// not cache every Secret of the cluster.
+	// APIReader reads Secrets, ConfigMaps and Pods directly, so the manager
+	// does not cache every one of the cluster.
 	APIReader client.Reader
 	Recorder  events.EventRecorder
 	Clock     clock.PassiveClock
@@ -31,50 +38,94 @@ type ContactConversionReconciler struct {
 
 // +kubebuilder:rbac:groups=contacts.contactconverter.io,resources=contactconversions,verbs=get;list;watch
 // +kubebuilder:rbac:groups=contacts.contactconverter.io,resources=contactconversions/status,verbs=get;update;patch
-// +kubebuilder:rbac:groups="",resources=secrets;configmaps;persistentvolumeclaims,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=secrets;persistentvolumeclaims,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=configmaps,verbs=get;list;watch;create;update;patch
+// +kubebuilder:rbac:groups="",resources=serviceaccounts,verbs=get;list;watch;create;update;patch
+// +kubebuilder:rbac:groups="",resources=pods,verbs=get;list
+// +kubebuilder:rbac:groups=batch,resources=jobs,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=roles;rolebindings,verbs=get;list;watch;create;update;patch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
-// Reconcile validates the conversion and records its state.
+// Reconcile moves a conversion one step along its lifecycle.
 func (r *ContactConversionReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	var cc ccv1.ContactConversion
 	if err := r.Get(ctx, req.NamespacedName, &cc); err != nil {
+		if apierrors.IsNotFound(err) {
+			forgetConversion(req.NamespacedName)
+		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
+	now := r.Clock.Now()
 	orig := cc.DeepCopy()
 
-	problem, err := r.validate(ctx, &cc)
-	if err != nil {
-		return ctrl.Result{}, err
+	sched, problem := validateSpec(&cc.Spec)
+	if problem == nil {
+		var err error
+		if problem, err = checkReferences(ctx, r.APIReader, cc.Namespace, cc.Spec.References()); err != nil {
+			return ctrl.Result{}, err
+		}
 	}
-	conds := cc.Conditions()
 	if problem != nil {
+		conds := ccv1.Conditions{List: &cc.Status.Conditions, Generation: cc.Generation, Now: now}
 		conds.Stalled(problem.Reason, problem.Message)
 		if cc.Status.Phase == "" {
 			cc.Status.Phase = ccv1.PhasePending
 		}
-	} else {
-		cc.Status.Phase = ccv1.PhasePending
-		conds.Ready(ccv1.ReasonValid, "The conversion is valid.")
+		cc.Status.ObservedGeneration = cc.Generation
+		if stalledChanged(orig.Status.Conditions, cc.Status.Conditions) {
+			r.Recorder.Eventf(&cc, nil, corev1.EventTypeWarning, problem.Reason, "Validate", "%s", problem.Message)
+		}
+		return ctrl.Result{}, r.patchStatus(ctx, orig, &cc)
 	}
-	cc.Status.ObservedGeneration = cc.Generation
-	return ctrl.Result{}, r.writeStatus(ctx, orig, &cc, problem)
+
+	if err := r.ensureConverterObjects(ctx, &cc); err != nil {
+		return ctrl.Result{}, err
+	}
+	job, err := r.newestJob(ctx, &cc)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	in := lifecycle.Input{
+		Now: now, Conversion: &cc, SpecHash: desired.RunSpecHash(&cc.Spec), Schedule: sched,
+	}
+	if job != nil {
+		if in.Job, err = r.jobView(ctx, job); err != nil {
+			return ctrl.Result{}, err
+		}
+	}
+	if in.SlotFree, err = r.slotFree(ctx, &cc, sched.At(now).OpenSince); err != nil {
+		return ctrl.Result{}, err
+	}
+	plan := lifecycle.Decide(in)
+
+	if err := r.carryOut(ctx, &cc, job, &plan); err != nil {
+		return ctrl.Result{}, err
+	}
+	cc.Status = plan.Status
+	for _, e := range plan.Events {
+		typ := corev1.EventTypeNormal
+		if e.Warning {
+			typ = corev1.EventTypeWarning
+		}
+		r.Recorder.Eventf(&cc, nil, typ, e.Reason, string(plan.Action)+"Reconcile", "%s", e.Message)
+	}
+	if err := r.patchStatus(ctx, orig, &cc); err != nil {
+		return ctrl.Result{}, err
+	}
+	observeConversion(orig, &cc)
+
+	var res ctrl.Result
+	if !plan.RequeueAt.IsZero() {
+		// A second late is harmless; a second early would find the window
+		// still closed.
+		res.RequeueAfter = max(plan.RequeueAt.Sub(now)+time.Second, time.Second)
+	}
+	return res, nil
 }
 
-// validate runs the checks the API server cannot: the time zone and the
-// referenced objects.
-func (r *ContactConversionReconciler) validate(ctx context.Context, cc *ccv1.ContactConversion) (*referenceProblem, error) {
-	if p := validateSpec(&cc.Spec); p != nil {
-		return p, nil
-	}
-	return checkReferences(ctx, r.APIReader, cc.Namespace, cc.Spec.References())
-}
-
-// writeStatus patches the status when it changed, and emits a Warning event
-// when the conversion becomes Stalled or its reason changes.
-func (r *ContactConversionReconciler) writeStatus(ctx context.Context, orig, cc *ccv1.ContactConversion, problem *referenceProblem) error {
-	if problem != nil && stalledChanged(orig.Status.Conditions, cc.Status.Conditions) {
-		r.Recorder.Eventf(cc, nil, corev1.EventTypeWarning, problem.Reason, "Validate", "%s", problem.Message)
-	}
+// patchStatus writes the status when it changed. The merge patch carries
+// only what this reconciler changed, so the engine's progress is kept.
+func (r *ContactConversionReconciler) patchStatus(ctx context.Context, orig, cc *ccv1.ContactConversion) error {
 	if statusEqual(&orig.Status, &cc.Status) {
 		return nil
 	}
@@ -97,6 +148,12 @@ func (r *ContactConversionReconciler) SetupWithManager(ctx context.Context, mgr 
 	}
 	b := ctrl.NewControllerManagedBy(mgr).
 		For(&ccv1.ContactConversion{}).
+		Owns(&batchv1.Job{}).
+		Owns(&corev1.ServiceAccount{}).
+		Owns(&rbacv1.Role{}).
+		Owns(&rbacv1.RoleBinding{}).
+		// A Job that ends or pauses frees a slot for queued conversions.
+		Watches(&batchv1.Job{}, handler.EnqueueRequestsFromMapFunc(r.queuedConversions)).
 		Named("contactconversion")
 	b = watchReferences(b, mgr.GetClient(), func() client.ObjectList { return &ccv1.ContactConversionList{} })
 	return b.Complete(r)

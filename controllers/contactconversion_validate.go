@@ -2,24 +2,23 @@ package controllers
 
 import (
 	"fmt"
-	"time"
 
 	ccv1 "github.com/contactconverter/contact-converter/api/v1alpha1"
+	"github.com/contactconverter/contact-converter/internal/schedule"
 )
 
 // validateSpec checks what CEL cannot: the IANA time zone, and sources that
-// only make sense outside a cluster.
-func validateSpec(spec *ccv1.ContactConversionSpec) *referenceProblem {
-	tz := spec.Schedule.TimeZoneOrDefault()
-	if _, err := time.LoadLocation(tz); err != nil {
-		return &referenceProblem{Reason: ccv1.ReasonInvalidSchedule, Message: fmt.Sprintf(
-			"spec.schedule.timeZone: %q is not an IANA time zone; use a name such as Europe/Brussels or UTC", tz)}
+// only make sense outside a cluster. It returns the parsed schedule.
+func validateSpec(spec *ccv1.ContactConversionSpec) (*schedule.Schedule, *referenceProblem) {
+	sched, err := schedule.Parse(spec.Schedule)
+	if err != nil {
+		return nil, &referenceProblem{Reason: ccv1.ReasonInvalidSchedule, Message: err.Error()}
 	}
 	for i, src := range spec.Sources {
 		if src.CSV != nil && src.CSV.Path != "" {
-			return &referenceProblem{Reason: ccv1.ReasonInvalidSpec, Message: fmt.Sprintf(
+			return nil, &referenceProblem{Reason: ccv1.ReasonInvalidSpec, Message: fmt.Sprintf(
 				"spec.sources[%d].csv.path is only read by `contact-converter convert -f` on a workstation; in a cluster use configMapKeyRef, secretKeyRef or url", i)}
 		}
 	}
-	return nil
+	return sched, nil
 }

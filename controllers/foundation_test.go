@@ -18,10 +18,10 @@ func TestValidationReconcile(t *testing.T) {
 	h.create(t, claim(ns, "contacts"))
 	h.create(t, configMap(ns, "lists", map[string]string{"fair.csv": "email\na@b.be\n"}))
 
-	t.Run("a valid conversion is Ready with its generation observed", func(t *testing.T) {
+	t.Run("a valid conversion without windows runs, its generation observed", func(t *testing.T) {
 		cc := makeConversion(ns, "valid").csvFromConfigMap("fair", "lists", "fair.csv").obj()
 		h.create(t, cc)
-		h.waitCondition(t, cc, ccv1.ConditionReady, metav1.ConditionTrue, ccv1.ReasonValid)
+		h.waitPhase(t, cc, ccv1.PhaseRunning)
 		if cc.Status.ObservedGeneration != cc.Generation {
 			t.Errorf("observedGeneration %d, generation %d", cc.Status.ObservedGeneration, cc.Generation)
 		}
@@ -70,7 +70,7 @@ func TestValidationReconcile(t *testing.T) {
 		if err := h.c.Update(context.Background(), s); err != nil {
 			t.Fatal(err)
 		}
-		h.waitCondition(t, cc, ccv1.ConditionReady, metav1.ConditionTrue, ccv1.ReasonValid)
+		h.waitPhase(t, cc, ccv1.PhaseRunning)
 		if c := meta.FindStatusCondition(cc.Status.Conditions, ccv1.ConditionStalled); c != nil {
 			t.Errorf("Stalled kept after recovery: %+v", c)
 		}

@@ -11,8 +11,10 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	clocktesting "k8s.io/utils/clock/testing"
+	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
@@ -28,7 +30,9 @@ type harness struct {
 	clock *clocktesting.FakeClock
 }
 
-func startHarness(t *testing.T) *harness {
+func startHarness(t *testing.T) *harness { return startHarnessWithCap(t, 4) }
+
+func startHarnessWithCap(t *testing.T, maxConcurrent int) *harness {
 	t.Helper()
 	ctrl.SetLogger(zap.New(zap.UseDevMode(true), zap.WriteTo(testWriter{t})))
 	env := testenv.Start(t)
@@ -36,9 +40,10 @@ func startHarness(t *testing.T) *harness {
 	mgr, err := ctrl.NewManager(env.Config, ctrl.Options{
 		Scheme:  kubescheme.New(),
 		Metrics: metricsserver.Options{BindAddress: "0"},
-		Client: client.Options{Cache: &client.CacheOptions{
-			DisableFor: []client.Object{&corev1.Secret{}, &corev1.ConfigMap{}},
-		}},
+		Cache:   CacheOptions(),
+		// Each test starts its own manager in this process.
+		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
+		Client:     ClientOptions(),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -47,7 +52,7 @@ func startHarness(t *testing.T) *harness {
 	if err := (&ContactConversionReconciler{
 		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(),
 		Recorder: mgr.GetEventRecorder("contactconversion-controller"),
-		Clock:    clk, Image: "contact-converter:test", MaxConcurrent: 4,
+		Clock:    clk, Image: "contact-converter:test", MaxConcurrent: maxConcurrent,
 	}).SetupWithManager(ctx, mgr); err != nil {
 		t.Fatal(err)
 	}
@@ -151,7 +156,9 @@ func (h *harness) waitEvent(t *testing.T, ns, name, reason string) eventsv1.Even
 				return ""
 			}
 		}
-		return "not found among " + strconv.Itoa(len(list.Items)) + " events"
+		return "not found among " + itoa(len(list.Items)) + " events"
 	})
 	return found
 }
+
+func itoa(i int) string { return strconv.Itoa(i) }

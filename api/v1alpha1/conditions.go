@@ -1,6 +1,8 @@
 package v1alpha1
 
 import (
+	"time"
+
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
@@ -10,6 +12,8 @@ import (
 type Conditions struct {
 	List       *[]metav1.Condition
 	Generation int64
+	// Now stamps a condition whose status changes; zero means the wall clock.
+	Now time.Time
 }
 
 // Set sets a condition, keeping its transition time when the status is
@@ -21,6 +25,7 @@ func (c Conditions) Set(conditionType string, status metav1.ConditionStatus, rea
 		Reason:             reason,
 		Message:            message,
 		ObservedGeneration: c.Generation,
+		LastTransitionTime: metav1.NewTime(c.Now.Truncate(time.Second)),
 	})
 }
 
@@ -76,4 +81,20 @@ func (cc *ContactConversion) Conditions() Conditions {
 // Conditions returns the condition editor of a PreferenceCenter.
 func (pc *PreferenceCenter) Conditions() Conditions {
 	return Conditions{List: &pc.Status.Conditions, Generation: pc.Generation}
+}
+
+// Reason is a condition's reason, or "" when absent.
+func (c Conditions) Reason(conditionType string) string {
+	if cond := meta.FindStatusCondition(*c.List, conditionType); cond != nil {
+		return cond.Reason
+	}
+	return ""
+}
+
+// Message is a condition's message, or "" when absent.
+func (c Conditions) Message(conditionType string) string {
+	if cond := meta.FindStatusCondition(*c.List, conditionType); cond != nil {
+		return cond.Message
+	}
+	return ""
 }

@@ -14,6 +14,7 @@ import (
 // +kubebuilder:validation:XValidation:rule="!has(self.segments) || self.segments.all(r, !self.sources.exists(s, (has(s.segment) ? s.segment : s.name) == r.name))",message="a rule segment's name must differ from every source's segment name",fieldPath=".segments"
 // +kubebuilder:validation:XValidation:rule="!has(self.segments) || self.segments.all(r, !has(r.match.sources) || r.match.sources.all(n, self.sources.exists(s, s.name == n)))",message="segments[].match.sources must name sources declared in sources[].name",fieldPath=".segments"
 // +kubebuilder:validation:XValidation:rule="!has(self.conflicts.resolutions) || self.conflicts.resolutions.all(r, r.field in ['email', 'firstName', 'lastName', 'language'] || self.sources.exists(s, has(s.columns) && r.field in s.columns))",message="conflicts.resolutions[].field must be email, firstName, lastName, language or a field mapped in some source's columns",fieldPath=".conflicts.resolutions"
+// +kubebuilder:validation:XValidation:rule="!has(self.database.sqlite) || self.parallelism <= 1",message="parallelism above 1 needs database.postgres: an SQLite file has a single writer",fieldPath=".parallelism"
 type ContactConversionSpec struct {
 	// UniqueKey is the contact field that identifies a person across lists:
 	// `email` (the default) or any field mapped in every source's columns,

@@ -166,6 +166,9 @@ func TestCRDValidation(t *testing.T) {
 		{name: "parallelism zero", base: validConversion, edit: func(s map[string]any) {
 			s["parallelism"] = 0
 		}, want: "should be greater than or equal to 1"},
+		{name: "parallel shards on SQLite", base: validConversion, edit: func(s map[string]any) {
+			s["parallelism"] = 4
+		}, want: "parallelism above 1 needs database.postgres"},
 		{name: "two databases", base: validConversion, edit: func(s map[string]any) {
 			s["database"].(map[string]any)["postgres"] = map[string]any{"secretRef": map[string]any{"name": "db"}}
 		}, want: "set exactly one of database.postgres or database.sqlite"},

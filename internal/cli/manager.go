@@ -6,11 +6,8 @@ import (
 	"os"
 
 	"github.com/spf13/cobra"
-	corev1 "k8s.io/api/core/v1"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/cache"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
@@ -80,12 +77,8 @@ func runManager(cmd *cobra.Command, o managerOptions) error {
 		LeaderElection:          o.leaderElect,
 		LeaderElectionID:        "contact-converter.contacts.contactconverter.io",
 		LeaderElectionNamespace: o.leaderElectNS,
-		// Managed fields are never read; dropping them halves the cache.
-		Cache: cache.Options{DefaultTransform: cache.TransformStripManagedFields()},
-		Client: client.Options{Cache: &client.CacheOptions{
-			// Never cache every Secret and ConfigMap of the cluster.
-			DisableFor: []client.Object{&corev1.Secret{}, &corev1.ConfigMap{}},
-		}},
+		Cache:                   controllers.CacheOptions(),
+		Client:                  controllers.ClientOptions(),
 	})
 	if err != nil {
 		return fmt.Errorf("creating the manager: %w", err)

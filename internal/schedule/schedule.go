@@ -36,6 +36,9 @@ type Interval struct {
 type State struct {
 	// Open tells whether a run may proceed now.
 	Open bool
+	// OpenSince is when the current window opened; zero when the schedule
+	// has no windows and no notBefore.
+	OpenSince time.Time
 	// OpenUntil is when the current window closes; zero when Open and the
 	// schedule has no windows (any time).
 	OpenUntil time.Time
@@ -99,7 +102,7 @@ func (s *Schedule) At(now time.Time) State {
 		if now.Before(s.NotBefore) {
 			return State{Next: Interval{Start: s.NotBefore}}
 		}
-		return State{Open: true}
+		return State{Open: true, OpenSince: s.NotBefore}
 	}
 	from := now
 	if from.Before(s.NotBefore) {
@@ -111,7 +114,7 @@ func (s *Schedule) At(now time.Time) State {
 			continue
 		}
 		if !iv.Start.After(now) {
-			st.Open, st.OpenUntil = true, iv.End
+			st.Open, st.OpenSince, st.OpenUntil = true, iv.Start, iv.End
 			continue
 		}
 		st.Next = iv

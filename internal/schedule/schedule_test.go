@@ -32,10 +32,11 @@ func TestAt(t *testing.T) {
 	weeknights := ccv1.Window{Days: []ccv1.Weekday{"Mon", "Tue", "Wed", "Thu", "Fri"}, Start: "19:00", End: "07:00"}
 	weekend := ccv1.Window{Days: []ccv1.Weekday{"Sat", "Sun"}, Start: "00:00", End: "00:00"}
 	tests := []struct {
-		name string
-		spec ccv1.ScheduleSpec
-		now  string // in spec's zone
-		open bool
+		name  string
+		spec  ccv1.ScheduleSpec
+		now   string // in spec's zone
+		open  bool
+		since string
 		// expected times in the spec's zone, "2006-01-02 15:04", or with a
 		// " UTC" suffix in UTC; "" is zero
 		until, nextStart, nextEnd string
@@ -47,21 +48,21 @@ func TestAt(t *testing.T) {
 		{name: "created at 16:00 Brussels waits for 19:00", spec: ccv1.ScheduleSpec{TimeZone: bxl, Windows: []ccv1.Window{weeknights}},
 			now: "2026-11-02 16:00", nextStart: "2026-11-02 19:00", nextEnd: "2026-11-03 07:00"},
 		{name: "inside a window crossing midnight, before midnight", spec: ccv1.ScheduleSpec{TimeZone: bxl, Windows: []ccv1.Window{weeknights}},
-			now: "2026-11-02 23:00", open: true, until: "2026-11-03 07:00", nextStart: "2026-11-03 19:00", nextEnd: "2026-11-04 07:00"},
+			now: "2026-11-02 23:00", open: true, since: "2026-11-02 19:00", until: "2026-11-03 07:00", nextStart: "2026-11-03 19:00", nextEnd: "2026-11-04 07:00"},
 		{name: "inside a window crossing midnight, after midnight", spec: ccv1.ScheduleSpec{TimeZone: bxl, Windows: []ccv1.Window{weeknights}},
-			now: "2026-11-03 06:59", open: true, until: "2026-11-03 07:00", nextStart: "2026-11-03 19:00", nextEnd: "2026-11-04 07:00"},
+			now: "2026-11-03 06:59", open: true, since: "2026-11-02 19:00", until: "2026-11-03 07:00", nextStart: "2026-11-03 19:00", nextEnd: "2026-11-04 07:00"},
 		{name: "the end is exclusive", spec: ccv1.ScheduleSpec{TimeZone: bxl, Windows: []ccv1.Window{weeknights}},
 			now: "2026-11-03 07:00", nextStart: "2026-11-03 19:00", nextEnd: "2026-11-04 07:00"},
 		{name: "the start is inclusive", spec: ccv1.ScheduleSpec{TimeZone: bxl, Windows: []ccv1.Window{weeknights}},
-			now: "2026-11-03 19:00", open: true, until: "2026-11-04 07:00", nextStart: "2026-11-04 19:00", nextEnd: "2026-11-05 07:00"},
+			now: "2026-11-03 19:00", open: true, since: "2026-11-03 19:00", until: "2026-11-04 07:00", nextStart: "2026-11-04 19:00", nextEnd: "2026-11-05 07:00"},
 		{name: "friday night runs into saturday morning", spec: ccv1.ScheduleSpec{TimeZone: bxl, Windows: []ccv1.Window{weeknights}},
-			now: "2026-11-07 03:00", open: true, until: "2026-11-07 07:00", nextStart: "2026-11-09 19:00", nextEnd: "2026-11-10 07:00"},
+			now: "2026-11-07 03:00", open: true, since: "2026-11-06 19:00", until: "2026-11-07 07:00", nextStart: "2026-11-09 19:00", nextEnd: "2026-11-10 07:00"},
 		{name: "day list skips the weekend", spec: ccv1.ScheduleSpec{TimeZone: bxl, Windows: []ccv1.Window{weeknights}},
 			now: "2026-11-07 12:00", nextStart: "2026-11-09 19:00", nextEnd: "2026-11-10 07:00"},
 		{name: "several windows merge when they touch or overlap", spec: ccv1.ScheduleSpec{TimeZone: bxl, Windows: []ccv1.Window{weeknights, weekend}},
-			now: "2026-11-06 20:00", open: true, until: "2026-11-09 00:00", nextStart: "2026-11-09 19:00", nextEnd: "2026-11-10 07:00"},
+			now: "2026-11-06 20:00", open: true, since: "2026-11-06 19:00", until: "2026-11-09 00:00", nextStart: "2026-11-09 19:00", nextEnd: "2026-11-10 07:00"},
 		{name: "start equal to end lasts a whole day", spec: ccv1.ScheduleSpec{TimeZone: bxl, Windows: []ccv1.Window{{Days: []ccv1.Weekday{"Wed"}, Start: "12:00", End: "12:00"}}},
-			now: "2026-11-05 11:00", open: true, until: "2026-11-05 12:00", nextStart: "2026-11-11 12:00", nextEnd: "2026-11-12 12:00"},
+			now: "2026-11-05 11:00", open: true, since: "2026-11-04 12:00", until: "2026-11-05 12:00", nextStart: "2026-11-11 12:00", nextEnd: "2026-11-12 12:00"},
 		{name: "windows without days run every day", spec: ccv1.ScheduleSpec{TimeZone: "UTC", Windows: []ccv1.Window{{Start: "01:00", End: "03:00"}}},
 			now: "2026-11-07 04:00", nextStart: "2026-11-08 01:00", nextEnd: "2026-11-08 03:00"},
 		{name: "notBefore delays an open window", spec: ccv1.ScheduleSpec{TimeZone: "UTC", Windows: []ccv1.Window{{Start: "01:00", End: "03:00"}},
@@ -90,6 +91,9 @@ func TestAt(t *testing.T) {
 			tz := tc.spec.TimeZoneOrDefault()
 			got := s.At(at(t, tz, tc.now))
 			want := State{Open: tc.open}
+			if tc.since != "" {
+				want.OpenSince = at(t, tz, tc.since)
+			}
 			if tc.until != "" {
 				want.OpenUntil = at(t, tz, tc.until)
 			}

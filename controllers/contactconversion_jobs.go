@@ -1,0 +1,240 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+
+	ccv1 "github.com/contactconverter/contact-converter/api/v1alpha1"
+	"github.com/contactconverter/contact-converter/internal/desired"
+	"github.com/contactconverter/contact-converter/internal/lifecycle"
+)
+
+// ensureConverterObjects keeps the Jobs' ServiceAccount, Role and
+// RoleBinding in place, owned by the conversion.
+func (r *ContactConversionReconciler) ensureConverterObjects(ctx context.Context, cc *ccv1.ContactConversion) error {
+	if sa := desired.ConverterServiceAccount(cc); sa != nil {
+		if err := r.apply(ctx, cc, sa, func(existing client.Object) { existing.SetLabels(sa.Labels) }); err != nil {
+			return err
+		}
+	}
+	if role := desired.ConverterRole(cc); role != nil {
+		var existing = role.DeepCopy()
+		if err := r.apply(ctx, cc, existing, func(client.Object) {
+			existing.Labels, existing.Rules = role.Labels, role.Rules
+		}); err != nil {
+			return err
+		}
+	}
+	if rb := desired.ConverterRoleBinding(cc); rb != nil {
+		var existing = rb.DeepCopy()
+		if err := r.apply(ctx, cc, existing, func(client.Object) {
+			existing.Labels, existing.RoleRef, existing.Subjects = rb.Labels, rb.RoleRef, rb.Subjects
+		}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ensureConflictReport creates the empty conflict-report ConfigMap the Job
+// fills; an existing one is never overwritten.
+func (r *ContactConversionReconciler) ensureConflictReport(ctx context.Context, cc *ccv1.ContactConversion) error {
+	cm := desired.ConflictsConfigMap(cc)
+	if err := controllerutil.SetControllerReference(cc, cm, r.Scheme()); err != nil {
+		return err
+	}
+	if err := r.Create(ctx, cm); err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("creating ConfigMap %s: %w", cm.Name, err)
+	}
+	return nil
+}
+
+// apply creates obj, or corrects it when edited by hand, owned by cc.
+func (r *ContactConversionReconciler) apply(ctx context.Context, cc *ccv1.ContactConversion, obj client.Object, mutate func(client.Object)) error {
+	_, err := controllerutil.CreateOrUpdate(ctx, r.Client, obj, func() error {
+		mutate(obj)
+		return controllerutil.SetControllerReference(cc, obj, r.Scheme())
+	})
+	if err != nil {
+		return fmt.Errorf("applying %T %s: %w", obj, obj.GetName(), err)
+	}
+	return nil
+}
+
+// newestJob is the conversion's most recent Job, or nil.
+func (r *ContactConversionReconciler) newestJob(ctx context.Context, cc *ccv1.ContactConversion) (*batchv1.Job, error) {
+	var jobs batchv1.JobList
+	if err := r.List(ctx, &jobs, client.InNamespace(cc.Namespace), client.MatchingLabels{
+		desired.LabelManagedBy: desired.ManagedBy, desired.LabelConversion: cc.Name,
+	}); err != nil {
+		return nil, err
+	}
+	var newest *batchv1.Job
+	for i := range jobs.Items {
+		j := &jobs.Items[i]
+		if !metav1.IsControlledBy(j, cc) || j.DeletionTimestamp != nil && jobFinished(j) {
+			continue
+		}
+		if newest == nil || newerJob(j, newest) {
+			newest = j
+		}
+	}
+	return newest, nil
+}
+
+func newerJob(a, b *batchv1.Job) bool {
+	ga, _ := strconv.ParseInt(a.Labels[desired.LabelGeneration], 10, 64)
+	gb, _ := strconv.ParseInt(b.Labels[desired.LabelGeneration], 10, 64)
+	if ga != gb {
+		return ga > gb
+	}
+	if !a.CreationTimestamp.Equal(&b.CreationTimestamp) {
+		return b.CreationTimestamp.Before(&a.CreationTimestamp)
+	}
+	return a.Name > b.Name
+}
+
+func jobCondition(j *batchv1.Job, t batchv1.JobConditionType) *batchv1.JobCondition {
+	for i := range j.Status.Conditions {
+		if c := &j.Status.Conditions[i]; c.Type == t && c.Status == corev1.ConditionTrue {
+			return c
+		}
+	}
+	return nil
+}
+
+func jobFinished(j *batchv1.Job) bool {
+	return jobCondition(j, batchv1.JobComplete) != nil || jobCondition(j, batchv1.JobFailed) != nil
+}
+
+// jobRunning tells whether a Job holds a slot: not finished, not suspended.
+func jobRunning(j *batchv1.Job) bool {
+	return !jobFinished(j) && (j.Spec.Suspend == nil || !*j.Spec.Suspend)
+}
+
+// jobView extracts what the lifecycle needs, including why a Job failed.
+func (r *ContactConversionReconciler) jobView(ctx context.Context, j *batchv1.Job) (*lifecycle.Job, error) {
+	gen, _ := strconv.ParseInt(j.Labels[desired.LabelGeneration], 10, 64)
+	v := &lifecycle.Job{
+		Name: j.Name, Generation: gen, SpecHash: j.Labels[desired.LabelSpecHash],
+		RunRequest: j.Annotations[desired.AnnotationRunRequest],
+		Suspended:  j.Spec.Suspend != nil && *j.Spec.Suspend,
+	}
+	if j.DeletionTimestamp != nil {
+		// Being removed: treat as still active, so nothing starts beside it.
+		return v, nil
+	}
+	if c := jobCondition(j, batchv1.JobComplete); c != nil {
+		v.Finished, v.Succeeded = true, true
+		v.CompletionTime = completionTime(j, c)
+	} else if c := jobCondition(j, batchv1.JobFailed); c != nil {
+		v.Finished = true
+		v.CompletionTime = completionTime(j, c)
+		msg, err := r.failureMessage(ctx, j)
+		if err != nil {
+			return nil, err
+		}
+		if msg == "" {
+			msg = strings.TrimSpace(c.Reason + ": " + c.Message)
+		}
+		v.FailureMessage = msg
+	}
+	return v, nil
+}
+
+func completionTime(j *batchv1.Job, c *batchv1.JobCondition) time.Time {
+	if j.Status.CompletionTime != nil {
+		return j.Status.CompletionTime.Time
+	}
+	return c.LastTransitionTime.Time
+}
+
+// failureMessage is the termination message of the Job's newest failed pod:
+// the converter writes its error there, or the kubelet falls back to the
+// last log lines.
+func (r *ContactConversionReconciler) failureMessage(ctx context.Context, j *batchv1.Job) (string, error) {
+	var pods corev1.PodList
+	if err := r.APIReader.List(ctx, &pods, client.InNamespace(j.Namespace),
+		client.MatchingLabels{batchv1.JobNameLabel: j.Name}); err != nil {
+		return "", err
+	}
+	sort.Slice(pods.Items, func(a, b int) bool {
+		return pods.Items[b].CreationTimestamp.Before(&pods.Items[a].CreationTimestamp)
+	})
+	for _, p := range pods.Items {
+		for _, cs := range p.Status.ContainerStatuses {
+			if t := cs.State.Terminated; t != nil && t.ExitCode != 0 {
+				msg := strings.TrimSpace(t.Message)
+				if msg == "" {
+					msg = fmt.Sprintf("container %s exited with code %d (%s)", cs.Name, t.ExitCode, t.Reason)
+				}
+				return lastLines(msg, 4), nil
+			}
+		}
+	}
+	return "", nil
+}
+
+// lastLines keeps the end of a long message, where the error is.
+func lastLines(s string, n int) string {
+	lines := strings.Split(s, "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	out := strings.Join(lines, " | ")
+	if len(out) > 1024 {
+		out = "..." + out[len(out)-1021:]
+	}
+	return out
+}
+
+// carryOut performs the plan's action on the Job.
+func (r *ContactConversionReconciler) carryOut(ctx context.Context, cc *ccv1.ContactConversion, job *batchv1.Job, plan *lifecycle.Plan) error {
+	switch plan.Action {
+	case lifecycle.CreateJob:
+		if err := r.ensureConflictReport(ctx, cc); err != nil {
+			return err
+		}
+		j := desired.ConversionJob(cc, r.Image, plan.RunRequest)
+		if err := controllerutil.SetControllerReference(cc, j, r.Scheme()); err != nil {
+			return err
+		}
+		if err := r.Create(ctx, j); err != nil && !apierrors.IsAlreadyExists(err) {
+			return fmt.Errorf("creating Job %s: %w", j.Name, err)
+		}
+		plan.Status.JobName = j.Name
+		return r.waitCached(ctx, j)
+	case lifecycle.SuspendJob, lifecycle.ResumeJob:
+		suspend := plan.Action == lifecycle.SuspendJob
+		patch := client.MergeFrom(job.DeepCopy())
+		job.Spec.Suspend = &suspend
+		return client.IgnoreNotFound(r.Patch(ctx, job, patch))
+	case lifecycle.DeleteJob:
+		if job.DeletionTimestamp != nil {
+			return nil
+		}
+		return client.IgnoreNotFound(r.Delete(ctx, job, client.PropagationPolicy(metav1.DeletePropagationBackground)))
+	}
+	return nil
+}
+
+// waitCached waits until the cache sees a created Job, so the next
+// reconcile counts it against the cap and never creates it twice.
+func (r *ContactConversionReconciler) waitCached(ctx context.Context, j *batchv1.Job) error {
+	return wait.PollUntilContextTimeout(ctx, 20*time.Millisecond, 10*time.Second, true, func(ctx context.Context) (bool, error) {
+		err := r.Get(ctx, client.ObjectKeyFromObject(j), &batchv1.Job{})
+		return err == nil, client.IgnoreNotFound(err)
+	})
+}

@@ -1,0 +1,35 @@
+package controllers
+
+import (
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/contactconverter/contact-converter/internal/desired"
+)
+
+// CacheOptions keeps the manager's memory small: of the kinds it creates, only
+// its own objects are cached, and managed fields are dropped.
+func CacheOptions() cache.Options {
+	own := cache.ByObject{Label: labels.SelectorFromSet(labels.Set{desired.LabelManagedBy: desired.ManagedBy})}
+	return cache.Options{
+		DefaultTransform: cache.TransformStripManagedFields(),
+		ByObject: map[client.Object]cache.ByObject{
+			&batchv1.Job{}:           own,
+			&corev1.ServiceAccount{}: own,
+			&rbacv1.Role{}:           own,
+			&rbacv1.RoleBinding{}:    own,
+		},
+	}
+}
+
+// ClientOptions reads Secrets and ConfigMaps directly instead of caching
+// every one of the cluster.
+func ClientOptions() client.Options {
+	return client.Options{Cache: &client.CacheOptions{
+		DisableFor: []client.Object{&corev1.Secret{}, &corev1.ConfigMap{}},
+	}}
+}

@@ -1,0 +1,158 @@
+package desired
+
+import (
+	"strconv"
+
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+
+	ccv1 "github.com/contactconverter/contact-converter/api/v1alpha1"
+)
+
+// Paths inside the converter container.
+const (
+	SpillDir  = "/var/lib/contact-converter/spill"
+	SQLiteDir = "/var/lib/contact-converter/db"
+	TmpDir    = "/tmp"
+)
+
+// ExitInvalidInput is the converter's exit code for input that a retry cannot
+// fix (a validation error); the Job's podFailurePolicy fails the Job at once.
+const ExitInvalidInput = 2
+
+// DefaultJobResources apply when spec.job.resources is empty.
+var DefaultJobResources = corev1.ResourceRequirements{
+	Requests: corev1.ResourceList{
+		corev1.ResourceCPU:    resource.MustParse("250m"),
+		corev1.ResourceMemory: resource.MustParse("256Mi"),
+	},
+	Limits: corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("1Gi")},
+}
+
+// ConversionJob is the Job that runs one merge of cc with image. runRequest
+// is the run-requested-at value it serves, or "" for a scheduled run.
+func ConversionJob(cc *ccv1.ContactConversion, image, runRequest string) *batchv1.Job {
+	spec := &cc.Spec
+	labels := ConversionLabels(cc)
+	labels[LabelGeneration] = strconv.FormatInt(cc.Generation, 10)
+	labels[LabelSpecHash] = RunSpecHash(&cc.Spec)
+	annotations := map[string]string{}
+	if runRequest != "" {
+		annotations[AnnotationRunRequest] = runRequest
+	}
+
+	args := []string{"convert", "--namespace", cc.Namespace, "--name", cc.Name,
+		"--generation", strconv.FormatInt(cc.Generation, 10), "--spill-dir", SpillDir}
+	volumes := []corev1.Volume{
+		{Name: "spill", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
+		{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{Medium: corev1.StorageMediumMemory, SizeLimit: ptr.To(resource.MustParse("64Mi"))}}},
+	}
+	mounts := []corev1.VolumeMount{{Name: "spill", MountPath: SpillDir}, {Name: "tmp", MountPath: TmpDir}}
+	if db := spec.Database.SQLite; db != nil {
+		volumes = append(volumes, corev1.Volume{Name: "db", VolumeSource: corev1.VolumeSource{
+			PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: db.PersistentVolumeClaim}}})
+		mounts = append(mounts, corev1.VolumeMount{Name: "db", MountPath: SQLiteDir})
+		args = append(args, "--database", "sqlite:"+SQLiteDir+"/"+db.SQLitePath())
+	}
+
+	parallelism := max(spec.Parallelism, 1)
+	job := &batchv1.Job{
+		ObjectMeta: metav1.ObjectMeta{
+			Name: JobName(cc, runRequest), Namespace: cc.Namespace,
+			Labels: labels, Annotations: annotations,
+		},
+		Spec: batchv1.JobSpec{
+			BackoffLimit:          ptr.To(ptr.Deref(spec.Job.BackoffLimit, 3)),
+			ActiveDeadlineSeconds: spec.Job.ActiveDeadlineSeconds,
+			Suspend:               ptr.To(false),
+			PodFailurePolicy: &batchv1.PodFailurePolicy{Rules: []batchv1.PodFailurePolicyRule{
+				{
+					// Bad input: retrying cannot help.
+					Action: batchv1.PodFailurePolicyActionFailJob,
+					OnExitCodes: &batchv1.PodFailurePolicyOnExitCodesRequirement{
+						ContainerName: ptr.To("convert"),
+						Operator:      batchv1.PodFailurePolicyOnExitCodesOpIn,
+						Values:        []int32{ExitInvalidInput},
+					},
+				},
+				{
+					// Suspension, eviction or preemption: not the run's fault.
+					Action: batchv1.PodFailurePolicyActionIgnore,
+					OnPodConditions: []batchv1.PodFailurePolicyOnPodConditionsPattern{
+						{Type: corev1.DisruptionTarget, Status: corev1.ConditionTrue},
+					},
+				},
+			}},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: labels},
+				Spec: corev1.PodSpec{
+					RestartPolicy:                 corev1.RestartPolicyNever,
+					ServiceAccountName:            jobServiceAccount(cc),
+					TerminationGracePeriodSeconds: ptr.To[int64](30),
+					SecurityContext:               RestrictedPodSecurity(),
+					NodeSelector:                  spec.Job.NodeSelector,
+					Tolerations:                   spec.Job.Tolerations,
+					Volumes:                       volumes,
+					Containers: []corev1.Container{{
+						Name:                     "convert",
+						Image:                    image,
+						Args:                     args,
+						Env:                      []corev1.EnvVar{{Name: "TMPDIR", Value: TmpDir}},
+						Resources:                jobResources(spec),
+						SecurityContext:          RestrictedContainerSecurity(),
+						VolumeMounts:             mounts,
+						TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
+					}},
+				},
+			},
+		},
+	}
+	if parallelism > 1 {
+		job.Spec.CompletionMode = ptr.To(batchv1.IndexedCompletion)
+		job.Spec.Completions = ptr.To(parallelism)
+		job.Spec.Parallelism = ptr.To(parallelism)
+		c := &job.Spec.Template.Spec.Containers[0]
+		c.Args = append(c.Args, "--shards", strconv.Itoa(int(parallelism)))
+	}
+	return job
+}
+
+func jobServiceAccount(cc *ccv1.ContactConversion) string {
+	if cc.Spec.Job.ServiceAccountName != "" {
+		return cc.Spec.Job.ServiceAccountName
+	}
+	return ConverterName(cc)
+}
+
+func jobResources(spec *ccv1.ContactConversionSpec) corev1.ResourceRequirements {
+	if r := spec.Job.Resources; r != nil && (len(r.Requests) > 0 || len(r.Limits) > 0) {
+		return *r.DeepCopy()
+	}
+	return *DefaultJobResources.DeepCopy()
+}
+
+// RestrictedPodSecurity meets the "restricted" Pod Security Standard.
+func RestrictedPodSecurity() *corev1.PodSecurityContext {
+	return &corev1.PodSecurityContext{
+		RunAsNonRoot:   ptr.To(true),
+		RunAsUser:      ptr.To[int64](65532),
+		RunAsGroup:     ptr.To[int64](65532),
+		FSGroup:        ptr.To[int64](65532),
+		SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
+	}
+}
+
+// RestrictedContainerSecurity meets the "restricted" Pod Security Standard
+// with a read-only root filesystem.
+func RestrictedContainerSecurity() *corev1.SecurityContext {
+	return &corev1.SecurityContext{
+		AllowPrivilegeEscalation: ptr.To(false),
+		ReadOnlyRootFilesystem:   ptr.To(true),
+		RunAsNonRoot:             ptr.To(true),
+		Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
+		SeccompProfile:           &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
+	}
+}

@@ -1,0 +1,84 @@
+package desired
+
+import (
+	"slices"
+
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	ccv1 "github.com/contactconverter/contact-converter/api/v1alpha1"
+)
+
+// ConverterServiceAccount is the identity of a conversion's Jobs, or nil when
+// spec.job.serviceAccountName names one the user manages.
+func ConverterServiceAccount(cc *ccv1.ContactConversion) *corev1.ServiceAccount {
+	if cc.Spec.Job.ServiceAccountName != "" {
+		return nil
+	}
+	return &corev1.ServiceAccount{ObjectMeta: converterMeta(cc)}
+}
+
+// ConverterRole lets a conversion's Jobs read their own ContactConversion,
+// patch its status and conflict report, and read only the Secrets and
+// ConfigMaps the spec names. Nil with a user-managed ServiceAccount.
+func ConverterRole(cc *ccv1.ContactConversion) *rbacv1.Role {
+	if cc.Spec.Job.ServiceAccountName != "" {
+		return nil
+	}
+	var secrets, configMaps []string
+	for _, ref := range cc.Spec.References() {
+		switch ref.Kind {
+		case ccv1.KindSecret:
+			secrets = append(secrets, ref.Name)
+		case ccv1.KindConfigMap:
+			configMaps = append(configMaps, ref.Name)
+		}
+	}
+	rules := []rbacv1.PolicyRule{
+		{APIGroups: []string{ccv1.GroupVersion.Group}, Resources: []string{"contactconversions"},
+			ResourceNames: []string{cc.Name}, Verbs: []string{"get"}},
+		{APIGroups: []string{ccv1.GroupVersion.Group}, Resources: []string{"contactconversions/status"},
+			ResourceNames: []string{cc.Name}, Verbs: []string{"get", "patch"}},
+		{APIGroups: []string{""}, Resources: []string{"configmaps"},
+			ResourceNames: []string{ConflictsConfigMapName(cc)}, Verbs: []string{"get", "patch", "update"}},
+	}
+	if names := uniqueSorted(configMaps); len(names) > 0 {
+		rules = append(rules, rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"configmaps"},
+			ResourceNames: names, Verbs: []string{"get"}})
+	}
+	if names := uniqueSorted(secrets); len(names) > 0 {
+		rules = append(rules, rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"secrets"},
+			ResourceNames: names, Verbs: []string{"get"}})
+	}
+	return &rbacv1.Role{ObjectMeta: converterMeta(cc), Rules: rules}
+}
+
+// ConverterRoleBinding binds ConverterRole to ConverterServiceAccount.
+func ConverterRoleBinding(cc *ccv1.ContactConversion) *rbacv1.RoleBinding {
+	if cc.Spec.Job.ServiceAccountName != "" {
+		return nil
+	}
+	name := ConverterName(cc)
+	return &rbacv1.RoleBinding{
+		ObjectMeta: converterMeta(cc),
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: name},
+		Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: name, Namespace: cc.Namespace}},
+	}
+}
+
+// ConflictsConfigMap is the (initially empty) conflict report the Jobs fill.
+func ConflictsConfigMap(cc *ccv1.ContactConversion) *corev1.ConfigMap {
+	return &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{
+		Name: ConflictsConfigMapName(cc), Namespace: cc.Namespace, Labels: ConversionLabels(cc),
+	}}
+}
+
+func converterMeta(cc *ccv1.ContactConversion) metav1.ObjectMeta {
+	return metav1.ObjectMeta{Name: ConverterName(cc), Namespace: cc.Namespace, Labels: ConversionLabels(cc)}
+}
+
+func uniqueSorted(in []string) []string {
+	slices.Sort(in)
+	return slices.Compact(in)
+}

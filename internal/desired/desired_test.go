@@ -1,0 +1,183 @@
+package desired
+
+import (
+	"slices"
+	"strings"
+	"testing"
+
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+
+	ccv1 "github.com/contactconverter/contact-converter/api/v1alpha1"
+)
+
+func conversion(mut ...func(*ccv1.ContactConversion)) *ccv1.ContactConversion {
+	cc := &ccv1.ContactConversion{
+		ObjectMeta: metav1.ObjectMeta{Name: "acme", Namespace: "tenant-a", Generation: 3},
+		Spec: ccv1.ContactConversionSpec{
+			DefaultLanguage: "nl",
+			Sources: []ccv1.Source{
+				{Name: "fair", CSV: &ccv1.CSVSource{ConfigMapKeyRef: &ccv1.KeySelector{Name: "lists", Key: "fair.csv"}}},
+				{Name: "vip", CSV: &ccv1.CSVSource{SecretKeyRef: &ccv1.KeySelector{Name: "vip-list", Key: "vip.csv"}}},
+				{Name: "shop", SQL: &ccv1.SQLSource{SecretRef: ccv1.SecretKeyReference{Name: "shop-db"}, Query: "SELECT 1"}},
+				{Name: "more", CSV: &ccv1.CSVSource{ConfigMapKeyRef: &ccv1.KeySelector{Name: "lists", Key: "more.csv"}}},
+			},
+			Database: ccv1.DatabaseSpec{SQLite: &ccv1.SQLiteDatabase{PersistentVolumeClaim: "contacts", Path: "acme.db"}},
+		},
+	}
+	for _, m := range mut {
+		m(cc)
+	}
+	return cc
+}
+
+func TestConversionJob(t *testing.T) {
+	tests := []struct {
+		name  string
+		cc    *ccv1.ContactConversion
+		req   string
+		check func(t *testing.T, j *batchv1.Job)
+	}{
+		{name: "a scheduled run", cc: conversion(), check: func(t *testing.T, j *batchv1.Job) {
+			if j.Name != "acme-g3" || j.Labels[LabelGeneration] != "3" || j.Labels[LabelTenant] != "tenant-a" {
+				t.Errorf("name %s labels %v", j.Name, j.Labels)
+			}
+			c := j.Spec.Template.Spec.Containers[0]
+			wantArgs := "convert --namespace tenant-a --name acme --generation 3 --spill-dir " + SpillDir +
+				" --database sqlite:" + SQLiteDir + "/acme.db"
+			if got := strings.Join(c.Args, " "); got != wantArgs {
+				t.Errorf("args %q, want %q", got, wantArgs)
+			}
+			if *j.Spec.BackoffLimit != 3 || j.Spec.CompletionMode != nil || *j.Spec.Suspend {
+				t.Errorf("backoffLimit %d completionMode %v suspend %v", *j.Spec.BackoffLimit, j.Spec.CompletionMode, *j.Spec.Suspend)
+			}
+			if j.Spec.Template.Spec.ServiceAccountName != "acme-converter" {
+				t.Errorf("serviceAccountName %q", j.Spec.Template.Spec.ServiceAccountName)
+			}
+			if c.TerminationMessagePolicy != corev1.TerminationMessageFallbackToLogsOnError {
+				t.Errorf("terminationMessagePolicy %q", c.TerminationMessagePolicy)
+			}
+		}},
+		{name: "restricted pod security", cc: conversion(), check: func(t *testing.T, j *batchv1.Job) {
+			ps := j.Spec.Template.Spec.SecurityContext
+			cs := j.Spec.Template.Spec.Containers[0].SecurityContext
+			if !*ps.RunAsNonRoot || ps.SeccompProfile.Type != corev1.SeccompProfileTypeRuntimeDefault {
+				t.Errorf("pod security %+v", ps)
+			}
+			if !*cs.ReadOnlyRootFilesystem || *cs.AllowPrivilegeEscalation || !slices.Equal(cs.Capabilities.Drop, []corev1.Capability{"ALL"}) {
+				t.Errorf("container security %+v", cs)
+			}
+			if j.Spec.Template.Spec.RestartPolicy != corev1.RestartPolicyNever {
+				t.Error("podFailurePolicy needs restartPolicy Never")
+			}
+		}},
+		{name: "validation errors fail the Job at once, disruptions are ignored", cc: conversion(), check: func(t *testing.T, j *batchv1.Job) {
+			rules := j.Spec.PodFailurePolicy.Rules
+			if rules[0].Action != batchv1.PodFailurePolicyActionFailJob || !slices.Equal(rules[0].OnExitCodes.Values, []int32{ExitInvalidInput}) {
+				t.Errorf("first rule %+v", rules[0])
+			}
+			if rules[1].Action != batchv1.PodFailurePolicyActionIgnore || rules[1].OnPodConditions[0].Type != corev1.DisruptionTarget {
+				t.Errorf("second rule %+v", rules[1])
+			}
+		}},
+		{name: "spill emptyDir and the SQLite claim are mounted", cc: conversion(), check: func(t *testing.T, j *batchv1.Job) {
+			mounts := map[string]string{}
+			for _, m := range j.Spec.Template.Spec.Containers[0].VolumeMounts {
+				mounts[m.Name] = m.MountPath
+			}
+			if mounts["spill"] != SpillDir || mounts["db"] != SQLiteDir || mounts["tmp"] != TmpDir {
+				t.Errorf("mounts %v", mounts)
+			}
+			for _, v := range j.Spec.Template.Spec.Volumes {
+				if v.Name == "db" && v.PersistentVolumeClaim.ClaimName != "contacts" {
+					t.Errorf("db claim %q", v.PersistentVolumeClaim.ClaimName)
+				}
+			}
+		}},
+		{name: "parallelism makes an Indexed Job", cc: conversion(func(c *ccv1.ContactConversion) {
+			c.Spec.Parallelism = 4
+			c.Spec.Database = ccv1.DatabaseSpec{Postgres: &ccv1.PostgresDatabase{SecretRef: ccv1.SecretKeyReference{Name: "pg"}}}
+		}), check: func(t *testing.T, j *batchv1.Job) {
+			if *j.Spec.CompletionMode != batchv1.IndexedCompletion || *j.Spec.Completions != 4 || *j.Spec.Parallelism != 4 {
+				t.Errorf("indexed %v completions %v parallelism %v", *j.Spec.CompletionMode, *j.Spec.Completions, *j.Spec.Parallelism)
+			}
+			args := strings.Join(j.Spec.Template.Spec.Containers[0].Args, " ")
+			if !strings.HasSuffix(args, "--shards 4") || strings.Contains(args, "--database") {
+				t.Errorf("args %q", args)
+			}
+		}},
+		{name: "job tuning is passed through", cc: conversion(func(c *ccv1.ContactConversion) {
+			c.Spec.Job = ccv1.JobSpec{BackoffLimit: ptr.To[int32](0), ActiveDeadlineSeconds: ptr.To[int64](3600),
+				ServiceAccountName: "custom", NodeSelector: map[string]string{"pool": "batch"},
+				Tolerations: []corev1.Toleration{{Key: "batch", Operator: corev1.TolerationOpExists}}}
+		}), check: func(t *testing.T, j *batchv1.Job) {
+			p := j.Spec.Template.Spec
+			if *j.Spec.BackoffLimit != 0 || *j.Spec.ActiveDeadlineSeconds != 3600 || p.ServiceAccountName != "custom" ||
+				p.NodeSelector["pool"] != "batch" || len(p.Tolerations) != 1 {
+				t.Errorf("tuning not passed: %+v", j.Spec)
+			}
+		}},
+		{name: "a run request gets its own name and annotation", cc: conversion(), req: "2026-11-04T12:00:00Z", check: func(t *testing.T, j *batchv1.Job) {
+			if !strings.HasPrefix(j.Name, "acme-g3-") || len(j.Name) != len("acme-g3-")+8 || j.Annotations[AnnotationRunRequest] != "2026-11-04T12:00:00Z" {
+				t.Errorf("name %q annotations %v", j.Name, j.Annotations)
+			}
+		}},
+		{name: "long names fit in a label", cc: conversion(func(c *ccv1.ContactConversion) { c.Name = strings.Repeat("a", 253) }), req: "x",
+			check: func(t *testing.T, j *batchv1.Job) {
+				if len(j.Name) > 63 {
+					t.Errorf("name %d long", len(j.Name))
+				}
+			}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) { tc.check(t, ConversionJob(tc.cc, "img:1", tc.req)) })
+	}
+}
+
+func TestConverterRoleReadsOnlyWhatTheSpecNames(t *testing.T) {
+	role := ConverterRole(conversion())
+	got := map[string][]string{}
+	for _, r := range role.Rules {
+		for _, res := range r.Resources {
+			got[res+" "+strings.Join(r.Verbs, ",")] = r.ResourceNames
+		}
+	}
+	want := map[string][]string{
+		"contactconversions get":              {"acme"},
+		"contactconversions/status get,patch": {"acme"},
+		"configmaps get,patch,update":         {"acme-conflicts"},
+		"configmaps get":                      {"lists"},
+		"secrets get":                         {"shop-db", "vip-list"},
+	}
+	if len(got) != len(want) {
+		t.Errorf("rules %v, want %v", got, want)
+	}
+	for k, v := range want {
+		if !slices.Equal(got[k], v) {
+			t.Errorf("%s: resourceNames %v, want %v", k, got[k], v)
+		}
+	}
+	if ConverterRole(conversion(func(c *ccv1.ContactConversion) { c.Spec.Job.ServiceAccountName = "custom" })) != nil {
+		t.Error("a user-managed ServiceAccount gets no Role")
+	}
+}
+
+func TestRunSpecHashIgnoresPauseAndWindows(t *testing.T) {
+	base := RunSpecHash(&conversion().Spec)
+	same := conversion(func(c *ccv1.ContactConversion) {
+		c.Spec.Suspend = true
+		c.Spec.Schedule.TimeZone = "Europe/Brussels"
+		c.Spec.Job.BackoffLimit = ptr.To[int32](9)
+	})
+	if RunSpecHash(&same.Spec) != base {
+		t.Error("suspend, schedule or job tuning changed the run hash")
+	}
+	changed := conversion(func(c *ccv1.ContactConversion) {
+		c.Spec.Conflicts.Resolutions = []ccv1.Resolution{{Key: "a@b.be", Field: "firstName", Value: "A"}}
+	})
+	if RunSpecHash(&changed.Spec) == base {
+		t.Error("a resolution did not change the run hash")
+	}
+}

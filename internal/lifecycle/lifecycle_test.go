@@ -1,0 +1,192 @@
+package lifecycle
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/equality"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+
+	ccv1 "github.com/contactconverter/contact-converter/api/v1alpha1"
+	"github.com/contactconverter/contact-converter/internal/schedule"
+)
+
+var bxl, _ = time.LoadLocation("Europe/Brussels")
+
+func brussels(day, hour int) time.Time { return time.Date(2026, 11, day, hour, 0, 0, 0, bxl) }
+
+// conv is a conversion with a 19:00-07:00 Brussels window on weekdays.
+func conv(mut ...func(*ccv1.ContactConversion)) *ccv1.ContactConversion {
+	cc := &ccv1.ContactConversion{
+		ObjectMeta: metav1.ObjectMeta{Name: "acme", Namespace: "tenant", Generation: 1},
+		Spec: ccv1.ContactConversionSpec{Schedule: ccv1.ScheduleSpec{
+			TimeZone: "Europe/Brussels",
+			Windows:  []ccv1.Window{{Days: []ccv1.Weekday{"Mon", "Tue", "Wed", "Thu", "Fri"}, Start: "19:00", End: "07:00"}},
+		}},
+	}
+	for _, m := range mut {
+		m(cc)
+	}
+	return cc
+}
+
+func decide(t *testing.T, cc *ccv1.ContactConversion, now time.Time, job *Job, slot bool) Plan {
+	t.Helper()
+	s, err := schedule.Parse(cc.Spec.Schedule)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Decide(Input{Now: now, Conversion: cc, SpecHash: "h1", Schedule: s, Job: job, SlotFree: slot})
+}
+
+func reason(p Plan, cond string) string {
+	return ccv1.Conditions{List: &p.Status.Conditions}.Reason(cond)
+}
+
+func has(p Plan, cond string) bool {
+	return ccv1.Conditions{List: &p.Status.Conditions}.Reason(cond) != ""
+}
+
+func TestDecide(t *testing.T) {
+	running := &Job{Name: "acme-g1", Generation: 1, SpecHash: "h1"}
+	suspended := &Job{Name: "acme-g1", Generation: 1, SpecHash: "h1", Suspended: true}
+	tests := []struct {
+		name      string
+		cc        *ccv1.ContactConversion
+		now       time.Time
+		job       *Job
+		noSlot    bool
+		action    Action
+		phase     ccv1.Phase
+		ready     string // Ready's reason
+		requeueAt time.Time
+		event     string
+	}{
+		{name: "created at 16:00 waits for 19:00", cc: conv(), now: brussels(2, 16),
+			phase: ccv1.PhaseWaiting, ready: ccv1.ReasonScheduled, requeueAt: brussels(2, 19), event: ccv1.ReasonScheduled},
+		{name: "at 19:00 the Job is created", cc: conv(), now: brussels(2, 19),
+			action: CreateJob, phase: ccv1.PhaseRunning, requeueAt: brussels(3, 7), event: EventStarted},
+		{name: "no windows runs at once", cc: conv(func(c *ccv1.ContactConversion) { c.Spec.Schedule.Windows = nil }), now: brussels(2, 16),
+			action: CreateJob, phase: ccv1.PhaseRunning, event: EventStarted},
+		{name: "running inside the window stays running", cc: conv(), now: brussels(2, 23), job: running,
+			phase: ccv1.PhaseRunning, requeueAt: brussels(3, 7)},
+		{name: "at 07:00 the running Job is suspended", cc: conv(), now: brussels(3, 7), job: running,
+			action: SuspendJob, phase: ccv1.PhasePaused, ready: ccv1.ReasonOutsideWindow, requeueAt: brussels(3, 19), event: EventPaused},
+		{name: "pauseOutsideWindow false lets the run finish", cc: conv(func(c *ccv1.ContactConversion) { c.Spec.Schedule.PauseOutsideWindow = ptr.To(false) }),
+			now: brussels(3, 7), job: running, phase: ccv1.PhaseRunning},
+		{name: "the suspended Job waits for the evening", cc: conv(), now: brussels(3, 12), job: suspended,
+			phase: ccv1.PhasePaused, ready: ccv1.ReasonOutsideWindow, requeueAt: brussels(3, 19)},
+		{name: "the next evening resumes it", cc: conv(), now: brussels(3, 19), job: suspended,
+			action: ResumeJob, phase: ccv1.PhaseRunning, requeueAt: brussels(4, 7), event: EventResumed},
+		{name: "resuming waits for a free slot", cc: conv(), now: brussels(3, 19), job: suspended, noSlot: true,
+			phase: ccv1.PhaseWaiting, ready: ccv1.ReasonQueuedForCapacity, event: ccv1.ReasonQueuedForCapacity},
+		{name: "starting waits for a free slot", cc: conv(), now: brussels(2, 20), noSlot: true,
+			phase: ccv1.PhaseWaiting, ready: ccv1.ReasonQueuedForCapacity, event: ccv1.ReasonQueuedForCapacity},
+		{name: "spec.suspend suspends a running Job", cc: conv(func(c *ccv1.ContactConversion) { c.Spec.Suspend = true }), now: brussels(2, 23), job: running,
+			action: SuspendJob, phase: ccv1.PhasePaused, ready: ccv1.ReasonSuspendedByUser, event: EventPaused},
+		{name: "spec.suspend before any run", cc: conv(func(c *ccv1.ContactConversion) { c.Spec.Suspend = true }), now: brussels(2, 23),
+			phase: ccv1.PhasePaused, ready: ccv1.ReasonSuspendedByUser},
+		{name: "run now ignores the window", cc: conv(func(c *ccv1.ContactConversion) {
+			c.Annotations = map[string]string{ccv1.RunRequestedAtAnnotation: "2026-11-02T12:00:00Z"}
+		}), now: brussels(2, 12), action: CreateJob, phase: ccv1.PhaseRunning, event: EventStarted},
+		{name: "run now does not ignore suspend", cc: conv(func(c *ccv1.ContactConversion) {
+			c.Spec.Suspend = true
+			c.Annotations = map[string]string{ccv1.RunRequestedAtAnnotation: "2026-11-02T12:00:00Z"}
+		}), now: brussels(2, 12), phase: ccv1.PhasePaused, ready: ccv1.ReasonSuspendedByUser},
+		{name: "a handled run request does not run again", cc: conv(func(c *ccv1.ContactConversion) {
+			c.Annotations = map[string]string{ccv1.RunRequestedAtAnnotation: "2026-11-02T12:00:00Z"}
+			c.Status.LastHandledRunRequest = "2026-11-02T12:00:00Z"
+		}), now: brussels(2, 12), phase: ccv1.PhaseWaiting, ready: ccv1.ReasonScheduled, requeueAt: brussels(2, 19), event: ccv1.ReasonScheduled},
+		{name: "a run-now Job is not paused outside the window", cc: conv(), now: brussels(3, 12),
+			job: &Job{Name: "acme-g1-x", Generation: 1, SpecHash: "h1", RunRequest: "r"}, phase: ccv1.PhaseRunning},
+		{name: "a succeeded Job completes the conversion", cc: conv(), now: brussels(3, 2),
+			job:   &Job{Name: "acme-g1", Generation: 1, SpecHash: "h1", Finished: true, Succeeded: true, CompletionTime: brussels(3, 1)},
+			phase: ccv1.PhaseSucceeded, ready: ccv1.ReasonSucceeded, event: ccv1.ReasonSucceeded},
+		{name: "unresolved conflicts under Manual are pending", cc: conv(func(c *ccv1.ContactConversion) {
+			c.Status.Conflicts = &ccv1.ConflictsStatus{Total: 3, Unresolved: 2, ReportConfigMap: "acme-conflicts"}
+		}), now: brussels(3, 2), job: &Job{Name: "acme-g1", Generation: 1, SpecHash: "h1", Finished: true, Succeeded: true},
+			phase: ccv1.PhaseConflictsPending, ready: ccv1.ReasonConflictsPending, event: ccv1.ReasonConflictsPending},
+		{name: "conflicts under FirstSource are not pending", cc: conv(func(c *ccv1.ContactConversion) {
+			c.Spec.Conflicts.Policy = ccv1.ConflictPolicyFirstSource
+			c.Status.Conflicts = &ccv1.ConflictsStatus{Total: 3, Unresolved: 2}
+		}), now: brussels(3, 2), job: &Job{Name: "acme-g1", Generation: 1, SpecHash: "h1", Finished: true, Succeeded: true},
+			phase: ccv1.PhaseSucceeded, ready: ccv1.ReasonSucceeded, event: ccv1.ReasonSucceeded},
+		{name: "a failed Job stalls", cc: conv(), now: brussels(3, 2),
+			job:   &Job{Name: "acme-g1", Generation: 1, SpecHash: "h1", Finished: true, FailureMessage: "sources[1] line 7: unterminated quote"},
+			phase: ccv1.PhaseFailed, event: ccv1.ReasonJobFailed},
+		{name: "a finished run stays finished when suspended", cc: conv(func(c *ccv1.ContactConversion) { c.Spec.Suspend = true }), now: brussels(3, 2),
+			job:   &Job{Name: "acme-g1", Generation: 1, SpecHash: "h1", Finished: true, Succeeded: true},
+			phase: ccv1.PhaseSucceeded, ready: ccv1.ReasonSucceeded, event: ccv1.ReasonSucceeded},
+		{name: "a new spec waits for the next window after a finished run", cc: conv(func(c *ccv1.ContactConversion) { c.Generation = 2 }), now: brussels(3, 12),
+			job:   &Job{Name: "acme-g1", Generation: 1, SpecHash: "h0", Finished: true, Succeeded: true},
+			phase: ccv1.PhaseWaiting, ready: ccv1.ReasonScheduled, requeueAt: brussels(3, 19), event: ccv1.ReasonScheduled},
+		{name: "a new spec replaces a running Job", cc: conv(func(c *ccv1.ContactConversion) { c.Generation = 2 }), now: brussels(2, 23),
+			job: &Job{Name: "acme-g1", Generation: 1, SpecHash: "h0"}, action: DeleteJob, event: EventSuperseded},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			p := decide(t, tc.cc, tc.now, tc.job, !tc.noSlot)
+			if p.Action != tc.action {
+				t.Errorf("action %q, want %q", p.Action, tc.action)
+			}
+			if tc.phase != "" && p.Status.Phase != tc.phase {
+				t.Errorf("phase %q, want %q", p.Status.Phase, tc.phase)
+			}
+			if tc.ready != "" && reason(p, ccv1.ConditionReady) != tc.ready {
+				t.Errorf("Ready reason %q, want %q", reason(p, ccv1.ConditionReady), tc.ready)
+			}
+			if !p.RequeueAt.Equal(tc.requeueAt) {
+				t.Errorf("requeue at %v, want %v", p.RequeueAt, tc.requeueAt)
+			}
+			var reasons []string
+			for _, e := range p.Events {
+				reasons = append(reasons, e.Reason)
+			}
+			if got := strings.Join(reasons, ","); got != tc.event {
+				t.Errorf("events %q, want %q", got, tc.event)
+			}
+			if p.Status.ObservedGeneration != tc.cc.Generation {
+				t.Errorf("observedGeneration %d, want %d", p.Status.ObservedGeneration, tc.cc.Generation)
+			}
+			// kstatus: Reconciling only while running, Stalled only when failed.
+			if has(p, ccv1.ConditionReconciling) != (p.Status.Phase == ccv1.PhaseRunning || p.Action == DeleteJob) {
+				t.Errorf("Reconciling present=%v in phase %s", has(p, ccv1.ConditionReconciling), p.Status.Phase)
+			}
+			if has(p, ccv1.ConditionStalled) != (p.Status.Phase == ccv1.PhaseFailed) {
+				t.Errorf("Stalled present=%v in phase %s", has(p, ccv1.ConditionStalled), p.Status.Phase)
+			}
+		})
+	}
+}
+
+// A waiting conversion decided again with nothing changed yields the same
+// status and no event, so an idle conversion causes no API writes.
+func TestIdleIsStable(t *testing.T) {
+	cc := conv()
+	first := decide(t, cc, brussels(2, 16), nil, true)
+	cc.Status = first.Status
+	second := decide(t, cc, brussels(2, 17), nil, true)
+	if len(second.Events) != 0 {
+		t.Errorf("second decision emitted %v", second.Events)
+	}
+	if !statusEqual(first.Status, second.Status) {
+		t.Errorf("status changed while idle:\n%+v\n%+v", first.Status, second.Status)
+	}
+}
+
+func TestWaitMessageNamesLocalTime(t *testing.T) {
+	p := decide(t, conv(), brussels(2, 16), nil, true)
+	msg := ccv1.Conditions{List: &p.Status.Conditions}.Message(ccv1.ConditionReady)
+	if !strings.Contains(msg, "2026-11-02T19:00:00+01:00 (Europe/Brussels)") {
+		t.Errorf("message %q should name the window in Brussels time", msg)
+	}
+	if got := p.Status.NextWindowStart; got == nil || !got.Time.Equal(brussels(2, 19)) {
+		t.Errorf("nextWindowStart %v", got)
+	}
+}
+
+func statusEqual(a, b ccv1.ContactConversionStatus) bool {
+	return equality.Semantic.DeepEqual(a, b)
+}
