@@ -7,6 +7,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
+// +kubebuilder:object:generate=false
+
 // Conditions edits a condition list the way kstatus reads it: Ready is always
 // present, while Reconciling and Stalled exist only while true.
 type Conditions struct {

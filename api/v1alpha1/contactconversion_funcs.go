@@ -73,6 +73,8 @@ const (
 	KindPVC       = "PersistentVolumeClaim"
 )
 
+// +kubebuilder:object:generate=false
+
 // Reference is an object in the resource's namespace that its spec needs.
 type Reference struct {
 	// Kind is Secret, ConfigMap or PersistentVolumeClaim.
