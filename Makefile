@@ -76,6 +76,14 @@ test: tools verify-generated ## Run the whole suite: unit, envtest, chart and en
 	HELM="$(HELM)" \
 	go test $(GOTEST_FLAGS) ./...
 
+##@ Benchmarks
+
+.PHONY: bench
+bench: build envtest ## Run the benchmarks and print their figures.
+	@echo ">> scale: 1,000 ContactConversions in 100 namespaces against a real API server (about a minute)"
+	KUBEBUILDER_ASSETS="$$(K8S_VERSION=$(K8S_VERSION) hack/setup-envtest.sh 2>/dev/null | tail -1)" \
+	go test -run '^$$' -bench . -benchtime 1x -timeout 30m ./test/scale/
+
 ##@ Deploy
 
 .PHONY: install

@@ -21,11 +21,13 @@ func (r *ContactConversionReconciler) slotFree(ctx context.Context, cc *ccv1.Con
 		return false, err
 	}
 	running := 0
+	started := map[string]bool{} // conversions holding a slot, by namespace/name
 	for i := range jobs.Items {
 		j := &jobs.Items[i]
 		own := j.Namespace == cc.Namespace && j.Labels[desired.LabelConversion] == cc.Name
 		if !own && jobRunning(j) {
 			running++
+			started[j.Namespace+"/"+j.Labels[desired.LabelConversion]] = true
 		}
 	}
 	free := r.MaxConcurrent - running
@@ -40,7 +42,9 @@ func (r *ContactConversionReconciler) slotFree(ctx context.Context, cc *ccv1.Con
 	ahead := 0
 	for i := range all.Items {
 		o := &all.Items[i]
-		if o.Namespace == cc.Namespace && o.Name == cc.Name || !isQueued(o) {
+		// Skip ourselves, the unqueued, and those whose status still says
+		// queued though their Job has just started.
+		if o.Namespace == cc.Namespace && o.Name == cc.Name || !isQueued(o) || started[o.Namespace+"/"+o.Name] {
 			continue
 		}
 		var start time.Time

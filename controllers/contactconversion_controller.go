@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
@@ -11,13 +12,17 @@ import (
 	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
 	ccv1 "github.com/contactconverter/contact-converter/api/v1alpha1"
 	"github.com/contactconverter/contact-converter/internal/desired"
 	"github.com/contactconverter/contact-converter/internal/lifecycle"
+	"github.com/contactconverter/contact-converter/internal/schedule"
 )
 
 // ContactConversionReconciler turns a ContactConversion into a merge Job run
@@ -28,13 +33,24 @@ type ContactConversionReconciler struct {
 	// APIReader reads Secrets, ConfigMaps and Pods directly, so the manager
 	// does not cache every one of the cluster.
 	APIReader client.Reader
-	Recorder  events.EventRecorder
-	Clock     clock.PassiveClock
+	// Metadata reads cached object metadata (the manager's cache), which the
+	// reference watches fill anyway.
+	Metadata client.Reader
+	Recorder events.EventRecorder
+	Clock    clock.PassiveClock
 	// Image runs the merge Jobs: the operator's own image.
 	Image string
 	// MaxConcurrent caps the conversions running at once, cluster-wide.
 	MaxConcurrent int
+
+	// starting serialises counting free slots and starting Jobs, so
+	// concurrent reconciles never exceed MaxConcurrent.
+	starting sync.Mutex
 }
+
+// workers is how many conversions are reconciled at once; starting Jobs is
+// still serialised by the starting lock.
+const workers = 4
 
 // +kubebuilder:rbac:groups=contacts.contactconverter.io,resources=contactconversions,verbs=get;list;watch
 // +kubebuilder:rbac:groups=contacts.contactconverter.io,resources=contactconversions/status,verbs=get;update;patch
@@ -61,53 +77,32 @@ func (r *ContactConversionReconciler) Reconcile(ctx context.Context, req ctrl.Re
 	sched, problem := validateSpec(&cc.Spec)
 	if problem == nil {
 		var err error
-		if problem, err = checkReferences(ctx, r.APIReader, cc.Namespace, cc.Spec.References()); err != nil {
+		if problem, err = checkReferencesExist(ctx, r.Metadata, cc.Namespace, cc.Spec.References()); err != nil {
 			return ctrl.Result{}, err
 		}
 	}
 	if problem != nil {
-		conds := ccv1.Conditions{List: &cc.Status.Conditions, Generation: cc.Generation, Now: now}
-		conds.Stalled(problem.Reason, problem.Message)
-		if cc.Status.Phase == "" {
-			cc.Status.Phase = ccv1.PhasePending
-		}
-		cc.Status.ObservedGeneration = cc.Generation
-		if stalledChanged(orig.Status.Conditions, cc.Status.Conditions) {
-			r.Recorder.Eventf(&cc, nil, corev1.EventTypeWarning, problem.Reason, "Validate", "%s", problem.Message)
-		}
-		return ctrl.Result{}, r.patchStatus(ctx, orig, &cc)
+		return ctrl.Result{}, r.stall(ctx, orig, &cc, problem)
 	}
 
-	if err := r.ensureConverterObjects(ctx, &cc); err != nil {
-		return ctrl.Result{}, err
-	}
-	job, err := r.newestJob(ctx, &cc)
+	plan, problem, err := r.decideAndAct(ctx, &cc, sched, now)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	in := lifecycle.Input{
-		Now: now, Conversion: &cc, SpecHash: desired.RunSpecHash(&cc.Spec), Schedule: sched,
-	}
-	if job != nil {
-		if in.Job, err = r.jobView(ctx, job); err != nil {
-			return ctrl.Result{}, err
-		}
-	}
-	if in.SlotFree, err = r.slotFree(ctx, &cc, sched.At(now).OpenSince); err != nil {
-		return ctrl.Result{}, err
-	}
-	plan := lifecycle.Decide(in)
-
-	if err := r.carryOut(ctx, &cc, job, &plan); err != nil {
-		return ctrl.Result{}, err
+	if problem != nil {
+		return ctrl.Result{}, r.stall(ctx, orig, &cc, problem)
 	}
 	cc.Status = plan.Status
+	action := string(plan.Action)
+	if action == "" {
+		action = "Reconcile"
+	}
 	for _, e := range plan.Events {
 		typ := corev1.EventTypeNormal
 		if e.Warning {
 			typ = corev1.EventTypeWarning
 		}
-		r.Recorder.Eventf(&cc, nil, typ, e.Reason, string(plan.Action)+"Reconcile", "%s", e.Message)
+		r.Recorder.Eventf(&cc, nil, typ, e.Reason, action, "%s", e.Message)
 	}
 	if err := r.patchStatus(ctx, orig, &cc); err != nil {
 		return ctrl.Result{}, err
@@ -121,6 +116,54 @@ func (r *ContactConversionReconciler) Reconcile(ctx context.Context, req ctrl.Re
 		res.RequeueAfter = max(plan.RequeueAt.Sub(now)+time.Second, time.Second)
 	}
 	return res, nil
+}
+
+// decideAndAct asks the lifecycle what to do and does it to the Job. Counting
+// free slots and starting a Job happen under one lock, so concurrent
+// reconciles never exceed the cap.
+func (r *ContactConversionReconciler) decideAndAct(ctx context.Context, cc *ccv1.ContactConversion, sched *schedule.Schedule, now time.Time) (*lifecycle.Plan, *referenceProblem, error) {
+	r.starting.Lock()
+	defer r.starting.Unlock()
+	job, err := r.newestJob(ctx, cc)
+	if err != nil {
+		return nil, nil, err
+	}
+	in := lifecycle.Input{Now: now, Conversion: cc, SpecHash: desired.RunSpecHash(&cc.Spec), Schedule: sched}
+	if job != nil {
+		if in.Job, err = r.jobView(ctx, job); err != nil {
+			return nil, nil, err
+		}
+	}
+	if in.SlotFree, err = r.slotFree(ctx, cc, sched.At(now).OpenSince); err != nil {
+		return nil, nil, err
+	}
+	plan := lifecycle.Decide(in)
+	if plan.Action == lifecycle.CreateJob || plan.Action == lifecycle.ResumeJob {
+		// Before a Job starts: the keys it will read, and its identity.
+		problem, err := checkReferenceKeys(ctx, r.APIReader, cc.Namespace, cc.Spec.References())
+		if problem != nil || err != nil {
+			return nil, problem, err
+		}
+		if err := r.ensureConverterObjects(ctx, cc); err != nil {
+			return nil, nil, err
+		}
+	}
+	return &plan, nil, r.carryOut(ctx, cc, job, &plan)
+}
+
+// stall records a problem only the user can fix: Stalled, with an event
+// when it is new.
+func (r *ContactConversionReconciler) stall(ctx context.Context, orig, cc *ccv1.ContactConversion, problem *referenceProblem) error {
+	conds := ccv1.Conditions{List: &cc.Status.Conditions, Generation: cc.Generation, Now: r.Clock.Now()}
+	conds.Stalled(problem.Reason, problem.Message)
+	if cc.Status.Phase == "" {
+		cc.Status.Phase = ccv1.PhasePending
+	}
+	cc.Status.ObservedGeneration = cc.Generation
+	if stalledChanged(orig.Status.Conditions, cc.Status.Conditions) {
+		r.Recorder.Eventf(cc, nil, corev1.EventTypeWarning, problem.Reason, "Validate", "%s", problem.Message)
+	}
+	return r.patchStatus(ctx, orig, cc)
 }
 
 // patchStatus writes the status when it changed. The merge patch carries
@@ -147,14 +190,18 @@ func (r *ContactConversionReconciler) SetupWithManager(ctx context.Context, mgr 
 		return err
 	}
 	b := ctrl.NewControllerManagedBy(mgr).
-		For(&ccv1.ContactConversion{}).
+		// Status writes (ours, and the engine's progress) need no reconcile;
+		// spec and annotation changes (run-requested-at) do.
+		For(&ccv1.ContactConversion{}, builder.WithPredicates(predicate.Or(
+			predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
 		Owns(&batchv1.Job{}).
 		Owns(&corev1.ServiceAccount{}).
 		Owns(&rbacv1.Role{}).
 		Owns(&rbacv1.RoleBinding{}).
 		// A Job that ends or pauses frees a slot for queued conversions.
 		Watches(&batchv1.Job{}, handler.EnqueueRequestsFromMapFunc(r.queuedConversions)).
-		Named("contactconversion")
+		Named("contactconversion").
+		WithOptions(controller.Options{MaxConcurrentReconciles: workers})
 	b = watchReferences(b, mgr.GetClient(), func() client.ObjectList { return &ccv1.ContactConversionList{} })
 	return b.Complete(r)
 }

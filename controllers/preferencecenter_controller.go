@@ -19,8 +19,11 @@ type PreferenceCenterReconciler struct {
 	// APIReader reads Secrets directly, so the manager does not cache every
 	// Secret of the cluster.
 	APIReader client.Reader
-	Recorder  events.EventRecorder
-	Clock     clock.PassiveClock
+	// Metadata reads cached object metadata (the manager's cache), which the
+	// reference watches fill anyway.
+	Metadata client.Reader
+	Recorder events.EventRecorder
+	Clock    clock.PassiveClock
 }
 
 // +kubebuilder:rbac:groups=contacts.contactconverter.io,resources=preferencecenters,verbs=get;list;watch
@@ -34,7 +37,7 @@ func (r *PreferenceCenterReconciler) Reconcile(ctx context.Context, req ctrl.Req
 	}
 	orig := pc.DeepCopy()
 
-	problem, err := checkReferences(ctx, r.APIReader, pc.Namespace, pc.Spec.References())
+	problem, err := checkReferences(ctx, r.Metadata, r.APIReader, pc.Namespace, pc.Spec.References())
 	if err != nil {
 		return ctrl.Result{}, err
 	}

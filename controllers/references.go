@@ -7,6 +7,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -23,50 +24,82 @@ type referenceProblem struct {
 	Message string
 }
 
-// checkReferences verifies that every referenced object exists in namespace
-// and holds its key. It returns the first problem, or nil. Only ns is read:
-// the API offers no way to name another namespace.
-func checkReferences(ctx context.Context, r client.Reader, ns string, refs []ccv1.Reference) (*referenceProblem, error) {
+// checkReferencesExist verifies, from the cached metadata the reconcilers
+// watch anyway, that every referenced object exists in namespace. It costs
+// no API request. Only ns is read: the API offers no way to name another.
+func checkReferencesExist(ctx context.Context, cached client.Reader, ns string, refs []ccv1.Reference) (*referenceProblem, error) {
 	for _, ref := range refs {
+		obj := &metav1.PartialObjectMetadata{}
+		obj.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind(ref.Kind))
+		err := cached.Get(ctx, client.ObjectKey{Namespace: ns, Name: ref.Name}, obj)
+		switch {
+		case apierrors.IsNotFound(err):
+			return &referenceProblem{Reason: notFoundReason(ref.Kind), Message: fmt.Sprintf(
+				"%s: %s %q not found in namespace %q; create it or fix the name", ref.Field, ref.Kind, ref.Name, ns)}, nil
+		case err != nil:
+			return nil, err
+		}
+	}
+	return nil, nil
+}
+
+// checkReferenceKeys reads each referenced Secret and ConfigMap to verify it
+// holds its key. It is called before a Job starts, not on every reconcile.
+func checkReferenceKeys(ctx context.Context, r client.Reader, ns string, refs []ccv1.Reference) (*referenceProblem, error) {
+	for _, ref := range refs {
+		if ref.Key == "" {
+			continue
+		}
 		key := client.ObjectKey{Namespace: ns, Name: ref.Name}
 		var (
 			err     error
 			hasKey  bool
-			reason  string
-			dataSet string
+			dataSet = "data"
 		)
 		switch ref.Kind {
 		case ccv1.KindSecret:
 			var s corev1.Secret
 			err = r.Get(ctx, key, &s)
 			_, hasKey = s.Data[ref.Key]
-			reason, dataSet = ccv1.ReasonSecretNotFound, "data"
 		case ccv1.KindConfigMap:
 			var cm corev1.ConfigMap
 			err = r.Get(ctx, key, &cm)
 			_, inData := cm.Data[ref.Key]
 			_, inBinary := cm.BinaryData[ref.Key]
-			hasKey = inData || inBinary
-			reason, dataSet = ccv1.ReasonConfigMapNotFound, "data or binaryData"
-		case ccv1.KindPVC:
-			var pvc corev1.PersistentVolumeClaim
-			err = r.Get(ctx, key, &pvc)
-			hasKey, reason = true, ccv1.ReasonClaimNotFound
+			hasKey, dataSet = inData || inBinary, "data or binaryData"
 		default:
-			return nil, fmt.Errorf("unknown reference kind %q", ref.Kind)
+			continue
 		}
 		switch {
 		case apierrors.IsNotFound(err):
-			return &referenceProblem{Reason: reason, Message: fmt.Sprintf(
+			return &referenceProblem{Reason: notFoundReason(ref.Kind), Message: fmt.Sprintf(
 				"%s: %s %q not found in namespace %q; create it or fix the name", ref.Field, ref.Kind, ref.Name, ns)}, nil
 		case err != nil:
 			return nil, err
-		case ref.Key != "" && !hasKey:
-			return &referenceProblem{Reason: reason, Message: fmt.Sprintf(
+		case !hasKey:
+			return &referenceProblem{Reason: notFoundReason(ref.Kind), Message: fmt.Sprintf(
 				"%s: %s %q has no key %q in its %s; add the key or fix the reference", ref.Field, ref.Kind, ref.Name, ref.Key, dataSet)}, nil
 		}
 	}
 	return nil, nil
+}
+
+// checkReferences verifies existence and keys.
+func checkReferences(ctx context.Context, cached, direct client.Reader, ns string, refs []ccv1.Reference) (*referenceProblem, error) {
+	if p, err := checkReferencesExist(ctx, cached, ns, refs); p != nil || err != nil {
+		return p, err
+	}
+	return checkReferenceKeys(ctx, direct, ns, refs)
+}
+
+func notFoundReason(kind string) string {
+	switch kind {
+	case ccv1.KindSecret:
+		return ccv1.ReasonSecretNotFound
+	case ccv1.KindConfigMap:
+		return ccv1.ReasonConfigMapNotFound
+	}
+	return ccv1.ReasonClaimNotFound
 }
 
 // referenceIndex indexes custom resources by the objects they reference, as

@@ -27,6 +27,8 @@ type managerOptions struct {
 	leaderElectNS  string
 	maxConversions int
 	image          string
+	qps            float32
+	burst          int
 	zap            zap.Options
 }
 
@@ -46,6 +48,8 @@ func newManagerCommand() *cobra.Command {
 	f.BoolVar(&o.leaderElect, "leader-elect", false, "elect a leader, so only one replica reconciles at a time")
 	f.StringVar(&o.leaderElectNS, "leader-election-namespace", "", "namespace of the leader-election Lease (default: the pod's namespace)")
 	f.IntVar(&o.maxConversions, "max-concurrent-conversions", 4, "how many conversions may run at once across the cluster")
+	f.Float32Var(&o.qps, "kube-api-qps", 100, "requests per second to the API server (API Priority and Fairness still protects it)")
+	f.IntVar(&o.burst, "kube-api-burst", 200, "burst of requests to the API server")
 	f.StringVar(&o.image, "image", "", "image of the Jobs and Deployments the operator creates (default: $OPERATOR_IMAGE)")
 	zfs := flag.NewFlagSet("zap", flag.ContinueOnError)
 	o.zap.BindFlags(zfs)
@@ -70,6 +74,7 @@ func runManager(cmd *cobra.Command, o managerOptions) error {
 	if err != nil {
 		return fmt.Errorf("no Kubernetes configuration (set KUBECONFIG or run in a cluster): %w", err)
 	}
+	cfg.QPS, cfg.Burst = o.qps, o.burst
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                  kubescheme.New(),
 		Metrics:                 metricsserver.Options{BindAddress: o.metricsAddr},
@@ -87,6 +92,7 @@ func runManager(cmd *cobra.Command, o managerOptions) error {
 	if err := (&controllers.ContactConversionReconciler{
 		Client:        mgr.GetClient(),
 		APIReader:     mgr.GetAPIReader(),
+		Metadata:      mgr.GetCache(),
 		Recorder:      mgr.GetEventRecorder("contactconversion-controller"),
 		Clock:         clk,
 		Image:         o.image,
@@ -96,9 +102,9 @@ func runManager(cmd *cobra.Command, o managerOptions) error {
 	}
 	if err := (&controllers.PreferenceCenterReconciler{
 		Client:    mgr.GetClient(),
-		APIReader: mgr.GetAPIReader(),
-		Recorder:  mgr.GetEventRecorder("preferencecenter-controller"),
-		Clock:     clk,
+		APIReader: mgr.GetAPIReader(), Metadata: mgr.GetCache(),
+		Recorder: mgr.GetEventRecorder("preferencecenter-controller"),
+		Clock:    clk,
 	}).SetupWithManager(cmd.Context(), mgr); err != nil {
 		return fmt.Errorf("setting up the PreferenceCenter controller: %w", err)
 	}

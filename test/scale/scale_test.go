@@ -1,0 +1,280 @@
+// Package scale measures the operator with many tenants: run with `make bench`.
+package scale
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	ccv1 "github.com/contactconverter/contact-converter/api/v1alpha1"
+	"github.com/contactconverter/contact-converter/internal/kubescheme"
+	"github.com/contactconverter/contact-converter/internal/schedule"
+	"github.com/contactconverter/contact-converter/internal/testenv"
+)
+
+const (
+	namespaces    = 100
+	perNamespace  = 10
+	conversions   = namespaces * perNamespace
+	idleWatchTime = 15 * time.Second
+)
+
+// BenchmarkThousandConversions creates 1,000 ContactConversions across 100
+// namespaces against a real API server and a manager process, and reports
+// the time until all are Waiting with the right nextWindowStart, the API
+// requests per reconcile, the writes while idle, and the manager's RSS.
+func BenchmarkThousandConversions(b *testing.B) {
+	bin := filepath.Join(testenv.RepoRoot(), "bin", "contact-converter")
+	if _, err := os.Stat(bin); err != nil {
+		b.Fatalf("%s is missing: run `make bench`, which builds it first", bin)
+	}
+	for b.Loop() {
+		runScale(b, bin)
+	}
+}
+
+func runScale(b *testing.B, bin string) {
+	env := testenv.Start(b)
+	ctx := testenv.Context(b)
+	user, err := env.Env.ControlPlane.AddUser(envtest.User{Name: "manager", Groups: []string{"system:masters"}}, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	kubeconfig, err := user.KubeConfig()
+	if err != nil {
+		b.Fatal(err)
+	}
+	dir := b.TempDir()
+	kcPath := filepath.Join(dir, "kubeconfig")
+	if err := os.WriteFile(kcPath, kubeconfig, 0o600); err != nil {
+		b.Fatal(err)
+	}
+	metricsAddr := freeAddr(b)
+	mgr := exec.Command(bin, "manager", "--metrics-bind-address="+metricsAddr, "--health-probe-bind-address=0", "--zap-log-level=error")
+	mgr.Env = append(os.Environ(), "KUBECONFIG="+kcPath)
+	logFile, err := os.Create(filepath.Join(dir, "manager.log"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	mgr.Stderr = logFile
+	b.Cleanup(func() {
+		if b.Failed() {
+			data, _ := os.ReadFile(logFile.Name())
+			if len(data) > 4000 {
+				data = data[len(data)-4000:]
+			}
+			b.Logf("manager log (end):\n%s", data)
+		}
+	})
+	if err := mgr.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = mgr.Process.Kill(); _ = mgr.Wait() })
+
+	// A daily window opening 12 hours from now: every conversion waits.
+	now := time.Now().UTC()
+	start := now.Add(12 * time.Hour).Truncate(time.Minute)
+	win := ccv1.Window{Start: start.Format("15:04"), End: start.Add(2 * time.Hour).Format("15:04")}
+	sched, _ := schedule.Parse(ccv1.ScheduleSpec{Windows: []ccv1.Window{win}})
+	want := sched.At(now).Next.Start
+
+	fast := rest.CopyConfig(env.Config)
+	fast.QPS, fast.Burst = 1000, 2000
+	c, err := client.New(fast, client.Options{Scheme: kubescheme.New()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	created := time.Now()
+	var wg sync.WaitGroup
+	for n := range namespaces {
+		wg.Go(func() { createTenant(b, c, n, win) })
+		if n%8 == 7 {
+			wg.Wait()
+		}
+	}
+	wg.Wait()
+	if b.Failed() {
+		b.FailNow()
+	}
+	createdIn := time.Since(created)
+
+	deadline := time.Now().Add(3 * time.Minute)
+	var waiting int
+	for time.Now().Before(deadline) {
+		var list ccv1.ContactConversionList
+		if err := c.List(ctx, &list); err != nil {
+			b.Fatal(err)
+		}
+		waiting = 0
+		for _, cc := range list.Items {
+			if cc.Status.Phase == ccv1.PhaseWaiting && cc.Status.NextWindowStart != nil && cc.Status.NextWindowStart.Time.Equal(want) {
+				waiting++
+			}
+		}
+		if waiting == conversions {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	allWaiting := time.Since(created)
+	if waiting != conversions {
+		b.Fatalf("only %d of %d conversions Waiting with nextWindowStart %s after %v", waiting, conversions, want, allWaiting)
+	}
+
+	settled := scrape(b, metricsAddr)
+	time.Sleep(idleWatchTime)
+	idle := scrape(b, metricsAddr)
+	writes := func(m map[string]float64) float64 {
+		return m[`rest_client_requests_total{code="200",host="`+hostOf(env)+`",method="PATCH"}`] +
+			m[`rest_client_requests_total{code="201",host="`+hostOf(env)+`",method="POST"}`] +
+			m[`rest_client_requests_total{code="200",host="`+hostOf(env)+`",method="PUT"}`]
+	}
+	requests := sumPrefix(settled, "rest_client_requests_total{")
+	reconciles := sumPrefix(settled, `controller_runtime_reconcile_total{controller="contactconversion"`)
+	idleWrites := writes(idle) - writes(settled)
+	idleReconciles := sumPrefix(idle, `controller_runtime_reconcile_total{controller="contactconversion"`) - reconciles
+	rss, hwm := rssOf(b, mgr.Process.Pid)
+
+	b.ReportMetric(allWaiting.Seconds(), "s-until-all-waiting")
+	b.ReportMetric(requests/reconciles, "api-requests/reconcile")
+	b.ReportMetric(idleWrites, "writes-while-idle")
+	b.ReportMetric(float64(hwm)/1024, "peak-RSS-MiB")
+	fmt.Printf("\nscale: %d conversions in %d namespaces created in %v; all Waiting with nextWindowStart %s after %v\n",
+		conversions, namespaces, createdIn.Round(time.Millisecond), want.Format(time.RFC3339), allWaiting.Round(time.Millisecond))
+	fmt.Printf("scale: %.0f API requests for %.0f reconciles (%.2f per reconcile); in %v idle: %.0f writes, %.0f reconciles\n",
+		requests, reconciles, requests/reconciles, idleWatchTime, idleWrites, idleReconciles)
+	fmt.Printf("scale: manager RSS %.1f MiB now, %.1f MiB peak; phase gauge Waiting=%.0f\n",
+		float64(rss)/1024, float64(hwm)/1024, settled[`contact_converter_conversions{phase="Waiting"}`])
+	for k, v := range settled {
+		if strings.HasPrefix(k, "rest_client_requests_total{") {
+			fmt.Printf("scale:   %s %.0f\n", k[strings.Index(k, "method="):], v)
+		}
+	}
+	if idleWrites != 0 {
+		b.Errorf("%.0f API writes while every conversion was idle, want 0", idleWrites)
+	}
+}
+
+// createTenant creates one namespace with its ConfigMap, claim and
+// conversions.
+func createTenant(b *testing.B, c client.Client, n int, win ccv1.Window) {
+	ns := fmt.Sprintf("tenant-%03d", n)
+	mustCreate(b, c, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}})
+	mustCreate(b, c, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "lists"}, Data: map[string]string{"a.csv": "email\n"}})
+	mustCreate(b, c, &corev1.PersistentVolumeClaim{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "contacts"},
+		Spec: corev1.PersistentVolumeClaimSpec{AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+			Resources: corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: mustQuantity("1Gi")}}}})
+	for i := range perNamespace {
+		mustCreate(b, c, &ccv1.ContactConversion{
+			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: fmt.Sprintf("conversion-%d", i)},
+			Spec: ccv1.ContactConversionSpec{
+				DefaultLanguage: "en",
+				Sources:         []ccv1.Source{{Name: "a", CSV: &ccv1.CSVSource{ConfigMapKeyRef: &ccv1.KeySelector{Name: "lists", Key: "a.csv"}}}},
+				Database:        ccv1.DatabaseSpec{SQLite: &ccv1.SQLiteDatabase{PersistentVolumeClaim: "contacts"}},
+				Schedule:        ccv1.ScheduleSpec{Windows: []ccv1.Window{win}},
+			},
+		})
+	}
+}
+
+func hostOf(env *testenv.Env) string {
+	return strings.TrimPrefix(strings.TrimPrefix(env.Config.Host, "https://"), "http://")
+}
+
+// mustCreate records a failure without stopping, as it runs in goroutines.
+func mustCreate(b *testing.B, c client.Client, obj client.Object) {
+	if err := c.Create(context.Background(), obj); err != nil {
+		b.Errorf("creating %T %s: %v", obj, obj.GetName(), err)
+	}
+}
+
+func freeAddr(b *testing.B) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// scrape reads the manager's Prometheus metrics as "name{labels}" -> value.
+func scrape(b *testing.B, addr string) map[string]float64 {
+	var resp *http.Response
+	var err error
+	for range 50 {
+		if resp, err = http.Get("http://" + addr + "/metrics"); err == nil {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err != nil {
+		b.Fatalf("scraping the manager's metrics: %v", err)
+	}
+	defer resp.Body.Close()
+	out := map[string]float64{}
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if strings.HasPrefix(line, "#") || line == "" {
+			continue
+		}
+		i := strings.LastIndexByte(line, ' ')
+		v, err := strconv.ParseFloat(line[i+1:], 64)
+		if err == nil {
+			out[line[:i]] = v
+		}
+	}
+	return out
+}
+
+func sumPrefix(m map[string]float64, prefix string) float64 {
+	var s float64
+	for k, v := range m {
+		if strings.HasPrefix(k, prefix) {
+			s += v
+		}
+	}
+	return s
+}
+
+// rssOf reads a process's resident and peak resident memory in KiB.
+func rssOf(b *testing.B, pid int) (rss, hwm int64) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 2 {
+			continue
+		}
+		v, _ := strconv.ParseInt(f[1], 10, 64)
+		switch f[0] {
+		case "VmRSS:":
+			rss = v
+		case "VmHWM:":
+			hwm = v
+		}
+	}
+	return rss, hwm
+}
+
+func mustQuantity(s string) resource.Quantity { return resource.MustParse(s) }
