@@ -1,0 +1,37 @@
+package normalize
+
+// Contact fields every list may carry.
+const (
+	FieldEmail     = "email"
+	FieldFirstName = "firstName"
+	FieldLastName  = "lastName"
+	FieldLanguage  = "language"
+	FieldOptOut    = "optOut"
+)
+
+// headerSynonyms maps folded header names in nl, fr, en and de to fields.
+var headerSynonyms = func() map[string]string {
+	m := map[string]string{}
+	add := func(field string, headers ...string) {
+		for _, h := range headers {
+			m[fold(h)] = field
+		}
+	}
+	add(FieldEmail, "email", "e-mail", "e mail", "mail", "email address", "e-mail address", "emailaddress",
+		"e-mailadres", "emailadres", "mailadres", "adresse e-mail", "adresse email", "adresse mail", "courriel",
+		"e-mail-adresse", "email-adresse", "mail-adresse")
+	add(FieldFirstName, "first name", "firstname", "given name", "forename", "voornaam", "prénom", "vorname")
+	add(FieldLastName, "last name", "lastname", "surname", "family name", "achternaam", "familienaam", "naam",
+		"nom", "nom de famille", "nachname", "familienname")
+	add(FieldLanguage, "language", "lang", "taal", "voertaal", "langue", "sprache", "locale")
+	add(FieldOptOut, "opt-out", "optout", "opt out", "unsubscribed", "unsubscribe", "uitgeschreven", "afgemeld",
+		"désabonné", "desinscrit", "désinscrit", "abgemeldet", "do not email")
+	return m
+}()
+
+// HeaderField returns the contact field a well-known header names, or "".
+func HeaderField(header string) string { return headerSynonyms[fold(header)] }
+
+// SameHeader tells whether two headers match case- and
+// whitespace-insensitively.
+func SameHeader(a, b string) bool { return fold(a) == fold(b) }

@@ -1,0 +1,39 @@
+package normalize
+
+import "testing"
+
+func TestOptOut(t *testing.T) {
+	for raw, want := range map[string][2]bool{
+		"yes": {true, true}, "JA": {true, true}, "oui": {true, true}, "1": {true, true}, "True": {true, true},
+		"unsubscribed": {true, true}, "Désabonné": {true, true}, "desabonne": {true, true}, "uitgeschreven": {true, true},
+		"abgemeldet": {true, true},
+		"no": {false, true}, "nee": {false, true}, "non": {false, true}, "0": {false, true}, "false": {false, true},
+		"": {false, true}, " ": {false, true}, "abonné": {false, true},
+		"maybe": {true, false}, // not understood: never assume consent
+	} {
+		got, known := OptOut(raw)
+		if got != want[0] || known != want[1] {
+			t.Errorf("OptOut(%q) = %v, %v; want %v, %v", raw, got, known, want[0], want[1])
+		}
+	}
+}
+
+func TestHeaderField(t *testing.T) {
+	for header, want := range map[string]string{
+		"E-mail": FieldEmail, "\ufeffEmail": FieldEmail, "Adresse e-mail": FieldEmail, "Email Address": FieldEmail,
+		"Courriel": FieldEmail, "E-Mail-Adresse": FieldEmail, "email_address": FieldEmail,
+		"Voornaam": FieldFirstName, "Prénom": FieldFirstName, "prenom": FieldFirstName, "First Name": FieldFirstName,
+		"Vorname": FieldFirstName, "first_name": FieldFirstName,
+		"Achternaam": FieldLastName, "Nom": FieldLastName, "Nachname": FieldLastName,
+		"Taal": FieldLanguage, "Langue": FieldLanguage, "Sprache": FieldLanguage,
+		"Uitgeschreven": FieldOptOut, "Désabonné": FieldOptOut,
+		"Shoe size": "", "Klantnummer": "",
+	} {
+		if got := HeaderField(header); got != want {
+			t.Errorf("HeaderField(%q) = %q, want %q", header, got, want)
+		}
+	}
+	if !SameHeader("  E-Mail  Address", "e-mail address") || SameHeader("email", "e-mail") {
+		t.Error("SameHeader compares case- and whitespace-insensitively only")
+	}
+}
