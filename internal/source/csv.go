@@ -41,7 +41,7 @@ type CSV struct {
 // mark, else valid UTF-8, else Windows-1252) and the delimiter unless opts
 // name them. The header's BOM is removed.
 func OpenCSV(in io.Reader, opts CSVOptions) (*CSV, error) {
-	br := bufio.NewReaderSize(in, sniffSize)
+	br := bufioReader(in)
 	sample, err := br.Peek(sniffSize)
 	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, bufio.ErrBufferFull) {
 		return nil, err
@@ -233,4 +233,11 @@ func (c *CSV) Close() error {
 		return c.closer.Close()
 	}
 	return nil
+}
+
+func bufioReader(r io.Reader) *bufio.Reader {
+	if br, ok := r.(*bufio.Reader); ok && br.Size() >= sniffSize {
+		return br
+	}
+	return bufio.NewReaderSize(r, sniffSize)
 }
