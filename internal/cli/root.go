@@ -29,7 +29,7 @@ the other subcommands in Jobs and Deployments with the same image.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newManagerCommand())
+	root.AddCommand(newManagerCommand(), newConvertCommand(), newExportCommand())
 	return root
 }
 
@@ -39,7 +39,7 @@ func Execute() int {
 	// pod checkpoints and stops; a second one exits at once.
 	if err := NewRootCommand().ExecuteContext(ctrl.SetupSignalHandler()); err != nil {
 		fmt.Fprintln(os.Stderr, "error:", err)
-		return 1
+		return exitCode(err)
 	}
 	return 0
 }

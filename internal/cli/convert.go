@@ -1,0 +1,219 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+	"sigs.k8s.io/yaml"
+
+	ccv1 "github.com/contactconverter/contact-converter/api/v1alpha1"
+	"github.com/contactconverter/contact-converter/internal/engine"
+	"github.com/contactconverter/contact-converter/internal/inputs"
+	"github.com/contactconverter/contact-converter/internal/store"
+)
+
+type convertOptions struct {
+	file       string
+	objects    []string
+	database   string
+	report     string
+	dryRun     bool
+	spillDir   string
+	partitions int
+}
+
+func newConvertCommand() *cobra.Command {
+	var o convertOptions
+	cmd := &cobra.Command{
+		Use:   "convert -f conversion.yaml",
+		Short: "Merge the lists of a ContactConversion into one contact database",
+		Long: `convert runs a ContactConversion: it reads every source list, normalises keys,
+languages and opt-outs, merges the rows of each contact and writes the result.
+
+On a workstation it reads the same manifest you apply: csv.path is relative to
+the manifest's folder, and ConfigMaps and Secrets come from --objects files.
+The database is --database, or spec.database.postgres, or ./contacts.db.`,
+		Example: `  contact-converter convert -f config/samples/tenant/conversion.yaml \
+      --objects config/samples/tenant/lists.yaml --database sqlite:./contacts.db`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return runConvert(cmd.Context(), cmd.ErrOrStderr(), o) },
+	}
+	f := cmd.Flags()
+	f.StringVarP(&o.file, "filename", "f", "", "the ContactConversion manifest")
+	f.StringArrayVar(&o.objects, "objects", nil, "a manifest file with the ConfigMaps and Secrets the sources name (repeatable)")
+	f.StringVar(&o.database, "database", "", "sqlite:PATH or postgres://... (overrides spec.database)")
+	f.StringVar(&o.report, "report", "", "write the run's report as JSON to this file")
+	f.BoolVar(&o.dryRun, "dry-run", false, "read and merge, but write nothing to the database")
+	f.StringVar(&o.spillDir, "spill-dir", "", "folder for the temporary partition files (default: a new folder under $TMPDIR)")
+	f.IntVar(&o.partitions, "partitions", engine.DefaultPartitions, "how many partitions the rows are spread over")
+	_ = cmd.MarkFlagRequired("filename")
+	return cmd
+}
+
+func runConvert(ctx context.Context, stderr io.Writer, o convertOptions) error {
+	cc, err := readConversion(o.file)
+	if err != nil {
+		return err
+	}
+	opener, err := inputs.NewLocal(filepath.Dir(o.file), o.objects)
+	if err != nil {
+		return &engine.ConfigError{Err: err}
+	}
+	var st store.Store
+	if !o.dryRun {
+		url, err := localDatabase(cc, opener, o.database)
+		if err != nil {
+			return err
+		}
+		if st, err = store.Open(ctx, url); err != nil {
+			return err
+		}
+		defer st.Close()
+		fmt.Fprintf(stderr, "convert: %s into %s\n", cc.Name, url)
+	}
+	spillDir := o.spillDir
+	if spillDir == "" {
+		if spillDir, err = os.MkdirTemp("", "contact-converter-spill-"); err != nil {
+			return err
+		}
+	}
+	progress := newProgressPrinter(stderr)
+	rep, err := engine.Run(ctx, engine.Options{
+		Spec: &cc.Spec, Opener: opener, Store: st, SpillDir: spillDir, Partitions: o.partitions, Progress: progress.print,
+	})
+	progress.done()
+	if o.report != "" && rep != nil {
+		if werr := writeJSON(o.report, rep); werr != nil {
+			return errors.Join(err, werr)
+		}
+	}
+	if err != nil {
+		return err
+	}
+	printSummary(stderr, rep)
+	return nil
+}
+
+// readConversion reads a ContactConversion manifest, strictly.
+func readConversion(path string) (*ccv1.ContactConversion, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, &engine.ConfigError{Err: err}
+	}
+	var cc ccv1.ContactConversion
+	if err := yaml.UnmarshalStrict(data, &cc); err != nil {
+		return nil, &engine.ConfigError{Err: fmt.Errorf("%s: %w", path, err)}
+	}
+	if cc.Kind != "ContactConversion" {
+		return nil, &engine.ConfigError{Err: fmt.Errorf("%s: kind is %q, want ContactConversion", path, cc.Kind)}
+	}
+	if len(cc.Spec.Sources) == 0 {
+		return nil, &engine.ConfigError{Err: fmt.Errorf("%s: spec.sources is empty", path)}
+	}
+	if cc.Spec.DefaultLanguage == "" {
+		return nil, &engine.ConfigError{Err: fmt.Errorf("%s: spec.defaultLanguage is required", path)}
+	}
+	return &cc, nil
+}
+
+// localDatabase picks the database of a workstation run.
+func localDatabase(cc *ccv1.ContactConversion, l *inputs.Local, flag string) (string, error) {
+	if flag != "" {
+		return flag, nil
+	}
+	if pg := cc.Spec.Database.Postgres; pg != nil {
+		s, ok := l.Secrets[pg.SecretRef.Name]
+		if !ok {
+			return "", &engine.ConfigError{Err: fmt.Errorf("spec.database.postgres: Secret %q not found: pass its manifest with --objects, or use --database", pg.SecretRef.Name)}
+		}
+		uri, ok := s.Data[pg.SecretRef.SecretKey()]
+		if !ok {
+			return "", &engine.ConfigError{Err: fmt.Errorf("spec.database.postgres: Secret %q has no key %q", pg.SecretRef.Name, pg.SecretRef.SecretKey())}
+		}
+		return string(uri), nil
+	}
+	return "sqlite:./contacts.db", nil
+}
+
+func writeJSON(path string, v any) error {
+	data, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(data, '\n'), 0o644)
+}
+
+// progressPrinter shows progress: one updating line on a terminal, a line
+// per stage and every 10 seconds otherwise.
+type progressPrinter struct {
+	w     io.Writer
+	tty   bool
+	last  time.Time
+	stage string
+}
+
+func newProgressPrinter(w io.Writer) *progressPrinter {
+	f, ok := w.(*os.File)
+	return &progressPrinter{w: w, tty: ok && term.IsTerminal(int(f.Fd()))}
+}
+
+func (p *progressPrinter) print(pr engine.Progress) {
+	now := time.Now()
+	every := 10 * time.Second
+	if p.tty {
+		every = 200 * time.Millisecond
+	}
+	if pr.Stage == p.stage && now.Sub(p.last) < every && pr.Percent < 100 {
+		return
+	}
+	p.stage, p.last = pr.Stage, now
+	line := fmt.Sprintf("%3d%% %-8s sources %d/%d, rows %d read, %d rejected, %d contacts",
+		pr.Percent, pr.Stage, pr.SourcesDone, pr.SourcesTotal, pr.RowsRead, pr.RowsRejected, pr.Contacts)
+	if p.tty {
+		fmt.Fprintf(p.w, "\r\033[K%s", line)
+	} else {
+		fmt.Fprintln(p.w, line)
+	}
+}
+
+func (p *progressPrinter) done() {
+	if p.tty {
+		fmt.Fprintln(p.w)
+	}
+}
+
+func printSummary(w io.Writer, r *engine.Report) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "SOURCE\tREAD\tMERGED\tREJECTED\tSUPPRESSED\t")
+	for _, s := range r.Sources {
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t\n", s.Name, s.RowsRead, s.RowsMerged, s.RowsRejected, s.RowsSuppressed)
+	}
+	fmt.Fprintf(tw, "total\t%d\t%d\t%d\t\t\n", r.RowsRead(), r.RowsRead()-r.RowsRejected(), r.RowsRejected())
+	_ = tw.Flush()
+	fmt.Fprintf(w, "\n%d contacts (%d duplicate rows merged), %d conflicts (%d unresolved), default language given to %d contacts\n",
+		r.Contacts, r.DuplicatesMerged, r.Conflicts, r.Unresolved, r.LanguageDefault)
+	if len(r.UnknownLanguages) > 0 {
+		var vals []string
+		for _, v := range r.UnknownLanguages {
+			vals = append(vals, fmt.Sprintf("%q x%d", v.Value, v.Count))
+		}
+		fmt.Fprintf(w, "unrecognised languages: %s\n", strings.Join(vals, ", "))
+	}
+	if r.UnknownOptOutValues > 0 {
+		fmt.Fprintf(w, "%d opt-out cells were not understood and count as opted out (consent is never assumed)\n", r.UnknownOptOutValues)
+	}
+	if r.PartitionsResumed > 0 {
+		fmt.Fprintf(w, "resumed: %d partitions were already written by an interrupted run\n", r.PartitionsResumed)
+	}
+	fmt.Fprintf(w, "time: %.2fs (read %.2fs, merge %.2fs, write %.2fs)\n", r.Seconds.Total, r.Seconds.Read, r.Seconds.Merge, r.Seconds.Write)
+}

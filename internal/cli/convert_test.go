@@ -1,0 +1,118 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/contactconverter/contact-converter/internal/engine"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden export")
+
+const tenant = "../../config/samples/tenant"
+
+// run executes the command line and returns its standard output.
+func run(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	cmd := NewRootCommand()
+	var out, errOut bytes.Buffer
+	cmd.SetOut(&out)
+	cmd.SetErr(&errOut)
+	cmd.SetArgs(args)
+	err := cmd.ExecuteContext(context.Background())
+	if err != nil {
+		t.Logf("stderr:\n%s", errOut.String())
+	}
+	return out.String(), err
+}
+
+func TestConvertGoldenTenant(t *testing.T) {
+	dir := t.TempDir()
+	db := "sqlite:" + filepath.Join(dir, "contacts.db")
+	report := filepath.Join(dir, "report.json")
+	if _, err := run(t, "convert", "-f", filepath.Join(tenant, "conversion.yaml"), "--database", db, "--report", report); err != nil {
+		t.Fatal(err)
+	}
+	got, err := run(t, "export", "--database", db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden := filepath.Join(tenant, "expected-export.jsonl")
+	if *update {
+		if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != string(want) {
+		t.Errorf("export differs from %s (run with -update to accept):\n--- got\n%s\n--- want\n%s", golden, got, want)
+	}
+
+	var rep engine.Report
+	data, _ := os.ReadFile(report)
+	if err := json.Unmarshal(data, &rep); err != nil {
+		t.Fatal(err)
+	}
+	if rep.RowsRead() != 19 || rep.RowsRejected() != 3 || rep.Contacts != 9 || rep.Unresolved != 1 || rep.LanguageDefault != 3 {
+		t.Errorf("report: read %d rejected %d contacts %d unresolved %d default language %d",
+			rep.RowsRead(), rep.RowsRejected(), rep.Contacts, rep.Unresolved, rep.LanguageDefault)
+	}
+	for _, s := range rep.Sources {
+		if s.RowsRead != s.RowsMerged+s.RowsRejected+s.RowsSuppressed {
+			t.Errorf("source %s: %d read != %d merged + %d rejected + %d suppressed", s.Name, s.RowsRead, s.RowsMerged, s.RowsRejected, s.RowsSuppressed)
+		}
+	}
+	if s := rep.Sources[2]; s.Format != "CSV, utf-16le, delimiter tab" {
+		t.Errorf("webshop read as %q", s.Format)
+	}
+	if s := rep.Sources[0]; s.Format != `CSV, windows-1252, delimiter ';'` || !strings.Contains(strings.Join(s.Mapping, ","), `firstName <- "Voornaam" (recognised header)`) {
+		t.Errorf("salon read as %q with mapping %q", s.Format, s.Mapping)
+	}
+
+	// Re-running the same conversion gives an identical database.
+	if _, err := run(t, "convert", "-f", filepath.Join(tenant, "conversion.yaml"), "--database", db); err != nil {
+		t.Fatal(err)
+	}
+	again, _ := run(t, "export", "--database", db)
+	if again != got {
+		t.Errorf("a second run changed the export")
+	}
+}
+
+func TestConvertDryRunWritesNothing(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "contacts.db")
+	if _, err := run(t, "convert", "-f", filepath.Join(tenant, "conversion.yaml"), "--database", "sqlite:"+db, "--dry-run"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(db); !os.IsNotExist(err) {
+		t.Errorf("dry run created %s", db)
+	}
+}
+
+func TestConvertBadInputExitsWithTheFinalCode(t *testing.T) {
+	dir := t.TempDir()
+	manifest := filepath.Join(dir, "c.yaml")
+	os.WriteFile(filepath.Join(dir, "list.csv"), []byte("Naam;Taal\nJan;nl\n"), 0o644)
+	os.WriteFile(manifest, []byte(`apiVersion: contacts.contactconverter.io/v1alpha1
+kind: ContactConversion
+metadata: {name: x}
+spec:
+  defaultLanguage: nl
+  sources: [{name: l, csv: {path: list.csv}}]
+  database: {sqlite: {persistentVolumeClaim: x}}
+`), 0o644)
+	_, err := run(t, "convert", "-f", manifest, "--database", "sqlite:"+filepath.Join(dir, "db"))
+	if err == nil || exitCode(err) != 2 || !strings.Contains(err.Error(), `spec.sources[0] (l): no column holds the unique key "email"`) {
+		t.Errorf("err %v (exit %d), want a key-column error with exit code 2", err, exitCode(err))
+	}
+}

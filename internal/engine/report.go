@@ -1,0 +1,82 @@
+package engine
+
+import (
+	"fmt"
+
+	ccv1 "github.com/contactconverter/contact-converter/api/v1alpha1"
+)
+
+// Report is what a run did, per source and in total.
+type Report struct {
+	RunKey              string            `json:"runKey"`
+	FinishedAt          string            `json:"finishedAt,omitempty"`
+	Sources             []SourceReport    `json:"sources"`
+	Contacts            int64             `json:"contacts"`
+	DuplicatesMerged    int64             `json:"duplicatesMerged"`
+	Conflicts           int64             `json:"conflicts"`
+	Unresolved          int64             `json:"unresolvedConflicts"`
+	LanguageDefault     int64             `json:"languageDefaultAssigned"`
+	UnknownLanguages    []ccv1.ValueCount `json:"unknownLanguages,omitempty"`
+	UnknownOptOutValues int64             `json:"unknownOptOutValues"`
+	Suppressions        int               `json:"suppressions"`
+	PartitionsResumed   int               `json:"partitionsResumed"`
+	Seconds             Timings           `json:"seconds"`
+}
+
+// Timings split a run's time.
+type Timings struct {
+	Read  float64 `json:"read"`
+	Merge float64 `json:"merge"`
+	Write float64 `json:"write"`
+	Total float64 `json:"total"`
+}
+
+// SourceReport accounts for one source's rows.
+type SourceReport struct {
+	Name            string           `json:"name"`
+	DisplayName     string           `json:"displayName"`
+	Format          string           `json:"format"`
+	Mapping         []string         `json:"mapping"`
+	RowsRead        int64            `json:"rowsRead"`
+	RowsMerged      int64            `json:"rowsMerged"`
+	RowsRejected    int64            `json:"rowsRejected"`
+	RowsSuppressed  int64            `json:"rowsSuppressed"`
+	RowsOtherShards int64            `json:"rowsOtherShards,omitempty"`
+	Rejections      map[string]int64 `json:"rejections,omitempty"`
+}
+
+func newReport(spec *ccv1.ContactConversionSpec) *Report {
+	r := &Report{}
+	for _, s := range spec.Sources {
+		r.Sources = append(r.Sources, SourceReport{Name: s.Name, DisplayName: s.SourceDisplayName()})
+	}
+	return r
+}
+
+// RowsRead totals the rows read.
+func (r *Report) RowsRead() (n int64) {
+	for _, s := range r.Sources {
+		n += s.RowsRead
+	}
+	return n
+}
+
+// RowsRejected totals the rows rejected.
+func (r *Report) RowsRejected() (n int64) {
+	for _, s := range r.Sources {
+		n += s.RowsRejected
+	}
+	return n
+}
+
+// checkAccounting proves that every row read is merged, rejected,
+// suppressed or left to another shard, per source.
+func (r *Report) checkAccounting() error {
+	for i, s := range r.Sources {
+		if got := s.RowsMerged + s.RowsRejected + s.RowsSuppressed + s.RowsOtherShards; got != s.RowsRead {
+			return fmt.Errorf("accounting failed for spec.sources[%d] (%s): %d rows read, but %d merged + %d rejected + %d suppressed + %d for other shards = %d",
+				i, s.Name, s.RowsRead, s.RowsMerged, s.RowsRejected, s.RowsSuppressed, s.RowsOtherShards, got)
+		}
+	}
+	return nil
+}

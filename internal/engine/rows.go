@@ -1,0 +1,173 @@
+package engine
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	ccv1 "github.com/contactconverter/contact-converter/api/v1alpha1"
+	"github.com/contactconverter/contact-converter/internal/merge"
+	"github.com/contactconverter/contact-converter/internal/normalize"
+)
+
+// ConfigError is a mistake in the conversion's spec or in how it fits the
+// lists; retrying cannot fix it.
+type ConfigError struct{ Err error }
+
+func (e *ConfigError) Error() string { return e.Err.Error() }
+
+func (e *ConfigError) Unwrap() error { return e.Err }
+
+// mapping says which column holds each contact field of one source.
+type mapping struct {
+	keyIsEmail                               bool
+	key                                      int
+	email, firstName, lastName, lang, optOut int
+	custom                                   []customColumn
+	width                                    int
+	// Described lists how each field was found, for the report.
+	described []string
+}
+
+type customColumn struct {
+	name string
+	col  int
+}
+
+// newMapping matches a source's header against its columns, then against the
+// well-known header names for the fields columns leave out.
+func newMapping(spec *ccv1.ContactConversionSpec, index int, header []string) (*mapping, error) {
+	src := &spec.Sources[index]
+	where := fmt.Sprintf("spec.sources[%d] (%s)", index, src.Name)
+	m := &mapping{keyIsEmail: spec.KeyField() == normalize.FieldEmail, key: -1, email: -1, firstName: -1,
+		lastName: -1, lang: -1, optOut: -1, width: len(header)}
+	find := func(h string) int {
+		return slices.IndexFunc(header, func(x string) bool { return normalize.SameHeader(x, h) })
+	}
+	assigned := map[string]int{}
+	names := make([]string, 0, len(src.Columns))
+	for f := range src.Columns {
+		names = append(names, f)
+	}
+	slices.Sort(names)
+	for _, field := range names {
+		h := src.Columns[field]
+		col := find(h)
+		if col < 0 {
+			return nil, &ConfigError{fmt.Errorf("%s: columns.%s names the header %q, which the list does not have; its headers are %s",
+				where, field, h, quoteAll(header))}
+		}
+		assigned[field] = col
+		m.described = append(m.described, fmt.Sprintf("%s <- %q (columns)", field, header[col]))
+	}
+	for col, h := range header {
+		field := normalize.HeaderField(h)
+		if field == "" {
+			continue
+		}
+		if _, done := assigned[field]; done || slices.Contains(mapValues(assigned), col) {
+			continue
+		}
+		assigned[field] = col
+		m.described = append(m.described, fmt.Sprintf("%s <- %q (recognised header)", field, h))
+	}
+	for field, col := range assigned {
+		switch field {
+		case normalize.FieldEmail:
+			m.email = col
+		case normalize.FieldFirstName:
+			m.firstName = col
+		case normalize.FieldLastName:
+			m.lastName = col
+		case normalize.FieldLanguage:
+			m.lang = col
+		case normalize.FieldOptOut:
+			m.optOut = col
+		default:
+			if _, declared := src.Columns[field]; declared {
+				m.custom = append(m.custom, customColumn{field, col})
+			}
+		}
+		if field == spec.KeyField() {
+			m.key = col
+		}
+	}
+	slices.SortFunc(m.custom, func(a, b customColumn) int { return strings.Compare(a.name, b.name) })
+	slices.Sort(m.described)
+	if m.key < 0 {
+		return nil, &ConfigError{fmt.Errorf("%s: no column holds the unique key %q; map it in columns (the list's headers are %s)",
+			where, spec.KeyField(), quoteAll(header))}
+	}
+	return m, nil
+}
+
+func mapValues(m map[string]int) []int {
+	out := make([]int, 0, len(m))
+	for _, v := range m {
+		out = append(out, v)
+	}
+	return out
+}
+
+func quoteAll(ss []string) string {
+	q := make([]string, len(ss))
+	for i, s := range ss {
+		q[i] = fmt.Sprintf("%q", s)
+	}
+	return strings.Join(q, ", ")
+}
+
+// rowParser turns records into rows, counting what it normalised.
+type rowParser struct {
+	languages      *normalize.Languages
+	unknownLangs   map[string]int64
+	unknownOptOuts int64
+}
+
+// parse builds a row, or says why the record is rejected.
+func (p *rowParser) parse(m *mapping, source int, line int, rec []string) (merge.Row, string, string) {
+	if len(rec) > m.width {
+		return merge.Row{}, normalize.ReasonMalformedRow, fmt.Sprintf("%d fields under a header of %d", len(rec), m.width)
+	}
+	cell := func(col int) string {
+		if col < 0 || col >= len(rec) {
+			return ""
+		}
+		return strings.TrimSpace(rec[col])
+	}
+	row := merge.Row{Source: source, Line: line, Email: cell(m.email), FirstName: cell(m.firstName), LastName: cell(m.lastName)}
+	var err error
+	if m.keyIsEmail {
+		row.Key, err = normalize.EmailKey(row.Email)
+	} else {
+		row.Key, err = normalize.OtherKey(cell(m.key))
+	}
+	if err != nil {
+		return row, err.Error(), cell(m.key)
+	}
+	if raw := cell(m.lang); raw != "" {
+		code, outcome := p.languages.Match(raw)
+		switch outcome {
+		case normalize.Recognised:
+			row.Language = code
+		case normalize.Unknown, normalize.NotOffered:
+			p.unknownLangs[raw]++
+		}
+	}
+	if m.optOut >= 0 {
+		opted, known := normalize.OptOut(cell(m.optOut))
+		row.OptOut = opted
+		if !known {
+			p.unknownOptOuts++
+		}
+	}
+	for _, c := range m.custom {
+		if v := cell(c.col); v != "" {
+			if row.Fields == nil {
+				row.Fields = make(map[string]string, len(m.custom))
+			}
+			row.Fields[c.name] = v
+		}
+	}
+	return row, "", ""
+}

@@ -1,0 +1,197 @@
+// Package inputs finds the bytes of a conversion's sources: on a workstation
+// from files and manifests, in a cluster through the API, and from URLs.
+package inputs
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/yaml"
+
+	ccv1 "github.com/contactconverter/contact-converter/api/v1alpha1"
+	"github.com/contactconverter/contact-converter/internal/engine"
+	"github.com/contactconverter/contact-converter/internal/source"
+)
+
+// Local opens sources on a workstation: csv.path relative to the manifest's
+// folder, ConfigMaps and Secrets from manifest files, and URLs.
+type Local struct {
+	// Dir is the manifest's folder.
+	Dir        string
+	ConfigMaps map[string]*corev1.ConfigMap
+	Secrets    map[string]*corev1.Secret
+	HTTP       *http.Client
+}
+
+// NewLocal loads the ConfigMaps and Secrets of the given manifest files.
+func NewLocal(dir string, objectFiles []string) (*Local, error) {
+	l := &Local{Dir: dir, ConfigMaps: map[string]*corev1.ConfigMap{}, Secrets: map[string]*corev1.Secret{},
+		HTTP: &http.Client{Timeout: 10 * time.Minute}}
+	for _, f := range objectFiles {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			return nil, err
+		}
+		for _, doc := range bytes.Split(data, []byte("\n---")) {
+			var meta struct{ Kind string }
+			if err := yaml.Unmarshal(doc, &meta); err != nil {
+				return nil, fmt.Errorf("%s: %w", f, err)
+			}
+			switch meta.Kind {
+			case "ConfigMap":
+				var cm corev1.ConfigMap
+				if err := yaml.UnmarshalStrict(doc, &cm); err != nil {
+					return nil, fmt.Errorf("%s: %w", f, err)
+				}
+				l.ConfigMaps[cm.Name] = &cm
+			case "Secret":
+				var s corev1.Secret
+				if err := yaml.UnmarshalStrict(doc, &s); err != nil {
+					return nil, fmt.Errorf("%s: %w", f, err)
+				}
+				for k, v := range s.StringData {
+					if s.Data == nil {
+						s.Data = map[string][]byte{}
+					}
+					s.Data[k] = []byte(v)
+				}
+				l.Secrets[s.Name] = &s
+			}
+		}
+	}
+	return l, nil
+}
+
+// Open implements engine.Opener.
+func (l *Local) Open(ctx context.Context, i int, src *ccv1.Source) (source.Table, int64, error) {
+	where := fmt.Sprintf("spec.sources[%d] (%s)", i, src.Name)
+	if src.SQL != nil {
+		s, ok := l.Secrets[src.SQL.SecretRef.Name]
+		if !ok {
+			return nil, 0, &engine.ConfigError{Err: fmt.Errorf("%s: Secret %q not found: pass its manifest with --objects", where, src.SQL.SecretRef.Name)}
+		}
+		uri, ok := s.Data[src.SQL.SecretRef.SecretKey()]
+		if !ok {
+			return nil, 0, &engine.ConfigError{Err: fmt.Errorf("%s: Secret %q has no key %q", where, s.Name, src.SQL.SecretRef.SecretKey())}
+		}
+		return OpenSQL(ctx, string(uri), src.SQL.Query)
+	}
+	c := src.CSV
+	opts := CSVOptions(c)
+	switch {
+	case c.Path != "":
+		p := c.Path
+		if !filepath.IsAbs(p) {
+			p = filepath.Join(l.Dir, p)
+		}
+		f, err := os.Open(p)
+		if err != nil {
+			return nil, 0, &engine.ConfigError{Err: fmt.Errorf("%s: csv.path: %w", where, err)}
+		}
+		st, _ := f.Stat()
+		t, err := source.Open(f, opts)
+		if err != nil {
+			_ = f.Close()
+			return nil, 0, &engine.ConfigError{Err: fmt.Errorf("%s: %s: %w", where, p, err)}
+		}
+		return t, st.Size(), nil
+	case c.ConfigMapKeyRef != nil:
+		cm, ok := l.ConfigMaps[c.ConfigMapKeyRef.Name]
+		if !ok {
+			return nil, 0, &engine.ConfigError{Err: fmt.Errorf("%s: ConfigMap %q not found: pass its manifest with --objects", where, c.ConfigMapKeyRef.Name)}
+		}
+		return OpenConfigMapKey(where, cm, c.ConfigMapKeyRef.Key, opts)
+	case c.SecretKeyRef != nil:
+		s, ok := l.Secrets[c.SecretKeyRef.Name]
+		if !ok {
+			return nil, 0, &engine.ConfigError{Err: fmt.Errorf("%s: Secret %q not found: pass its manifest with --objects", where, c.SecretKeyRef.Name)}
+		}
+		return OpenSecretKey(where, s, c.SecretKeyRef.Key, opts)
+	case c.URL != "":
+		return OpenURL(ctx, l.HTTP, where, c.URL, opts)
+	}
+	return nil, 0, &engine.ConfigError{Err: fmt.Errorf("%s: no data location", where)}
+}
+
+// CSVOptions reads a source's delimiter and encoding overrides.
+func CSVOptions(c *ccv1.CSVSource) source.CSVOptions {
+	o := source.CSVOptions{Encoding: c.Encoding}
+	if c.Delimiter != "" {
+		o.Delimiter = []rune(c.Delimiter)[0]
+	}
+	return o
+}
+
+// OpenConfigMapKey reads a ConfigMap key, text or binary.
+func OpenConfigMapKey(where string, cm *corev1.ConfigMap, key string, opts source.CSVOptions) (source.Table, int64, error) {
+	var data []byte
+	if v, ok := cm.Data[key]; ok {
+		data = []byte(v)
+	} else if v, ok := cm.BinaryData[key]; ok {
+		data = v
+	} else {
+		return nil, 0, &engine.ConfigError{Err: fmt.Errorf("%s: ConfigMap %q has no key %q", where, cm.Name, key)}
+	}
+	return openBytes(where, data, opts)
+}
+
+// OpenSecretKey reads a Secret key.
+func OpenSecretKey(where string, s *corev1.Secret, key string, opts source.CSVOptions) (source.Table, int64, error) {
+	data, ok := s.Data[key]
+	if !ok {
+		return nil, 0, &engine.ConfigError{Err: fmt.Errorf("%s: Secret %q has no key %q", where, s.Name, key)}
+	}
+	return openBytes(where, data, opts)
+}
+
+func openBytes(where string, data []byte, opts source.CSVOptions) (source.Table, int64, error) {
+	t, err := source.Open(bytes.NewReader(data), opts)
+	if err != nil {
+		return nil, 0, &engine.ConfigError{Err: fmt.Errorf("%s: %w", where, err)}
+	}
+	return t, int64(len(data)), nil
+}
+
+// OpenURL downloads a list into a temporary file (a workbook needs random
+// access) and opens it.
+func OpenURL(ctx context.Context, hc *http.Client, where, url string, opts source.CSVOptions) (source.Table, int64, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, 0, &engine.ConfigError{Err: fmt.Errorf("%s: csv.url: %w", where, err)}
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return nil, 0, fmt.Errorf("%s: downloading %s: %w", where, url, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, 0, fmt.Errorf("%s: downloading %s: HTTP %s", where, url, resp.Status)
+	}
+	f, err := os.CreateTemp("", "contact-list-*")
+	if err != nil {
+		return nil, 0, err
+	}
+	_ = os.Remove(f.Name()) // unlinked: gone when closed
+	n, err := io.Copy(f, resp.Body)
+	if err == nil {
+		_, err = f.Seek(0, io.SeekStart)
+	}
+	if err != nil {
+		_ = f.Close()
+		return nil, 0, fmt.Errorf("%s: downloading %s: %w", where, url, err)
+	}
+	t, err := source.Open(f, opts)
+	if err != nil {
+		_ = f.Close()
+		return nil, 0, &engine.ConfigError{Err: fmt.Errorf("%s: %s: %w", where, url, err)}
+	}
+	return t, n, nil
+}
+

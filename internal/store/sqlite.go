@@ -1,0 +1,348 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"time"
+
+	"github.com/pressly/goose/v3"
+	_ "modernc.org/sqlite" // the "sqlite" database/sql driver, pure Go
+
+	"github.com/contactconverter/contact-converter/internal/merge"
+)
+
+//go:embed migrations
+var migrations embed.FS
+
+// SQLite is the embedded store.
+type SQLite struct {
+	db *sql.DB
+}
+
+// OpenSQLite opens and migrates an SQLite file, in WAL mode.
+func OpenSQLite(ctx context.Context, path string) (*SQLite, error) {
+	q := url.Values{}
+	for _, p := range []string{"journal_mode(WAL)", "synchronous(NORMAL)", "busy_timeout(10000)", "foreign_keys(1)"} {
+		q.Add("_pragma", p)
+	}
+	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	if err != nil {
+		return nil, err
+	}
+	// One writer: SQLite serialises writes anyway, and one connection keeps
+	// transactions from waiting on each other.
+	db.SetMaxOpenConns(1)
+	if err := migrate(ctx, db, goose.DialectSQLite3, "migrations/sqlite"); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("opening %s: %w", path, err)
+	}
+	return &SQLite{db: db}, nil
+}
+
+func migrate(ctx context.Context, db *sql.DB, dialect goose.Dialect, dir string) error {
+	sub, err := fs.Sub(migrations, dir)
+	if err != nil {
+		return err
+	}
+	p, err := goose.NewProvider(dialect, db, sub)
+	if err != nil {
+		return err
+	}
+	_, err = p.Up(ctx)
+	return err
+}
+
+// Close implements Store.
+func (s *SQLite) Close() error { return s.db.Close() }
+
+// Suppressions implements Store.
+func (s *SQLite) Suppressions(ctx context.Context) (*Suppressions, error) {
+	salt, err := s.salt(ctx)
+	if err != nil {
+		return nil, err
+	}
+	sup := &Suppressions{salt: []byte(salt), hashes: map[string]bool{}}
+	rows, err := s.db.QueryContext(ctx, `SELECT key_hash FROM suppressions`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var h string
+		if err := rows.Scan(&h); err != nil {
+			return nil, err
+		}
+		sup.hashes[h] = true
+	}
+	return sup, rows.Err()
+}
+
+func (s *SQLite) salt(ctx context.Context) (string, error) {
+	if _, err := s.db.ExecContext(ctx, `INSERT INTO settings (name, value) VALUES ('suppression_salt', ?) ON CONFLICT (name) DO NOTHING`, newSalt()); err != nil {
+		return "", err
+	}
+	var salt string
+	err := s.db.QueryRowContext(ctx, `SELECT value FROM settings WHERE name = 'suppression_salt'`).Scan(&salt)
+	return salt, err
+}
+
+// ReplaceRejected implements Store.
+func (s *SQLite) ReplaceRejected(ctx context.Context, rows []Rejected) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM rejected_rows`); err != nil {
+			return err
+		}
+		st, err := tx.PrepareContext(ctx, `INSERT OR REPLACE INTO rejected_rows (source, line, reason, detail) VALUES (?, ?, ?, ?)`)
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		for _, r := range rows {
+			if _, err := st.ExecContext(ctx, r.Source, r.Line, r.Reason, r.Detail); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// DonePartitions implements Store.
+func (s *SQLite) DonePartitions(ctx context.Context, runKey string) (map[int]PartStats, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT part, stats FROM checkpoints WHERE run_key = ?`, runKey)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	done := map[int]PartStats{}
+	for rows.Next() {
+		var part int
+		var stats []byte
+		if err := rows.Scan(&part, &stats); err != nil {
+			return nil, err
+		}
+		var ps PartStats
+		if err := json.Unmarshal(stats, &ps); err != nil {
+			return nil, err
+		}
+		done[part] = ps
+	}
+	return done, rows.Err()
+}
+
+// WritePartition implements Store.
+func (s *SQLite) WritePartition(ctx context.Context, runKey string, part int, contacts []merge.Contact, stats PartStats) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		overrides, err := loadOverrides(ctx, tx, part)
+		if err != nil {
+			return err
+		}
+		for _, q := range []string{`DELETE FROM contacts WHERE part = ?`, `DELETE FROM conflicts WHERE part = ?`} {
+			if _, err := tx.ExecContext(ctx, q, part); err != nil {
+				return err
+			}
+		}
+		ins, err := tx.PrepareContext(ctx, `INSERT INTO contacts (key, part, email, first_name, last_name, language,
+			language_defaulted, fields, sources, segments, global_opt_out, conflicts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+		if err != nil {
+			return err
+		}
+		defer ins.Close()
+		insConflict, err := tx.PrepareContext(ctx, `INSERT INTO conflicts (key, field, part, vals, resolved) VALUES (?, ?, ?, ?, ?)`)
+		if err != nil {
+			return err
+		}
+		defer insConflict.Close()
+		for i := range contacts {
+			c := &contacts[i]
+			overrides.apply(c)
+			enc, err := encodeContact(c)
+			if err != nil {
+				return err
+			}
+			if _, err := ins.ExecContext(ctx, c.Key, part, c.Email, c.FirstName, c.LastName, c.Language,
+				c.LanguageDefaulted, enc.fields, enc.sources, enc.segments, c.GlobalOptOut, enc.conflicts); err != nil {
+				return fmt.Errorf("writing contact %q: %w", c.Key, err)
+			}
+			for _, cf := range c.Conflicts {
+				vals, _ := json.Marshal(cf.Values)
+				if _, err := insConflict.ExecContext(ctx, c.Key, cf.Field, part, string(vals), cf.Resolved); err != nil {
+					return err
+				}
+			}
+		}
+		st, _ := json.Marshal(stats)
+		_, err = tx.ExecContext(ctx, `INSERT OR REPLACE INTO checkpoints (run_key, part, stats) VALUES (?, ?, ?)`, runKey, part, string(st))
+		return err
+	})
+}
+
+// FinishRun implements Store.
+func (s *SQLite) FinishRun(ctx context.Context, runKey string, segments []Segment, report []byte) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM segments`); err != nil {
+			return err
+		}
+		for _, sg := range segments {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO segments (name, kind, display_name) VALUES (?, ?, ?)`, sg.Name, sg.Kind, sg.DisplayName); err != nil {
+				return err
+			}
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM checkpoints WHERE run_key <> ?`, runKey); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO runs (run_key, finished_at, report) VALUES (?, ?, ?)`,
+			runKey, time.Now().UTC().Format(time.RFC3339), string(report))
+		return err
+	})
+}
+
+// Export implements Store.
+func (s *SQLite) Export(ctx context.Context, fn func(*Exported) error) error {
+	rows, err := s.db.QueryContext(ctx, `SELECT key, email, first_name, last_name, language, fields, sources, segments,
+		global_opt_out, conflicts FROM contacts ORDER BY key`)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var e Exported
+		var fields, sources, segments, conflicts []byte
+		if err := rows.Scan(&e.Key, &e.Email, &e.FirstName, &e.LastName, &e.Language, &fields, &sources, &segments,
+			&e.GlobalOptOut, &conflicts); err != nil {
+			return err
+		}
+		if err := decodeExported(&e, fields, sources, segments, conflicts); err != nil {
+			return err
+		}
+		if err := fn(&e); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// Conflicts implements Store.
+func (s *SQLite) Conflicts(ctx context.Context, fn func(ConflictRow) error) error {
+	rows, err := s.db.QueryContext(ctx, `SELECT key, field, vals, resolved FROM conflicts ORDER BY key, field`)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var c ConflictRow
+		var vals []byte
+		if err := rows.Scan(&c.Key, &c.Field, &vals, &c.Resolved); err != nil {
+			return err
+		}
+		if err := json.Unmarshal(vals, &c.Values); err != nil {
+			return err
+		}
+		if err := fn(c); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+func (s *SQLite) tx(ctx context.Context, fn func(*sql.Tx) error) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		return errors.Join(err, tx.Rollback())
+	}
+	return tx.Commit()
+}
+
+// overrides are a partition's preference-center changes.
+type overrides map[string]map[string]string // key -> segment ('*' global) -> status
+
+func loadOverrides(ctx context.Context, q interface {
+	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
+}, part int) (overrides, error) {
+	rows, err := q.QueryContext(ctx, `SELECT key, segment, status FROM preference_overrides WHERE part = ?`, part)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	o := overrides{}
+	for rows.Next() {
+		var key, seg, status string
+		if err := rows.Scan(&key, &seg, &status); err != nil {
+			return nil, err
+		}
+		if o[key] == nil {
+			o[key] = map[string]string{}
+		}
+		o[key][seg] = status
+	}
+	return o, rows.Err()
+}
+
+// apply lets the contact's own choices win over what the lists said.
+func (o overrides) apply(c *merge.Contact) {
+	for seg, status := range o[c.Key] {
+		if seg == "*" {
+			c.GlobalOptOut = status == merge.Unsubscribed
+			continue
+		}
+		c.Segments[seg] = status
+	}
+}
+
+type encodedContact struct{ fields, sources, segments, conflicts string }
+
+func encodeContact(c *merge.Contact) (encodedContact, error) {
+	var e encodedContact
+	for _, p := range []struct {
+		dst *string
+		v   any
+	}{{&e.fields, orEmptyMap(c.Fields)}, {&e.sources, orEmptySlice(c.Sources)}, {&e.segments, c.Segments}, {&e.conflicts, orEmptyConflicts(c.Conflicts)}} {
+		b, err := json.Marshal(p.v)
+		if err != nil {
+			return e, err
+		}
+		*p.dst = string(b)
+	}
+	return e, nil
+}
+
+func decodeExported(e *Exported, fields, sources, segments, conflicts []byte) error {
+	for _, p := range []struct {
+		src []byte
+		dst any
+	}{{fields, &e.Fields}, {sources, &e.Sources}, {segments, &e.Segments}, {conflicts, &e.Conflicts}} {
+		if err := json.Unmarshal(p.src, p.dst); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func orEmptyMap(m map[string]string) map[string]string {
+	if m == nil {
+		return map[string]string{}
+	}
+	return m
+}
+
+func orEmptySlice(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+func orEmptyConflicts(c []merge.Conflict) []merge.Conflict {
+	if c == nil {
+		return []merge.Conflict{}
+	}
+	return c
+}

@@ -1,0 +1,109 @@
+// Package store keeps the merged contact database, in embedded SQLite or in
+// PostgreSQL, with one schema managed by embedded migrations.
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/contactconverter/contact-converter/internal/merge"
+)
+
+// Rejected is a row without a valid key.
+type Rejected struct {
+	Source string
+	Line   int
+	Reason string
+	Detail string
+}
+
+// Segment is a segment of the database.
+type Segment struct {
+	Name        string
+	Kind        string // "source" or "rule"
+	DisplayName string
+}
+
+// PartStats counts what one partition merged, per source index.
+type PartStats struct {
+	Contacts         int64   `json:"contacts"`
+	RowsMerged       []int64 `json:"rowsMerged"`
+	DuplicatesMerged int64   `json:"duplicatesMerged"`
+	LanguageDefault  int64   `json:"languageDefault"`
+	Conflicts        int64   `json:"conflicts"`
+	Unresolved       int64   `json:"unresolved"`
+}
+
+// Exported is a contact as the export and the portability format show it.
+type Exported struct {
+	Key          string            `json:"key"`
+	Email        string            `json:"email"`
+	FirstName    string            `json:"firstName"`
+	LastName     string            `json:"lastName"`
+	Language     string            `json:"language"`
+	Fields       map[string]string `json:"fields"`
+	Sources      []string          `json:"sources"`
+	Segments     map[string]string `json:"segments"`
+	GlobalOptOut bool              `json:"globalOptOut"`
+	Conflicts    []merge.Conflict  `json:"conflicts"`
+}
+
+// ConflictRow is one conflict, for reports.
+type ConflictRow struct {
+	Key      string
+	Field    string
+	Values   []string
+	Resolved bool
+}
+
+// Store is the contact database.
+type Store interface {
+	// Suppressions returns the salt and the hashes of erased keys.
+	Suppressions(ctx context.Context) (*Suppressions, error)
+	// ReplaceRejected replaces every rejected row.
+	ReplaceRejected(ctx context.Context, rows []Rejected) error
+	// DonePartitions returns the partitions a run already wrote.
+	DonePartitions(ctx context.Context, runKey string) (map[int]PartStats, error)
+	// WritePartition replaces a partition's contacts and records it as done
+	// for runKey, atomically. Preference-center changes win over the merge.
+	WritePartition(ctx context.Context, runKey string, part int, contacts []merge.Contact, stats PartStats) error
+	// FinishRun replaces the segments, drops other runs' checkpoints and
+	// records the report.
+	FinishRun(ctx context.Context, runKey string, segments []Segment, report []byte) error
+	// Export calls fn for every contact, by key.
+	Export(ctx context.Context, fn func(*Exported) error) error
+	// Conflicts calls fn for every conflict, by key and field.
+	Conflicts(ctx context.Context, fn func(ConflictRow) error) error
+	Close() error
+}
+
+// Open opens (and migrates) the database a URL names: sqlite:PATH, or
+// postgres:// / postgresql://.
+func Open(ctx context.Context, url string) (Store, error) {
+	switch {
+	case strings.HasPrefix(url, "sqlite:"):
+		path := strings.TrimPrefix(url, "sqlite:")
+		if path == "" {
+			return nil, errors.New("database URL sqlite: needs a path, e.g. sqlite:./contacts.db")
+		}
+		return OpenSQLite(ctx, path)
+	case strings.HasPrefix(url, "postgres://"), strings.HasPrefix(url, "postgresql://"):
+		return OpenPostgres(ctx, url)
+	}
+	return nil, fmt.Errorf("database URL %q: use sqlite:PATH or postgres://user@host/db", redact(url))
+}
+
+// redact hides a URL's password in messages.
+func redact(url string) string {
+	if i := strings.Index(url, "://"); i >= 0 {
+		rest := url[i+3:]
+		if at := strings.LastIndexByte(rest, '@'); at >= 0 {
+			if colon := strings.IndexByte(rest[:at], ':'); colon >= 0 {
+				return url[:i+3] + rest[:colon] + ":***" + rest[at:]
+			}
+		}
+	}
+	return url
+}

@@ -1,0 +1,38 @@
+package store
+
+import (
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+)
+
+// Suppressions are erased contacts, held as salted hashes of their keys.
+type Suppressions struct {
+	salt   []byte
+	hashes map[string]bool
+}
+
+// Hash is the salted hash of a key, as stored.
+func (s *Suppressions) Hash(key string) string { return HashKey(s.salt, key) }
+
+// Contains tells whether a key was erased.
+func (s *Suppressions) Contains(key string) bool {
+	return len(s.hashes) > 0 && s.hashes[s.Hash(key)]
+}
+
+// Len is the number of suppressed keys.
+func (s *Suppressions) Len() int { return len(s.hashes) }
+
+// HashKey is HMAC-SHA256(salt, key) in hex.
+func HashKey(salt []byte, key string) string {
+	m := hmac.New(sha256.New, salt)
+	m.Write([]byte(key))
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+func newSalt() string {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
