@@ -194,4 +194,3 @@ func OpenURL(ctx context.Context, hc *http.Client, where, url string, opts sourc
 	}
 	return t, n, nil
 }
-

@@ -9,9 +9,9 @@ func TestEmailKey(t *testing.T) {
 	}{
 		{"jan.peeters@example.be", "jan.peeters@example.be", nil},
 		{"  Jan.Peeters@Example.BE ", "jan.peeters@example.be", nil},
-		{"jan+news@example.be", "jan+news@example.be", nil},      // tags kept
-		{"j.a.n@gmail.com", "j.a.n@gmail.com", nil},               // dots kept
-		{"élise@café.fr", "élise@xn--caf-dma.fr", nil},            // IDNA domain
+		{"jan+news@example.be", "jan+news@example.be", nil}, // tags kept
+		{"j.a.n@gmail.com", "j.a.n@gmail.com", nil},         // dots kept
+		{"élise@café.fr", "élise@xn--caf-dma.fr", nil},      // IDNA domain
 		{"info@BÜCHER.de", "info@xn--bcher-kva.de", nil},
 		{"", "", ErrMissing},
 		{"   ", "", ErrMissing},

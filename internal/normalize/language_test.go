@@ -33,10 +33,10 @@ func TestLanguagesMatch(t *testing.T) {
 	}{
 		{"FR", "fr", Recognised},
 		{"Français", "fr", Recognised},
-		{"brussels", "fr", Recognised},  // alias
-		{"VLAAMS", "nl", NotOffered},    // the alias wins over recognition (de), which is not offered
-		{"Deutsch", "nl", NotOffered},   // not offered: default
-		{"", "nl", Empty},               // missing: default
+		{"brussels", "fr", Recognised}, // alias
+		{"VLAAMS", "nl", NotOffered},   // the alias wins over recognition (de), which is not offered
+		{"Deutsch", "nl", NotOffered},  // not offered: default
+		{"", "nl", Empty},              // missing: default
 		{"  ", "nl", Empty},
 		{"gibberish", "nl", Unknown},
 	}

@@ -7,7 +7,7 @@ func TestOptOut(t *testing.T) {
 		"yes": {true, true}, "JA": {true, true}, "oui": {true, true}, "1": {true, true}, "True": {true, true},
 		"unsubscribed": {true, true}, "Désabonné": {true, true}, "desabonne": {true, true}, "uitgeschreven": {true, true},
 		"abgemeldet": {true, true},
-		"no": {false, true}, "nee": {false, true}, "non": {false, true}, "0": {false, true}, "false": {false, true},
+		"no":         {false, true}, "nee": {false, true}, "non": {false, true}, "0": {false, true}, "false": {false, true},
 		"": {false, true}, " ": {false, true}, "abonné": {false, true},
 		"maybe": {true, false}, // not understood: never assume consent
 	} {
