@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -30,6 +31,7 @@ type convertOptions struct {
 	dryRun     bool
 	spillDir   string
 	partitions int
+	cpuProfile string
 }
 
 func newConvertCommand() *cobra.Command {
@@ -56,11 +58,24 @@ The database is --database, or spec.database.postgres, or ./contacts.db.`,
 	f.BoolVar(&o.dryRun, "dry-run", false, "read and merge, but write nothing to the database")
 	f.StringVar(&o.spillDir, "spill-dir", "", "folder for the temporary partition files (default: a new folder under $TMPDIR)")
 	f.IntVar(&o.partitions, "partitions", engine.DefaultPartitions, "how many partitions the rows are spread over")
+	f.StringVar(&o.cpuProfile, "cpu-profile", "", "write a CPU profile to this file")
+	_ = f.MarkHidden("cpu-profile")
 	_ = cmd.MarkFlagRequired("filename")
 	return cmd
 }
 
 func runConvert(ctx context.Context, stderr io.Writer, o convertOptions) error {
+	if o.cpuProfile != "" {
+		f, err := os.Create(o.cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	cc, err := readConversion(o.file)
 	if err != nil {
 		return err

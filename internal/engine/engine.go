@@ -14,6 +14,7 @@ import (
 	"hash"
 	"io"
 	"sort"
+	"sync/atomic"
 	"time"
 
 	ccv1 "github.com/contactconverter/contact-converter/api/v1alpha1"
@@ -91,6 +92,8 @@ type runner struct {
 	rejects []store.Rejected
 	input   hash.Hash
 	prog    Progress
+	// mergeSeconds is written by the merging goroutine.
+	mergeSeconds atomic.Int64
 }
 
 func (r *runner) mine(part int) bool { return part%r.o.Shards == r.o.Shard }
@@ -129,7 +132,9 @@ func (r *runner) run(ctx context.Context) error {
 	r.report.Seconds.Read = time.Since(t).Seconds()
 	r.report.RunKey = hex.EncodeToString(r.input.Sum(nil))[:32]
 
-	if err := r.mergeAll(ctx); err != nil {
+	err = r.mergeAll(ctx)
+	r.report.Seconds.Merge = time.Duration(r.mergeSeconds.Load()).Seconds()
+	if err != nil {
 		return err
 	}
 	return r.finish(ctx)
@@ -248,30 +253,70 @@ func (r *runner) mergeAll(ctx context.Context) error {
 			mine = append(mine, p)
 		}
 	}
-	for n, p := range mine {
+	// Merging (CPU) and writing (the database) overlap: one goroutine merges
+	// the next partitions while this one writes.
+	type merged struct {
+		part     int
+		contacts []merge.Contact
+		stats    store.PartStats
+		skipped  bool
+		err      error
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	results := make(chan merged, 2)
+	go func() {
+		defer close(results)
+		for _, p := range mine {
+			m := merged{part: p}
+			m.stats, m.skipped = done[p]
+			if !m.skipped {
+				m.contacts, m.stats, m.err = r.mergePartition(p)
+			}
+			select {
+			case results <- m:
+			case <-ctx.Done():
+				return
+			}
+			if m.err != nil {
+				return
+			}
+		}
+	}()
+	n := 0
+	for m := range results {
+		if m.err != nil {
+			return m.err
+		}
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		stats, skipped := done[p]
-		if skipped {
+		if m.skipped {
 			r.report.PartitionsResumed++
-		} else {
-			var err error
-			if stats, err = r.mergePartition(ctx, p); err != nil {
-				return err
+		} else if r.o.Store != nil {
+			t := time.Now()
+			if err := r.o.Store.WritePartition(ctx, r.report.RunKey, m.part, m.contacts, m.stats); err != nil {
+				return fmt.Errorf("writing partition %d: %w", m.part, err)
 			}
+			r.report.Seconds.Write += time.Since(t).Seconds()
 		}
-		r.addStats(stats)
-		r.progress(50 + 50*(n+1)/len(mine))
+		n++
+		r.addStats(m.stats)
+		r.progress(50 + 50*n/len(mine))
+	}
+	if n != len(mine) {
+		return ctx.Err()
 	}
 	return nil
 }
 
-func (r *runner) mergePartition(ctx context.Context, p int) (store.PartStats, error) {
+// mergePartition merges one partition's rows into contacts. It runs beside
+// the writer, so it touches nothing the writer does.
+func (r *runner) mergePartition(p int) ([]merge.Contact, store.PartStats, error) {
 	t := time.Now()
 	rows, err := r.spill.load(p)
 	if err != nil {
-		return store.PartStats{}, err
+		return nil, store.PartStats{}, err
 	}
 	stats := store.PartStats{RowsMerged: make([]int64, len(r.o.Spec.Sources))}
 	var contacts []merge.Contact
@@ -298,15 +343,8 @@ func (r *runner) mergePartition(ctx context.Context, p int) (store.PartStats, er
 		contacts = append(contacts, c)
 		start = end
 	}
-	r.report.Seconds.Merge += time.Since(t).Seconds()
-	if r.o.Store != nil {
-		t = time.Now()
-		if err := r.o.Store.WritePartition(ctx, r.report.RunKey, p, contacts, stats); err != nil {
-			return stats, fmt.Errorf("writing partition %d: %w", p, err)
-		}
-		r.report.Seconds.Write += time.Since(t).Seconds()
-	}
-	return stats, nil
+	r.mergeSeconds.Add(int64(time.Since(t)))
+	return contacts, stats, nil
 }
 
 func (r *runner) addStats(s store.PartStats) {

@@ -28,7 +28,7 @@ type SQLite struct {
 // OpenSQLite opens and migrates an SQLite file, in WAL mode.
 func OpenSQLite(ctx context.Context, path string) (*SQLite, error) {
 	q := url.Values{}
-	for _, p := range []string{"journal_mode(WAL)", "synchronous(NORMAL)", "busy_timeout(10000)", "foreign_keys(1)"} {
+	for _, p := range []string{"journal_mode(WAL)", "synchronous(OFF)", "busy_timeout(10000)", "foreign_keys(1)", "cache_size(-32768)", "temp_store(MEMORY)", "wal_autocheckpoint(16384)"} {
 		q.Add("_pragma", p)
 	}
 	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
@@ -147,34 +147,37 @@ func (s *SQLite) WritePartition(ctx context.Context, runKey string, part int, co
 				return err
 			}
 		}
-		ins, err := tx.PrepareContext(ctx, `INSERT INTO contacts (key, part, email, first_name, last_name, language,
-			language_defaulted, fields, sources, segments, global_opt_out, conflicts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
-		if err != nil {
-			return err
-		}
-		defer ins.Close()
-		insConflict, err := tx.PrepareContext(ctx, `INSERT INTO conflicts (key, field, part, vals, resolved) VALUES (?, ?, ?, ?, ?)`)
-		if err != nil {
-			return err
-		}
-		defer insConflict.Close()
+		contactRows := newBatcher(tx, `INSERT INTO contacts (key, part, email, first_name, last_name, language,
+			language_defaulted, fields, sources, segments, global_opt_out, conflicts) VALUES `, 12)
+		conflictRows := newBatcher(tx, `INSERT INTO conflicts (key, field, part, vals, resolved) VALUES `, 5)
+		defer contactRows.close()
+		defer conflictRows.close()
+		var buf []byte
 		for i := range contacts {
 			c := &contacts[i]
 			overrides.apply(c)
-			enc, err := encodeContact(c)
-			if err != nil {
-				return err
-			}
-			if _, err := ins.ExecContext(ctx, c.Key, part, c.Email, c.FirstName, c.LastName, c.Language,
-				c.LanguageDefaulted, enc.fields, enc.sources, enc.segments, c.GlobalOptOut, enc.conflicts); err != nil {
+			buf = buf[:0]
+			fields := appendJSONMap(buf, c.Fields)
+			sources := appendJSONList(fields, c.Sources)
+			segments := appendJSONMap(sources, c.Segments)
+			conflicts := appendConflicts(segments, c.Conflicts)
+			if err := contactRows.add(ctx, c.Key, part, c.Email, c.FirstName, c.LastName, c.Language, c.LanguageDefaulted,
+				string(fields), string(sources[len(fields):]), string(segments[len(sources):]), c.GlobalOptOut,
+				string(conflicts[len(segments):])); err != nil {
 				return fmt.Errorf("writing contact %q: %w", c.Key, err)
 			}
+			buf = conflicts
 			for _, cf := range c.Conflicts {
-				vals, _ := json.Marshal(cf.Values)
-				if _, err := insConflict.ExecContext(ctx, c.Key, cf.Field, part, string(vals), cf.Resolved); err != nil {
+				if err := conflictRows.add(ctx, c.Key, cf.Field, part, string(appendJSONList(nil, cf.Values)), cf.Resolved); err != nil {
 					return err
 				}
 			}
+		}
+		if err := contactRows.flush(ctx); err != nil {
+			return err
+		}
+		if err := conflictRows.flush(ctx); err != nil {
+			return err
 		}
 		st, _ := json.Marshal(stats)
 		_, err = tx.ExecContext(ctx, `INSERT OR REPLACE INTO checkpoints (run_key, part, stats) VALUES (?, ?, ?)`, runKey, part, string(st))
@@ -297,23 +300,6 @@ func (o overrides) apply(c *merge.Contact) {
 	}
 }
 
-type encodedContact struct{ fields, sources, segments, conflicts string }
-
-func encodeContact(c *merge.Contact) (encodedContact, error) {
-	var e encodedContact
-	for _, p := range []struct {
-		dst *string
-		v   any
-	}{{&e.fields, orEmptyMap(c.Fields)}, {&e.sources, orEmptySlice(c.Sources)}, {&e.segments, c.Segments}, {&e.conflicts, orEmptyConflicts(c.Conflicts)}} {
-		b, err := json.Marshal(p.v)
-		if err != nil {
-			return e, err
-		}
-		*p.dst = string(b)
-	}
-	return e, nil
-}
-
 func decodeExported(e *Exported, fields, sources, segments, conflicts []byte) error {
 	for _, p := range []struct {
 		src []byte
@@ -326,23 +312,3 @@ func decodeExported(e *Exported, fields, sources, segments, conflicts []byte) er
 	return nil
 }
 
-func orEmptyMap(m map[string]string) map[string]string {
-	if m == nil {
-		return map[string]string{}
-	}
-	return m
-}
-
-func orEmptySlice(s []string) []string {
-	if s == nil {
-		return []string{}
-	}
-	return s
-}
-
-func orEmptyConflicts(c []merge.Conflict) []merge.Conflict {
-	if c == nil {
-		return []merge.Conflict{}
-	}
-	return c
-}

@@ -1,9 +1,11 @@
 -- +goose Up
--- One merged contact per key. part is the hash partition the engine rewrites
--- as a unit; sources, segments, fields and conflicts are JSON.
+-- One merged contact per key. part is the hash partition of the key (see
+-- settings.partitions), which the engine rewrites as a unit: keying the table
+-- by (part, key) keeps each partition's rows together on disk, so rewriting
+-- one touches few pages. sources, segments, fields and conflicts are JSON.
 CREATE TABLE contacts (
-    key                TEXT PRIMARY KEY,
     part               INTEGER NOT NULL,
+    key                TEXT NOT NULL,
     email              TEXT NOT NULL DEFAULT '',
     first_name         TEXT NOT NULL DEFAULT '',
     last_name          TEXT NOT NULL DEFAULT '',
@@ -13,9 +15,9 @@ CREATE TABLE contacts (
     sources            TEXT NOT NULL DEFAULT '[]',
     segments           TEXT NOT NULL DEFAULT '{}',
     global_opt_out     INTEGER NOT NULL DEFAULT 0,
-    conflicts          TEXT NOT NULL DEFAULT '[]'
+    conflicts          TEXT NOT NULL DEFAULT '[]',
+    PRIMARY KEY (part, key)
 ) WITHOUT ROWID;
-CREATE INDEX contacts_part ON contacts (part);
 
 -- Segments: one per old list (kind source) and per rule (kind rule).
 CREATE TABLE segments (
@@ -31,9 +33,8 @@ CREATE TABLE conflicts (
     part     INTEGER NOT NULL,
     vals     TEXT NOT NULL,
     resolved INTEGER NOT NULL,
-    PRIMARY KEY (key, field)
+    PRIMARY KEY (part, key, field)
 ) WITHOUT ROWID;
-CREATE INDEX conflicts_part ON conflicts (part);
 
 -- Rows without a valid key, kept for review: nothing is silently dropped.
 CREATE TABLE rejected_rows (
@@ -59,9 +60,8 @@ CREATE TABLE preference_overrides (
     part       INTEGER NOT NULL,
     status     TEXT NOT NULL,
     changed_at TEXT NOT NULL,
-    PRIMARY KEY (key, segment)
+    PRIMARY KEY (part, key, segment)
 ) WITHOUT ROWID;
-CREATE INDEX preference_overrides_part ON preference_overrides (part);
 
 -- Evidence of every consent change; append-only.
 CREATE TABLE consent_events (
@@ -76,7 +76,8 @@ CREATE TABLE consent_events (
 );
 CREATE INDEX consent_events_key ON consent_events (key);
 
--- Settings such as the suppression salt.
+-- Settings: the suppression salt, and the partition count keys are hashed
+-- into.
 CREATE TABLE settings (
     name  TEXT PRIMARY KEY,
     value TEXT NOT NULL

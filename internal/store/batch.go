@@ -1,0 +1,155 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"slices"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/contactconverter/contact-converter/internal/merge"
+)
+
+// batchRows is how many rows one INSERT carries: fewer statements, far less
+// overhead per row. 64 rows of 12 columns stay under SQLite's 32,766
+// parameters.
+const batchRows = 64
+
+// batcher inserts rows many at a time with one prepared statement.
+type batcher struct {
+	tx     *sql.Tx
+	prefix string
+	cols   int
+	args   []any
+	full   *sql.Stmt
+}
+
+func newBatcher(tx *sql.Tx, prefix string, cols int) *batcher {
+	return &batcher{tx: tx, prefix: prefix, cols: cols, args: make([]any, 0, cols*batchRows)}
+}
+
+func (b *batcher) statement(rows int) string {
+	one := "(" + strings.TrimSuffix(strings.Repeat("?, ", b.cols), ", ") + ")"
+	return b.prefix + strings.TrimSuffix(strings.Repeat(one+", ", rows), ", ")
+}
+
+func (b *batcher) add(ctx context.Context, values ...any) error {
+	b.args = append(b.args, values...)
+	if len(b.args) < b.cols*batchRows {
+		return nil
+	}
+	if b.full == nil {
+		st, err := b.tx.PrepareContext(ctx, b.statement(batchRows))
+		if err != nil {
+			return err
+		}
+		b.full = st
+	}
+	_, err := b.full.ExecContext(ctx, b.args...)
+	b.args = b.args[:0]
+	return err
+}
+
+func (b *batcher) flush(ctx context.Context) error {
+	if len(b.args) == 0 {
+		return nil
+	}
+	_, err := b.tx.ExecContext(ctx, b.statement(len(b.args)/b.cols), b.args...)
+	b.args = b.args[:0]
+	return err
+}
+
+func (b *batcher) close() {
+	if b.full != nil {
+		_ = b.full.Close()
+	}
+}
+
+// The contact's small JSON values are written by hand: encoding/json's
+// reflection costs more than the database insert.
+
+func appendJSONString(b []byte, s string) []byte {
+	b = append(b, '"')
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c >= 0x20 && c != '"' && c != '\\' && c < utf8.RuneSelf {
+			b = append(b, c)
+			i++
+			continue
+		}
+		if c < utf8.RuneSelf {
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				const hex = "0123456789abcdef"
+				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xF])
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, `\ufffd`...)
+		} else {
+			b = append(b, s[i:i+size]...)
+		}
+		i += size
+	}
+	return append(b, '"')
+}
+
+func appendJSONList(b []byte, list []string) []byte {
+	b = append(b, '[')
+	for i, s := range list {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendJSONString(b, s)
+	}
+	return append(b, ']')
+}
+
+// appendJSONMap writes a map with sorted keys, as encoding/json does.
+func appendJSONMap(b []byte, m map[string]string) []byte {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	b = append(b, '{')
+	for i, k := range keys {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendJSONString(b, k)
+		b = append(b, ':')
+		b = appendJSONString(b, m[k])
+	}
+	return append(b, '}')
+}
+
+func appendConflicts(b []byte, cs []merge.Conflict) []byte {
+	b = append(b, '[')
+	for i, c := range cs {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"field":`...)
+		b = appendJSONString(b, c.Field)
+		b = append(b, `,"values":`...)
+		b = appendJSONList(b, c.Values)
+		if c.Resolved {
+			b = append(b, `,"resolved":true}`...)
+		} else {
+			b = append(b, `,"resolved":false}`...)
+		}
+	}
+	return append(b, ']')
+}
