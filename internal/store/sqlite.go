@@ -311,4 +311,3 @@ func decodeExported(e *Exported, fields, sources, segments, conflicts []byte) er
 	}
 	return nil
 }
-
