@@ -78,6 +78,10 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	r := &runner{o: o, rules: merge.NewRules(o.Spec), report: newReport(o.Spec)}
 	started := o.Now()
 	err := r.run(ctx)
+	if err != nil && ctx.Err() != nil && !errors.Is(err, ctx.Err()) {
+		// Interrupted mid-statement: the database said so in its own words.
+		err = fmt.Errorf("%w (%v)", ctx.Err(), err)
+	}
 	r.report.Seconds.Total = o.Now().Sub(started).Seconds()
 	return r.report, err
 }
