@@ -78,8 +78,14 @@ test: tools verify-generated ## Run the whole suite: unit, envtest, chart and en
 
 ##@ Benchmarks
 
+.PHONY: demo
+demo: ## Convert the sample tenant into the embedded SQLite database and show the result.
+	hack/demo.sh
+
 .PHONY: bench
 bench: build envtest ## Run the benchmarks and print their figures.
+	@echo ">> engine: 1M contacts in about 1.9M rows across 6 lists (a minute or so)"
+	hack/bench-engine.sh
 	@echo ">> scale: 1,000 ContactConversions in 100 namespaces against a real API server (about a minute)"
 	KUBEBUILDER_ASSETS="$$(K8S_VERSION=$(K8S_VERSION) hack/setup-envtest.sh 2>/dev/null | tail -1)" \
 	go test -run '^$$' -bench . -benchtime 1x -timeout 30m ./test/scale/

@@ -116,3 +116,22 @@ spec:
 		t.Errorf("err %v (exit %d), want a key-column error with exit code 2", err, exitCode(err))
 	}
 }
+
+func TestConflictsCommand(t *testing.T) {
+	db := "sqlite:" + filepath.Join(t.TempDir(), "contacts.db")
+	if _, err := run(t, "convert", "-f", filepath.Join(tenant, "conversion.yaml"), "--database", db); err != nil {
+		t.Fatal(err)
+	}
+	out, err := run(t, "conflicts", "--database", db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "key,field,values,resolved\nmarie.dubois@example.fr,firstName,Marie | Marie-Claire,false\n"
+	if out != want {
+		t.Errorf("conflicts:\n%s\nwant\n%s", out, want)
+	}
+	all, _ := run(t, "conflicts", "--database", db, "--all")
+	if !strings.Contains(all, "luc.janssens@example.be,firstName,Luc | Lucas,true") {
+		t.Errorf("--all lacks the resolved conflict:\n%s", all)
+	}
+}

@@ -29,7 +29,7 @@ the other subcommands in Jobs and Deployments with the same image.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newManagerCommand(), newConvertCommand(), newExportCommand())
+	root.AddCommand(newManagerCommand(), newConvertCommand(), newExportCommand(), newConflictsCommand())
 	return root
 }
 
