@@ -142,4 +142,3 @@ func TestInterruptedRunsEndIdentical(t *testing.T) {
 		})
 	}
 }
-
