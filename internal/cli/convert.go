@@ -32,23 +32,37 @@ type convertOptions struct {
 	spillDir   string
 	partitions int
 	cpuProfile string
+	// In a cluster.
+	namespace  string
+	name       string
+	generation int64
+	shards     int
 }
 
 func newConvertCommand() *cobra.Command {
 	var o convertOptions
 	cmd := &cobra.Command{
-		Use:   "convert -f conversion.yaml",
+		Use:   "convert (-f conversion.yaml | --namespace NS --name NAME)",
 		Short: "Merge the lists of a ContactConversion into one contact database",
 		Long: `convert runs a ContactConversion: it reads every source list, normalises keys,
 languages and opt-outs, merges the rows of each contact and writes the result.
 
 On a workstation it reads the same manifest you apply: csv.path is relative to
 the manifest's folder, and ConfigMaps and Secrets come from --objects files.
-The database is --database, or spec.database.postgres, or ./contacts.db.`,
+The database is --database, or spec.database.postgres, or ./contacts.db.
+
+In a cluster (the operator's Jobs), --namespace and --name read the
+ContactConversion, its ConfigMaps and Secrets through the API, and write the
+progress into its status.`,
 		Example: `  contact-converter convert -f config/samples/tenant/conversion.yaml \
       --objects config/samples/tenant/lists.yaml --database sqlite:./contacts.db`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return runConvert(cmd.Context(), cmd.ErrOrStderr(), o) },
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if o.name != "" {
+				return runConvertInCluster(cmd.Context(), cmd.ErrOrStderr(), o)
+			}
+			return runConvert(cmd.Context(), cmd.ErrOrStderr(), o)
+		},
 	}
 	f := cmd.Flags()
 	f.StringVarP(&o.file, "filename", "f", "", "the ContactConversion manifest")
@@ -58,9 +72,15 @@ The database is --database, or spec.database.postgres, or ./contacts.db.`,
 	f.BoolVar(&o.dryRun, "dry-run", false, "read and merge, but write nothing to the database")
 	f.StringVar(&o.spillDir, "spill-dir", "", "folder for the temporary partition files (default: a new folder under $TMPDIR)")
 	f.IntVar(&o.partitions, "partitions", engine.DefaultPartitions, "how many partitions the rows are spread over")
+	f.StringVar(&o.namespace, "namespace", "", "in a cluster: the ContactConversion's namespace")
+	f.StringVar(&o.name, "name", "", "in a cluster: the ContactConversion to run (instead of -f)")
+	f.Int64Var(&o.generation, "generation", 0, "in a cluster: the generation the Job was made for (a newer spec is reported)")
+	f.IntVar(&o.shards, "shards", 1, "in a cluster: how many shards split the partitions; this one is $JOB_COMPLETION_INDEX")
 	f.StringVar(&o.cpuProfile, "cpu-profile", "", "write a CPU profile to this file")
 	_ = f.MarkHidden("cpu-profile")
-	_ = cmd.MarkFlagRequired("filename")
+	cmd.MarkFlagsMutuallyExclusive("filename", "name")
+	cmd.MarkFlagsOneRequired("filename", "name")
+	cmd.MarkFlagsRequiredTogether("name", "namespace")
 	return cmd
 }
 

@@ -1,0 +1,99 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	ccv1 "github.com/contactconverter/contact-converter/api/v1alpha1"
+	"github.com/contactconverter/contact-converter/internal/engine"
+	"github.com/contactconverter/contact-converter/internal/inputs"
+	"github.com/contactconverter/contact-converter/internal/kubescheme"
+	"github.com/contactconverter/contact-converter/internal/statusreport"
+	"github.com/contactconverter/contact-converter/internal/store"
+)
+
+// runConvertInCluster runs a ContactConversion read through the API, as the
+// operator's Job does.
+func runConvertInCluster(ctx context.Context, stderr io.Writer, o convertOptions) error {
+	cfg, err := ctrl.GetConfig()
+	if err != nil {
+		return fmt.Errorf("no Kubernetes configuration: %w", err)
+	}
+	c, err := client.New(cfg, client.Options{Scheme: kubescheme.New()})
+	if err != nil {
+		return err
+	}
+	var cc ccv1.ContactConversion
+	if err := c.Get(ctx, client.ObjectKey{Namespace: o.namespace, Name: o.name}, &cc); err != nil {
+		if apierrors.IsNotFound(err) {
+			return &engine.ConfigError{Err: fmt.Errorf("ContactConversion %s/%s not found", o.namespace, o.name)}
+		}
+		return err
+	}
+	if o.generation != 0 && cc.Generation != o.generation {
+		fmt.Fprintf(stderr, "convert: the spec is at generation %d, this Job was made for %d; running the current spec\n", cc.Generation, o.generation)
+	}
+	shard := 0
+	if v := os.Getenv("JOB_COMPLETION_INDEX"); v != "" && o.shards > 1 {
+		if shard, err = strconv.Atoi(v); err != nil || shard < 0 || shard >= o.shards {
+			return &engine.ConfigError{Err: fmt.Errorf("JOB_COMPLETION_INDEX=%q is not a shard below %d", v, o.shards)}
+		}
+	}
+	opener := inputs.NewCluster(c, cc.Namespace)
+	url := o.database
+	if url == "" {
+		pg := cc.Spec.Database.Postgres
+		if pg == nil {
+			return &engine.ConfigError{Err: errors.New("spec.database.sqlite needs --database sqlite:PATH (the Job mounts the claim)")}
+		}
+		if url, err = opener.SecretValue(ctx, "spec.database.postgres.secretRef", pg.SecretRef.Name, pg.SecretRef.SecretKey()); err != nil {
+			return err
+		}
+	}
+	st, err := store.Open(ctx, url)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+
+	reporter := &statusreport.Reporter{Client: c, CC: &cc, Every: 5 * time.Second, Now: time.Now}
+	printer := newProgressPrinter(stderr)
+	spillDir := o.spillDir
+	if spillDir == "" {
+		spillDir = os.TempDir() + "/contact-converter-spill"
+	}
+	fmt.Fprintf(stderr, "convert: %s/%s generation %d, shard %d of %d\n", cc.Namespace, cc.Name, cc.Generation, shard, max(o.shards, 1))
+	rep, err := engine.Run(ctx, engine.Options{
+		Spec: &cc.Spec, Opener: opener, Store: st, SpillDir: spillDir, Partitions: o.partitions,
+		Shard: shard, Shards: o.shards,
+		Progress: func(p engine.Progress) {
+			printer.print(p)
+			if shard == 0 {
+				if err := reporter.Progress(ctx, p); err != nil {
+					fmt.Fprintf(stderr, "convert: writing progress: %v\n", err)
+				}
+			}
+		},
+	})
+	printer.done()
+	if err != nil {
+		return err
+	}
+	printSummary(stderr, rep)
+	if shard != 0 {
+		return nil
+	}
+	// The final status must land even if a SIGTERM arrives now.
+	finalCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	return reporter.Final(finalCtx, rep, st)
+}

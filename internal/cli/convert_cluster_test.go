@@ -1,0 +1,105 @@
+package cli
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	ccv1 "github.com/contactconverter/contact-converter/api/v1alpha1"
+	"github.com/contactconverter/contact-converter/internal/desired"
+	"github.com/contactconverter/contact-converter/internal/testenv"
+)
+
+// In a cluster, convert reads the conversion and its lists through the API,
+// writes the same database as on a workstation, and reports into the status.
+func TestConvertInCluster(t *testing.T) {
+	env := testenv.Start(t)
+	ctx := context.Background()
+	user, err := env.Env.ControlPlane.AddUser(envtest.User{Name: "converter", Groups: []string{"system:masters"}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kubeconfig, _ := user.KubeConfig()
+	kcPath := filepath.Join(t.TempDir(), "kubeconfig")
+	if err := os.WriteFile(kcPath, kubeconfig, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("KUBECONFIG", kcPath)
+
+	c := env.Client
+	ns := "tenant-acme"
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}))
+	cc, err := readConversion(filepath.Join(tenant, "conversion.yaml"))
+	must(err)
+	lists := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "acme-lists"}, BinaryData: map[string][]byte{}}
+	for i := range cc.Spec.Sources {
+		src := &cc.Spec.Sources[i]
+		data, err := os.ReadFile(filepath.Join(tenant, src.CSV.Path))
+		must(err)
+		lists.BinaryData[src.CSV.Path] = data
+		src.CSV.ConfigMapKeyRef = &ccv1.KeySelector{Name: "acme-lists", Key: src.CSV.Path}
+		src.CSV.Path = ""
+	}
+	must(c.Create(ctx, lists))
+	cc.Namespace, cc.ResourceVersion = ns, ""
+	must(c.Create(ctx, cc))
+	must(c.Create(ctx, desired.ConflictsConfigMap(cc))) // the reconciler creates it before the Job
+
+	db := "sqlite:" + filepath.Join(t.TempDir(), "contacts.db")
+	if _, err := run(t, "convert", "--namespace", ns, "--name", cc.Name, "--database", db); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := run(t, "export", "--database", db)
+	want, _ := os.ReadFile(filepath.Join(tenant, "expected-export.jsonl"))
+	if got != string(want) {
+		t.Errorf("the in-cluster export differs from the golden file")
+	}
+
+	must(c.Get(ctx, client.ObjectKeyFromObject(cc), cc))
+	s := cc.Status
+	if s.Progress == nil || s.Progress.Contacts != 9 || s.Progress.RowsRead != 19 || s.Progress.RowsRejected != 3 || s.Progress.Percent != 100 {
+		t.Errorf("status.progress = %+v", s.Progress)
+	}
+	if s.Conflicts == nil || s.Conflicts.Total != 2 || s.Conflicts.Unresolved != 1 || len(s.Conflicts.Sample) != 1 ||
+		s.Conflicts.Sample[0].Key != "marie.dubois@example.fr" || s.Conflicts.ReportConfigMap != "acme-conflicts" {
+		t.Errorf("status.conflicts = %+v", s.Conflicts)
+	}
+	if s.Languages == nil || s.Languages.AssignedDefault != 3 || len(s.Languages.UnknownValues) != 2 {
+		t.Errorf("status.languages = %+v", s.Languages)
+	}
+	owned := false
+	for _, mf := range cc.ManagedFields {
+		if mf.Manager == "contact-converter-engine" && mf.Subresource == "status" {
+			owned = true
+		}
+	}
+	if !owned {
+		t.Error("the engine's status fields are not owned by its own field manager")
+	}
+	var report corev1.ConfigMap
+	must(c.Get(ctx, client.ObjectKey{Namespace: ns, Name: "acme-conflicts"}, &report))
+	if !strings.Contains(report.Data["conflicts.csv"], "marie.dubois@example.fr,firstName,Marie | Marie-Claire,false") ||
+		!strings.HasPrefix(report.Data["summary"], "2 conflicts, 1 unresolved") {
+		t.Errorf("conflict report: %v", report.Data)
+	}
+
+	// A source whose ConfigMap is gone fails as bad input, naming the source.
+	must(c.Delete(ctx, lists))
+	_, err = run(t, "convert", "--namespace", ns, "--name", cc.Name, "--database", db)
+	if err == nil || exitCode(err) != 2 || !strings.Contains(err.Error(), `spec.sources[0] (salon-x-2018).csv.configMapKeyRef: ConfigMap "acme-lists" not found`) {
+		t.Errorf("err %v (exit %d)", err, exitCode(err))
+	}
+}

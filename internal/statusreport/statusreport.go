@@ -1,0 +1,137 @@
+// Package statusreport writes a running conversion's progress, conflicts and
+// language counts into its ContactConversion status, with server-side apply
+// under its own field manager, so the reconciler's conditions are never
+// touched; and fills the conflict-report ConfigMap.
+package statusreport
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"fmt"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	ccv1 "github.com/contactconverter/contact-converter/api/v1alpha1"
+	"github.com/contactconverter/contact-converter/internal/desired"
+	"github.com/contactconverter/contact-converter/internal/engine"
+	"github.com/contactconverter/contact-converter/internal/store"
+)
+
+// FieldManager owns the status fields the engine writes.
+const FieldManager = "contact-converter-engine"
+
+// MaxReportBytes keeps the conflict report below the 1 MiB object limit.
+const MaxReportBytes = 900 << 10
+
+// SampleSize is how many unresolved conflicts the status shows.
+const SampleSize = 20
+
+// Reporter writes one conversion's status.
+type Reporter struct {
+	Client client.Client
+	CC     *ccv1.ContactConversion
+	// Every is the least time between two progress writes.
+	Every time.Duration
+	Now   func() time.Time
+	last  time.Time
+}
+
+// Progress writes the progress, at most once per Every (and always at 100%).
+func (r *Reporter) Progress(ctx context.Context, p engine.Progress) error {
+	now := r.Now()
+	if p.Percent < 100 && now.Sub(r.last) < r.Every {
+		return nil
+	}
+	r.last = now
+	return r.apply(ctx, ccv1.ContactConversionStatus{Progress: progressOf(p)})
+}
+
+func progressOf(p engine.Progress) *ccv1.Progress {
+	return &ccv1.Progress{SourcesTotal: int32(p.SourcesTotal), SourcesDone: int32(p.SourcesDone), RowsRead: p.RowsRead,
+		RowsRejected: p.RowsRejected, Contacts: p.Contacts, DuplicatesMerged: p.DuplicatesMerged, Percent: int32(p.Percent)}
+}
+
+// Final writes the run's totals, a sample of unresolved conflicts and the
+// full conflict report.
+func (r *Reporter) Final(ctx context.Context, rep *engine.Report, st store.Store) error {
+	cmName := desired.ConflictsConfigMapName(r.CC)
+	sample, data, err := conflictReport(ctx, st, rep)
+	if err != nil {
+		return err
+	}
+	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: r.CC.Namespace, Name: cmName}}
+	patch := client.MergeFrom(cm.DeepCopy())
+	cm.Data = data
+	if err := r.Client.Patch(ctx, cm, patch); err != nil {
+		return fmt.Errorf("writing the conflict report ConfigMap %s: %w", cmName, err)
+	}
+	status := ccv1.ContactConversionStatus{
+		Progress: &ccv1.Progress{SourcesTotal: int32(len(rep.Sources)), SourcesDone: int32(len(rep.Sources)), RowsRead: rep.RowsRead(),
+			RowsRejected: rep.RowsRejected(), Contacts: rep.Contacts, DuplicatesMerged: rep.DuplicatesMerged, Percent: 100},
+		Conflicts: &ccv1.ConflictsStatus{Total: rep.Conflicts, Unresolved: rep.Unresolved, Sample: sample, ReportConfigMap: cmName},
+		Languages: &ccv1.LanguagesStatus{AssignedDefault: rep.LanguageDefault, UnknownValues: rep.UnknownLanguages},
+	}
+	return r.apply(ctx, status)
+}
+
+// conflictReport builds the status sample and the ConfigMap's data.
+func conflictReport(ctx context.Context, st store.Store, rep *engine.Report) ([]ccv1.ConflictSample, map[string]string, error) {
+	var sample []ccv1.ConflictSample
+	var buf bytes.Buffer
+	w := csv.NewWriter(&buf)
+	_ = w.Write([]string{"key", "field", "values", "resolved"})
+	shown, truncated := 0, false
+	err := st.Conflicts(ctx, func(c store.ConflictRow) error {
+		if !c.Resolved && len(sample) < SampleSize {
+			vals := c.Values
+			if len(vals) > 20 {
+				vals = vals[:20]
+			}
+			sample = append(sample, ccv1.ConflictSample{Key: c.Key, Field: c.Field, Values: vals})
+		}
+		if truncated {
+			return nil
+		}
+		_ = w.Write([]string{c.Key, c.Field, strings.Join(c.Values, " | "), fmt.Sprint(c.Resolved)})
+		w.Flush()
+		if buf.Len() > MaxReportBytes {
+			truncated = true
+			return nil
+		}
+		shown++
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	summary := fmt.Sprintf("%d conflicts, %d unresolved; conflicts.csv lists %d", rep.Conflicts, rep.Unresolved, shown)
+	if truncated {
+		summary += fmt.Sprintf(" (cut to stay under 1 MiB; run `contact-converter conflicts` on the database for all %d)", rep.Conflicts)
+		data := buf.Bytes()
+		data = data[:bytes.LastIndexByte(data[:MaxReportBytes], '\n')+1]
+		buf = *bytes.NewBuffer(data)
+	}
+	return sample, map[string]string{"summary": summary, "conflicts.csv": buf.String()}, nil
+}
+
+// apply server-side applies the given status fields.
+func (r *Reporter) apply(ctx context.Context, status ccv1.ContactConversionStatus) error {
+	obj, err := runtime.DefaultUnstructuredConverter.ToUnstructured(&status)
+	if err != nil {
+		return err
+	}
+	u := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": ccv1.GroupVersion.String(), "kind": "ContactConversion",
+		"metadata": map[string]any{"name": r.CC.Name, "namespace": r.CC.Namespace},
+		"status":   obj,
+	}}
+	return r.Client.Status().Apply(ctx, client.ApplyConfigurationFromUnstructured(u),
+		client.FieldOwner(FieldManager), client.ForceOwnership)
+}
