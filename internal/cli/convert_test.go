@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/contactconverter/contact-converter/internal/engine"
+	"github.com/contactconverter/contact-converter/internal/pgtest"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden export")
@@ -34,7 +35,17 @@ func run(t *testing.T, args ...string) (string, error) {
 
 func TestConvertGoldenTenant(t *testing.T) {
 	dir := t.TempDir()
-	db := "sqlite:" + filepath.Join(dir, "contacts.db")
+	testGoldenTenant(t, "sqlite:"+filepath.Join(dir, "contacts.db"))
+}
+
+// PostgreSQL ends in the same export as SQLite.
+func TestConvertGoldenTenantPostgres(t *testing.T) {
+	server := pgtest.Start(t)
+	testGoldenTenant(t, pgtest.NewDatabase(t, server, "acme"))
+}
+
+func testGoldenTenant(t *testing.T, db string) {
+	dir := t.TempDir()
 	report := filepath.Join(dir, "report.json")
 	if _, err := run(t, "convert", "-f", filepath.Join(tenant, "conversion.yaml"), "--database", db, "--report", report); err != nil {
 		t.Fatal(err)
