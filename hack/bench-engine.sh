@@ -31,3 +31,43 @@ print(f"engine: {rows} rows -> {rep['contacts']} contacts into SQLite in {t['tot
       f"{rows / t['total']:,.0f} rows/s, peak RSS {rss / 1024:.0f} MiB")
 print(f"engine: time split: read {t['read']:.2f}s, merge {t['merge']:.2f}s (overlaps write), write {t['write']:.2f}s")
 PY
+
+# PostgreSQL: a throwaway server (as the postgres user when run as root).
+bindir="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)"
+if [ -z "$bindir" ]; then
+  echo "engine: PostgreSQL skipped: apt-get install -y postgresql" >&2
+  exit 1
+fi
+pgdir="$(mktemp -d)"
+as_pg=()
+if [ "$(id -u)" = 0 ]; then chown postgres "$pgdir"; as_pg=(runuser -u postgres --); fi
+port=$(( 20000 + RANDOM % 20000 ))
+"${as_pg[@]}" "$bindir/initdb" -D "$pgdir/data" -A trust -U postgres --no-sync -E UTF8 --locale=C >/dev/null
+"${as_pg[@]}" "$bindir/pg_ctl" -D "$pgdir/data" -l "$pgdir/log" -w \
+  -o "-p $port -c listen_addresses=127.0.0.1 -k $pgdir -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_wal_size=4GB" start >/dev/null
+trap '"${as_pg[@]}" "$bindir/pg_ctl" -D "$pgdir/data" -m immediate stop >/dev/null 2>&1; rm -rf "$pgdir"' EXIT
+uri="postgres://postgres@127.0.0.1:$port/postgres?sslmode=disable"
+echo ">> converting into PostgreSQL"
+/usr/bin/time -v -o "$dir/time-pg.txt" bin/contact-converter convert -f "$dir/conversion.yaml" \
+  --database "$uri" --report "$dir/report-pg.json" >/dev/null 2>"$dir/convert-pg.log"
+# Raw COPY of the same final rows, for comparison.
+psql=("$bindir/psql" -q -X -h 127.0.0.1 -p "$port" -U postgres postgres)
+"${psql[@]}" -c "CREATE TABLE copy_probe (LIKE contacts); CREATE TABLE conflicts_probe (LIKE conflicts)"
+"${psql[@]}" -c "\copy contacts TO '$pgdir/contacts.copy'" -c "\copy conflicts TO '$pgdir/conflicts.copy'"
+start=$(date +%s.%N)
+"${psql[@]}" -c "BEGIN" -c "ALTER TABLE copy_probe ADD PRIMARY KEY (part, key)" -c "ALTER TABLE conflicts_probe ADD PRIMARY KEY (part, key, field)" \
+  -c "\copy copy_probe FROM '$pgdir/contacts.copy'" -c "\copy conflicts_probe FROM '$pgdir/conflicts.copy'" -c "COMMIT"
+end=$(date +%s.%N)
+python3 - "$dir" "$start" "$end" <<'PY'
+import json, re, sys
+d, start, end = sys.argv[1], float(sys.argv[2]), float(sys.argv[3])
+rep = json.load(open(d + "/report-pg.json"))
+rows = sum(s["rowsRead"] for s in rep["sources"])
+t = rep["seconds"]
+rss = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", open(d + "/time-pg.txt").read()).group(1))
+raw = end - start
+print(f"engine: {rows} rows -> {rep['contacts']} contacts into PostgreSQL in {t['total']:.2f}s: "
+      f"{rows / t['total']:,.0f} rows/s, peak RSS {rss / 1024:.0f} MiB; write {t['write']:.2f}s")
+print(f"engine: raw COPY of the same final rows (contacts and conflicts, with keys): {raw:.2f}s; "
+      f"our write phase runs at {100 * raw / t['write']:.0f}% of raw COPY speed")
+PY
