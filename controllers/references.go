@@ -34,8 +34,7 @@ func checkReferencesExist(ctx context.Context, cached client.Reader, ns string, 
 		err := cached.Get(ctx, client.ObjectKey{Namespace: ns, Name: ref.Name}, obj)
 		switch {
 		case apierrors.IsNotFound(err):
-			return &referenceProblem{Reason: notFoundReason(ref.Kind), Message: fmt.Sprintf(
-				"%s: %s %q not found in namespace %q; create it or fix the name", ref.Field, ref.Kind, ref.Name, ns)}, nil
+			return notFound(ref, ns), nil
 		case err != nil:
 			return nil, err
 		}
@@ -72,8 +71,7 @@ func checkReferenceKeys(ctx context.Context, r client.Reader, ns string, refs []
 		}
 		switch {
 		case apierrors.IsNotFound(err):
-			return &referenceProblem{Reason: notFoundReason(ref.Kind), Message: fmt.Sprintf(
-				"%s: %s %q not found in namespace %q; create it or fix the name", ref.Field, ref.Kind, ref.Name, ns)}, nil
+			return notFound(ref, ns), nil
 		case err != nil:
 			return nil, err
 		case !hasKey:
@@ -90,6 +88,11 @@ func checkReferences(ctx context.Context, cached, direct client.Reader, ns strin
 		return p, err
 	}
 	return checkReferenceKeys(ctx, direct, ns, refs)
+}
+
+func notFound(ref ccv1.Reference, ns string) *referenceProblem {
+	return &referenceProblem{Reason: notFoundReason(ref.Kind), Message: fmt.Sprintf(
+		"%s: %s %q not found in namespace %q; create it or fix the name", ref.Field, ref.Kind, ref.Name, ns)}
 }
 
 func notFoundReason(kind string) string {

@@ -93,20 +93,7 @@ func (p *Postgres) DonePartitions(ctx context.Context, runKey string) (map[int]P
 		return nil, err
 	}
 	defer rows.Close()
-	done := map[int]PartStats{}
-	for rows.Next() {
-		var part int
-		var stats string
-		if err := rows.Scan(&part, &stats); err != nil {
-			return nil, err
-		}
-		var ps PartStats
-		if err := json.Unmarshal([]byte(stats), &ps); err != nil {
-			return nil, err
-		}
-		done[part] = ps
-	}
-	return done, rows.Err()
+	return readCheckpoints(rows)
 }
 
 // WritePartition implements Store.
@@ -161,18 +148,7 @@ func (p *Postgres) overrides(ctx context.Context, tx pgx.Tx, part int) (override
 		return nil, err
 	}
 	defer rows.Close()
-	o := overrides{}
-	for rows.Next() {
-		var key, seg, status string
-		if err := rows.Scan(&key, &seg, &status); err != nil {
-			return nil, err
-		}
-		if o[key] == nil {
-			o[key] = map[string]string{}
-		}
-		o[key][seg] = status
-	}
-	return o, rows.Err()
+	return readOverrides(rows)
 }
 
 // FinishRun implements Store.
@@ -228,18 +204,5 @@ func (p *Postgres) Conflicts(ctx context.Context, fn func(ConflictRow) error) er
 		return err
 	}
 	defer rows.Close()
-	for rows.Next() {
-		var c ConflictRow
-		var vals string
-		if err := rows.Scan(&c.Key, &c.Field, &vals, &c.Resolved); err != nil {
-			return err
-		}
-		if err := json.Unmarshal([]byte(vals), &c.Values); err != nil {
-			return err
-		}
-		if err := fn(c); err != nil {
-			return err
-		}
-	}
-	return rows.Err()
+	return readConflicts(rows, fn)
 }

@@ -119,20 +119,7 @@ func (s *SQLite) DonePartitions(ctx context.Context, runKey string) (map[int]Par
 		return nil, err
 	}
 	defer rows.Close()
-	done := map[int]PartStats{}
-	for rows.Next() {
-		var part int
-		var stats []byte
-		if err := rows.Scan(&part, &stats); err != nil {
-			return nil, err
-		}
-		var ps PartStats
-		if err := json.Unmarshal(stats, &ps); err != nil {
-			return nil, err
-		}
-		done[part] = ps
-	}
-	return done, rows.Err()
+	return readCheckpoints(rows)
 }
 
 // WritePartition implements Store.
@@ -237,20 +224,7 @@ func (s *SQLite) Conflicts(ctx context.Context, fn func(ConflictRow) error) erro
 		return err
 	}
 	defer rows.Close()
-	for rows.Next() {
-		var c ConflictRow
-		var vals []byte
-		if err := rows.Scan(&c.Key, &c.Field, &vals, &c.Resolved); err != nil {
-			return err
-		}
-		if err := json.Unmarshal(vals, &c.Values); err != nil {
-			return err
-		}
-		if err := fn(c); err != nil {
-			return err
-		}
-	}
-	return rows.Err()
+	return readConflicts(rows, fn)
 }
 
 func (s *SQLite) tx(ctx context.Context, fn func(*sql.Tx) error) error {
@@ -275,18 +249,7 @@ func loadOverrides(ctx context.Context, q interface {
 		return nil, err
 	}
 	defer rows.Close()
-	o := overrides{}
-	for rows.Next() {
-		var key, seg, status string
-		if err := rows.Scan(&key, &seg, &status); err != nil {
-			return nil, err
-		}
-		if o[key] == nil {
-			o[key] = map[string]string{}
-		}
-		o[key][seg] = status
-	}
-	return o, rows.Err()
+	return readOverrides(rows)
 }
 
 // apply lets the contact's own choices win over what the lists said.

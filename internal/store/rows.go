@@ -1,0 +1,64 @@
+package store
+
+import (
+	"encoding/json"
+)
+
+// rowScanner is what database/sql's and pgx's row sets share.
+type rowScanner interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+}
+
+// readOverrides reads (key, segment, status) rows.
+func readOverrides(rows rowScanner) (overrides, error) {
+	o := overrides{}
+	for rows.Next() {
+		var key, seg, status string
+		if err := rows.Scan(&key, &seg, &status); err != nil {
+			return nil, err
+		}
+		if o[key] == nil {
+			o[key] = map[string]string{}
+		}
+		o[key][seg] = status
+	}
+	return o, rows.Err()
+}
+
+// readCheckpoints reads (part, stats JSON) rows.
+func readCheckpoints(rows rowScanner) (map[int]PartStats, error) {
+	done := map[int]PartStats{}
+	for rows.Next() {
+		var part int
+		var stats string
+		if err := rows.Scan(&part, &stats); err != nil {
+			return nil, err
+		}
+		var ps PartStats
+		if err := json.Unmarshal([]byte(stats), &ps); err != nil {
+			return nil, err
+		}
+		done[part] = ps
+	}
+	return done, rows.Err()
+}
+
+// readConflicts reads (key, field, values JSON, resolved) rows.
+func readConflicts(rows rowScanner, fn func(ConflictRow) error) error {
+	for rows.Next() {
+		var c ConflictRow
+		var vals string
+		if err := rows.Scan(&c.Key, &c.Field, &vals, &c.Resolved); err != nil {
+			return err
+		}
+		if err := json.Unmarshal([]byte(vals), &c.Values); err != nil {
+			return err
+		}
+		if err := fn(c); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
