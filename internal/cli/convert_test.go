@@ -12,6 +12,7 @@ import (
 
 	"github.com/contactconverter/contact-converter/internal/engine"
 	"github.com/contactconverter/contact-converter/internal/pgtest"
+	"github.com/contactconverter/contact-converter/internal/store"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden export")
@@ -96,6 +97,33 @@ func testGoldenTenant(t *testing.T, db string) {
 	again, _ := run(t, "export", "--database", db)
 	if again != got {
 		t.Errorf("a second run changed the export")
+	}
+
+	// An erased contact is never imported again, and each skipped row counts.
+	st, err := store.Open(context.Background(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Suppress(context.Background(), "kim@example.nl", "test"); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	if _, err := run(t, "convert", "-f", filepath.Join(tenant, "conversion.yaml"), "--database", db, "--report", report); err != nil {
+		t.Fatal(err)
+	}
+	after, _ := run(t, "export", "--database", db)
+	data, _ = os.ReadFile(report)
+	rep = engine.Report{}
+	if err := json.Unmarshal(data, &rep); err != nil {
+		t.Fatal(err)
+	}
+	suppressed := int64(0)
+	for _, s := range rep.Sources {
+		suppressed += s.RowsSuppressed
+	}
+	if strings.Contains(after, "kim@example.nl") || rep.Contacts != 8 || suppressed != 2 {
+		t.Errorf("after erasure: kim exported=%v, contacts %d, suppressed rows %d (want absent, 8, 2)",
+			strings.Contains(after, "kim@example.nl"), rep.Contacts, suppressed)
 	}
 }
 

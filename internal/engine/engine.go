@@ -120,7 +120,9 @@ func (r *runner) run(ctx context.Context) error {
 	defer r.spill.remove()
 	r.prog = Progress{Stage: "reading", SourcesTotal: len(spec.Sources)}
 	r.input = sha256.New()
-	fmt.Fprintf(r.input, "%s|%d|%d|%d\n", desired.RunSpecHash(spec), r.o.Partitions, r.o.Shard, r.o.Shards)
+	// The run key covers everything the result depends on: spec, layout,
+	// erasures, and (below) every byte of input.
+	fmt.Fprintf(r.input, "%s|%d|%d|%d|%s\n", desired.RunSpecHash(spec), r.o.Partitions, r.o.Shard, r.o.Shards, r.sup.Digest())
 
 	t := time.Now()
 	for i := range spec.Sources {

@@ -151,6 +151,26 @@ func (p *Postgres) overrides(ctx context.Context, tx pgx.Tx, part int) (override
 	return readOverrides(rows)
 }
 
+// Suppress implements Store.
+func (p *Postgres) Suppress(ctx context.Context, key, origin string) error {
+	sup, err := p.Suppressions(ctx)
+	if err != nil {
+		return err
+	}
+	return pgx.BeginFunc(ctx, p.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `INSERT INTO suppressions (key_hash, created_at, origin) VALUES ($1, $2, $3) ON CONFLICT (key_hash) DO NOTHING`,
+			sup.Hash(key), time.Now().UTC().Format(time.RFC3339), origin); err != nil {
+			return err
+		}
+		for _, q := range erasures {
+			if _, err := tx.Exec(ctx, q+` WHERE key = $1`, key); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
 // FinishRun implements Store.
 func (p *Postgres) FinishRun(ctx context.Context, runKey string, segments []Segment, report []byte) error {
 	return pgx.BeginFunc(ctx, p.pool, func(tx pgx.Tx) error {

@@ -172,6 +172,26 @@ func (s *SQLite) WritePartition(ctx context.Context, runKey string, part int, co
 	})
 }
 
+// Suppress implements Store.
+func (s *SQLite) Suppress(ctx context.Context, key, origin string) error {
+	sup, err := s.Suppressions(ctx)
+	if err != nil {
+		return err
+	}
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO suppressions (key_hash, created_at, origin) VALUES (?, ?, ?) ON CONFLICT (key_hash) DO NOTHING`,
+			sup.Hash(key), time.Now().UTC().Format(time.RFC3339), origin); err != nil {
+			return err
+		}
+		for _, q := range erasures {
+			if _, err := tx.ExecContext(ctx, q+` WHERE key = ?`, key); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
 // FinishRun implements Store.
 func (s *SQLite) FinishRun(ctx context.Context, runKey string, segments []Segment, report []byte) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {

@@ -74,6 +74,9 @@ type Store interface {
 	FinishRun(ctx context.Context, runKey string, segments []Segment, report []byte) error
 	// Export calls fn for every contact, by key.
 	Export(ctx context.Context, fn func(*Exported) error) error
+	// Suppress erases a contact and keeps a salted hash of its key, so no
+	// later run imports it again.
+	Suppress(ctx context.Context, key, origin string) error
 	// Conflicts calls fn for every conflict, by key and field.
 	Conflicts(ctx context.Context, fn func(ConflictRow) error) error
 	Close() error

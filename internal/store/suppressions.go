@@ -5,6 +5,8 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"slices"
+	"strings"
 )
 
 // Suppressions are erased contacts, held as salted hashes of their keys.
@@ -21,6 +23,18 @@ func (s *Suppressions) Contains(key string) bool {
 	return len(s.hashes) > 0 && s.hashes[s.Hash(key)]
 }
 
+// Digest identifies the set of suppressions, so a run after an erasure does
+// not resume from checkpoints written before it.
+func (s *Suppressions) Digest() string {
+	hashes := make([]string, 0, len(s.hashes))
+	for h := range s.hashes {
+		hashes = append(hashes, h)
+	}
+	slices.Sort(hashes)
+	sum := sha256.Sum256([]byte(strings.Join(hashes, ",")))
+	return hex.EncodeToString(sum[:])
+}
+
 // Len is the number of suppressed keys.
 func (s *Suppressions) Len() int { return len(s.hashes) }
 
@@ -35,4 +49,12 @@ func newSalt() string {
 	b := make([]byte, 32)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
+}
+
+// erasures delete what the database holds about a contact; the consent
+// history is kept as evidence, and the suppression keeps it from coming back.
+var erasures = []string{
+	`DELETE FROM contacts`,
+	`DELETE FROM conflicts`,
+	`DELETE FROM preference_overrides`,
 }
