@@ -71,7 +71,7 @@ progress into its status.`,
 	f.StringVar(&o.report, "report", "", "write the run's report as JSON to this file")
 	f.BoolVar(&o.dryRun, "dry-run", false, "read and merge, but write nothing to the database")
 	f.StringVar(&o.spillDir, "spill-dir", "", "folder for the temporary partition files (default: a new folder under $TMPDIR)")
-	f.IntVar(&o.partitions, "partitions", engine.DefaultPartitions, "how many partitions the rows are spread over")
+	f.IntVar(&o.partitions, "partitions", 0, "how many partitions the rows are spread over (0: from the input size)")
 	f.StringVar(&o.namespace, "namespace", "", "in a cluster: the ContactConversion's namespace")
 	f.StringVar(&o.name, "name", "", "in a cluster: the ContactConversion to run (instead of -f)")
 	f.Int64Var(&o.generation, "generation", 0, "in a cluster: the generation the Job was made for (a newer spec is reported)")

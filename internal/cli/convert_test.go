@@ -99,6 +99,17 @@ func testGoldenTenant(t *testing.T, db string) {
 		t.Errorf("a second run changed the export")
 	}
 
+	// A run with fewer partitions than the last leaves nothing behind.
+	if _, err := run(t, "convert", "-f", filepath.Join(tenant, "conversion.yaml"), "--database", db, "--partitions", "512"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := run(t, "convert", "-f", filepath.Join(tenant, "conversion.yaml"), "--database", db); err != nil {
+		t.Fatal(err)
+	}
+	if again, _ := run(t, "export", "--database", db); again != got {
+		t.Errorf("changing the partition count changed the export")
+	}
+
 	// An erased contact is never imported again, and each skipped row counts.
 	st, err := store.Open(context.Background(), db)
 	if err != nil {

@@ -25,9 +25,24 @@ import (
 	"github.com/contactconverter/contact-converter/internal/store"
 )
 
-// DefaultPartitions is how many partitions rows are spread over: with 10M
-// rows, each holds about 80,000.
-const DefaultPartitions = 128
+// Partition counts: chosen from the input size so a partition holds about
+// bytesPerPartition of rows (some 30,000), which bounds memory whatever the
+// size of the lists.
+const (
+	MinPartitions     = 128
+	MaxPartitions     = 8192
+	bytesPerPartition = 2 << 20
+)
+
+// PartitionsFor is the partition count for an input of total bytes: a power
+// of two between MinPartitions and MaxPartitions.
+func PartitionsFor(total int64) int {
+	p := MinPartitions
+	for p < MaxPartitions && int64(p)*bytesPerPartition < total {
+		p *= 2
+	}
+	return p
+}
 
 // Opener gives the engine a source's data.
 type Opener interface {
@@ -40,8 +55,9 @@ type Options struct {
 	Spec   *ccv1.ContactConversionSpec
 	Opener Opener
 	// Store receives the contacts; nil is a dry run.
-	Store      store.Store
-	SpillDir   string
+	Store    store.Store
+	SpillDir string
+	// Partitions spreads the rows; 0 chooses from the input size.
 	Partitions int
 	// Shard and Shards select the partitions p with p % Shards == Shard.
 	Shard, Shards int
@@ -66,9 +82,6 @@ type Progress struct {
 // Run converts. It returns a *ConfigError for mistakes retrying cannot fix,
 // and the context's error when interrupted (the work done so far is kept).
 func Run(ctx context.Context, o Options) (*Report, error) {
-	if o.Partitions <= 0 {
-		o.Partitions = DefaultPartitions
-	}
 	if o.Shards <= 0 {
 		o.Shards = 1
 	}
@@ -113,7 +126,21 @@ func (r *runner) run(ctx context.Context) error {
 			return fmt.Errorf("reading suppressions: %w", err)
 		}
 	}
-	var err error
+	tables, total, err := r.openSources(ctx)
+	defer func() {
+		for _, tb := range tables {
+			if tb != nil {
+				_ = tb.Close()
+			}
+		}
+	}()
+	if err != nil {
+		return err
+	}
+	if r.o.Partitions <= 0 {
+		r.o.Partitions = PartitionsFor(total)
+	}
+	r.report.Partitions = r.o.Partitions
 	if r.spill, err = newSpill(r.o.SpillDir, r.o.Partitions); err != nil {
 		return err
 	}
@@ -126,9 +153,11 @@ func (r *runner) run(ctx context.Context) error {
 
 	t := time.Now()
 	for i := range spec.Sources {
-		if err := r.readSource(ctx, i); err != nil {
+		if err := r.readSource(ctx, i, tables[i]); err != nil {
 			return err
 		}
+		_ = tables[i].Close()
+		tables[i] = nil
 		r.prog.SourcesDone++
 		r.progress(r.readPercent())
 	}
@@ -155,19 +184,31 @@ func (r *runner) progress(percent int) {
 	}
 }
 
+// openSources opens every source before reading any, so a missing one fails
+// the run at once and the total size sets the partition count.
+func (r *runner) openSources(ctx context.Context) ([]source.Table, int64, error) {
+	tables := make([]source.Table, len(r.o.Spec.Sources))
+	var total int64
+	for i := range r.o.Spec.Sources {
+		src := &r.o.Spec.Sources[i]
+		tb, size, err := r.o.Opener.Open(ctx, i, src)
+		if err != nil {
+			var ce *ConfigError
+			if errors.As(err, &ce) {
+				return tables, 0, err
+			}
+			return tables, 0, fmt.Errorf("spec.sources[%d] (%s): %w", i, src.Name, err)
+		}
+		tables[i] = tb
+		total += max(size, 0)
+	}
+	return tables, total, nil
+}
+
 // readSource streams one list into the spill.
-func (r *runner) readSource(ctx context.Context, i int) error {
+func (r *runner) readSource(ctx context.Context, i int, tb source.Table) error {
 	src := &r.o.Spec.Sources[i]
 	where := fmt.Sprintf("spec.sources[%d] (%s)", i, src.Name)
-	tb, _, err := r.o.Opener.Open(ctx, i, src)
-	if err != nil {
-		var ce *ConfigError
-		if errors.As(err, &ce) {
-			return err
-		}
-		return fmt.Errorf("%s: %w", where, err)
-	}
-	defer tb.Close()
 	m, err := newMapping(r.o.Spec, i, tb.Header())
 	if err != nil {
 		return err
@@ -398,7 +439,7 @@ func (r *runner) finish(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	return r.o.Store.FinishRun(ctx, rep.RunKey, segments, data)
+	return r.o.Store.FinishRun(ctx, rep.RunKey, r.o.Partitions, segments, data)
 }
 
 func languageAliases(spec *ccv1.ContactConversionSpec) map[string]string {

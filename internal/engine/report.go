@@ -19,6 +19,7 @@ type Report struct {
 	UnknownLanguages    []ccv1.ValueCount `json:"unknownLanguages,omitempty"`
 	UnknownOptOutValues int64             `json:"unknownOptOutValues"`
 	Suppressions        int               `json:"suppressions"`
+	Partitions          int               `json:"partitions"`
 	PartitionsResumed   int               `json:"partitionsResumed"`
 	Seconds             Timings           `json:"seconds"`
 }

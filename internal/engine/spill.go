@@ -51,7 +51,7 @@ func (s *spill) add(part int, r *merge.Row) error {
 		if err != nil {
 			return fmt.Errorf("spill: %w", err)
 		}
-		s.files[part], s.bufs[part] = f, bufio.NewWriterSize(f, 32<<10)
+		s.files[part], s.bufs[part] = f, bufio.NewWriterSize(f, 16<<10)
 	}
 	s.enc = encodeRow(s.enc[:0], r)
 	s.rows[part]++

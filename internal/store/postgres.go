@@ -172,8 +172,13 @@ func (p *Postgres) Suppress(ctx context.Context, key, origin string) error {
 }
 
 // FinishRun implements Store.
-func (p *Postgres) FinishRun(ctx context.Context, runKey string, segments []Segment, report []byte) error {
+func (p *Postgres) FinishRun(ctx context.Context, runKey string, partitions int, segments []Segment, report []byte) error {
 	return pgx.BeginFunc(ctx, p.pool, func(tx pgx.Tx) error {
+		for _, q := range []string{`DELETE FROM contacts WHERE part >= $1`, `DELETE FROM conflicts WHERE part >= $1`} {
+			if _, err := tx.Exec(ctx, q, partitions); err != nil {
+				return err
+			}
+		}
 		if _, err := tx.Exec(ctx, `DELETE FROM segments`); err != nil {
 			return err
 		}

@@ -193,8 +193,13 @@ func (s *SQLite) Suppress(ctx context.Context, key, origin string) error {
 }
 
 // FinishRun implements Store.
-func (s *SQLite) FinishRun(ctx context.Context, runKey string, segments []Segment, report []byte) error {
+func (s *SQLite) FinishRun(ctx context.Context, runKey string, partitions int, segments []Segment, report []byte) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
+		for _, q := range []string{`DELETE FROM contacts WHERE part >= ?`, `DELETE FROM conflicts WHERE part >= ?`} {
+			if _, err := tx.ExecContext(ctx, q, partitions); err != nil {
+				return err
+			}
+		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM segments`); err != nil {
 			return err
 		}

@@ -69,9 +69,10 @@ type Store interface {
 	// WritePartition replaces a partition's contacts and records it as done
 	// for runKey, atomically. Preference-center changes win over the merge.
 	WritePartition(ctx context.Context, runKey string, part int, contacts []merge.Contact, stats PartStats) error
-	// FinishRun replaces the segments, drops other runs' checkpoints and
-	// records the report.
-	FinishRun(ctx context.Context, runKey string, segments []Segment, report []byte) error
+	// FinishRun replaces the segments, drops contacts of partitions beyond
+	// the run's count (left by a run with more partitions), drops other
+	// runs' checkpoints and records the report.
+	FinishRun(ctx context.Context, runKey string, partitions int, segments []Segment, report []byte) error
 	// Export calls fn for every contact, by key.
 	Export(ctx context.Context, fn func(*Exported) error) error
 	// Suppress erases a contact and keeps a salted hash of its key, so no
