@@ -106,9 +106,11 @@ type runner struct {
 	spill   *spill
 	sup     *store.Suppressions
 	parser  *rowParser
-	rejects []store.Rejected
+	rejects *rejectSpill
 	input   hash.Hash
 	prog    Progress
+	// spillErr is the first failure to keep a rejected row.
+	spillErr error
 	// mergeSeconds is written by the merging goroutine.
 	mergeSeconds atomic.Int64
 }
@@ -145,6 +147,9 @@ func (r *runner) run(ctx context.Context) error {
 		return err
 	}
 	defer r.spill.remove()
+	if r.rejects, err = newRejectSpill(r.o.SpillDir); err != nil {
+		return err
+	}
 	r.prog = Progress{Stage: "reading", SourcesTotal: len(spec.Sources)}
 	r.input = sha256.New()
 	// The run key covers everything the result depends on: spec, layout,
@@ -161,7 +166,7 @@ func (r *runner) run(ctx context.Context) error {
 		r.prog.SourcesDone++
 		r.progress(r.readPercent())
 	}
-	if err := r.spill.finish(); err != nil {
+	if err := errors.Join(r.spillErr, r.spill.finish(), r.rejects.finish()); err != nil {
 		return err
 	}
 	r.report.Seconds.Read = time.Since(t).Seconds()
@@ -274,7 +279,9 @@ func (r *runner) reject(sr *SourceReport, source string, line int, reason, detai
 	}
 	sr.Rejections[reason]++
 	if r.o.Shard == 0 {
-		r.rejects = append(r.rejects, store.Rejected{Source: source, Line: line, Reason: reason, Detail: truncate(detail, 200)})
+		if err := r.rejects.add(store.Rejected{Source: source, Line: line, Reason: reason, Detail: truncate(detail, 200)}); err != nil {
+			r.spillErr = err
+		}
 	}
 }
 
@@ -288,7 +295,13 @@ func (r *runner) mergeAll(ctx context.Context) error {
 			return err
 		}
 		if r.o.Shard == 0 {
-			if err := r.o.Store.ReplaceRejected(ctx, r.rejects); err != nil {
+			next, closeFile, err := r.rejects.each()
+			if err != nil {
+				return err
+			}
+			err = r.o.Store.ReplaceRejected(ctx, next)
+			_ = closeFile()
+			if err != nil {
 				return fmt.Errorf("writing rejected rows: %w", err)
 			}
 		}

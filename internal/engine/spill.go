@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/contactconverter/contact-converter/internal/merge"
+	"github.com/contactconverter/contact-converter/internal/store"
 )
 
 // partitionOf places a key in one of n partitions.
@@ -187,4 +188,57 @@ func unexpected(err error) error {
 		return io.ErrUnexpectedEOF
 	}
 	return err
+}
+
+// rejectSpill keeps rejected rows on disk until they are written, so millions
+// of bad rows cost no memory.
+type rejectSpill struct {
+	path string
+	f    *os.File
+	w    *bufio.Writer
+	buf  []byte
+}
+
+func newRejectSpill(dir string) (*rejectSpill, error) {
+	path := filepath.Join(dir, "rejected.rows")
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("spill: %w", err)
+	}
+	return &rejectSpill{path: path, f: f, w: bufio.NewWriterSize(f, 32<<10)}, nil
+}
+
+func (s *rejectSpill) add(r store.Rejected) error {
+	s.buf = binary.AppendUvarint(s.buf[:0], uint64(r.Line))
+	for _, v := range []string{r.Source, r.Reason, r.Detail} {
+		s.buf = appendString(s.buf, v)
+	}
+	_, err := s.w.Write(s.buf)
+	return err
+}
+
+func (s *rejectSpill) finish() error { return errors.Join(s.w.Flush(), s.f.Close()) }
+
+// each opens the file and returns a reader of its rows for the store.
+func (s *rejectSpill) each() (func() (store.Rejected, error), func() error, error) {
+	f, err := os.Open(s.path)
+	if err != nil {
+		return nil, nil, err
+	}
+	br := bufio.NewReaderSize(f, 64<<10)
+	next := func() (store.Rejected, error) {
+		var r store.Rejected
+		line, err := binary.ReadUvarint(br)
+		if err != nil {
+			return r, err // io.EOF at the end
+		}
+		r.Line = int(line)
+		for _, dst := range []*string{&r.Source, &r.Reason, &r.Detail} {
+			if *dst, err = readString(br); err != nil {
+				return r, err
+			}
+		}
+		return r, nil
+	}
+	return next, f.Close, nil
 }

@@ -3,7 +3,9 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -72,14 +74,20 @@ func (p *Postgres) Suppressions(ctx context.Context) (*Suppressions, error) {
 }
 
 // ReplaceRejected implements Store.
-func (p *Postgres) ReplaceRejected(ctx context.Context, rows []Rejected) error {
+func (p *Postgres) ReplaceRejected(ctx context.Context, next func() (Rejected, error)) error {
 	return pgx.BeginFunc(ctx, p.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `DELETE FROM rejected_rows`); err != nil {
 			return err
 		}
 		_, err := tx.CopyFrom(ctx, pgx.Identifier{"rejected_rows"}, []string{"source", "line", "reason", "detail"},
-			pgx.CopyFromSlice(len(rows), func(i int) ([]any, error) {
-				r := rows[i]
+			pgx.CopyFromFunc(func() ([]any, error) {
+				r, err := next()
+				if errors.Is(err, io.EOF) {
+					return nil, nil
+				}
+				if err != nil {
+					return nil, err
+				}
 				return []any{r.Source, r.Line, r.Reason, r.Detail}, nil
 			}))
 		return err

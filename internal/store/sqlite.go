@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"net/url"
 	"time"
@@ -93,22 +94,25 @@ func (s *SQLite) salt(ctx context.Context) (string, error) {
 }
 
 // ReplaceRejected implements Store.
-func (s *SQLite) ReplaceRejected(ctx context.Context, rows []Rejected) error {
+func (s *SQLite) ReplaceRejected(ctx context.Context, next func() (Rejected, error)) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM rejected_rows`); err != nil {
 			return err
 		}
-		st, err := tx.PrepareContext(ctx, `INSERT OR REPLACE INTO rejected_rows (source, line, reason, detail) VALUES (?, ?, ?, ?)`)
-		if err != nil {
-			return err
-		}
-		defer st.Close()
-		for _, r := range rows {
-			if _, err := st.ExecContext(ctx, r.Source, r.Line, r.Reason, r.Detail); err != nil {
+		b := newBatcher(tx, `INSERT OR REPLACE INTO rejected_rows (source, line, reason, detail) VALUES `, 4)
+		defer b.close()
+		for {
+			r, err := next()
+			if errors.Is(err, io.EOF) {
+				return b.flush(ctx)
+			}
+			if err != nil {
+				return err
+			}
+			if err := b.add(ctx, r.Source, r.Line, r.Reason, r.Detail); err != nil {
 				return err
 			}
 		}
-		return nil
 	})
 }
 

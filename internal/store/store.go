@@ -62,8 +62,9 @@ type ConflictRow struct {
 type Store interface {
 	// Suppressions returns the salt and the hashes of erased keys.
 	Suppressions(ctx context.Context) (*Suppressions, error)
-	// ReplaceRejected replaces every rejected row.
-	ReplaceRejected(ctx context.Context, rows []Rejected) error
+	// ReplaceRejected replaces every rejected row with those next yields,
+	// until it returns io.EOF.
+	ReplaceRejected(ctx context.Context, next func() (Rejected, error)) error
 	// DonePartitions returns the partitions a run already wrote.
 	DonePartitions(ctx context.Context, runKey string) (map[int]PartStats, error)
 	// WritePartition replaces a partition's contacts and records it as done
