@@ -56,6 +56,10 @@ func (s *spill) add(part int, r *merge.Row) error {
 	}
 	s.enc = encodeRow(s.enc[:0], r)
 	s.rows[part]++
+	var n [binary.MaxVarintLen64]byte
+	if _, err := s.bufs[part].Write(n[:binary.PutUvarint(n[:], uint64(len(s.enc)))]); err != nil {
+		return err
+	}
 	_, err := s.bufs[part].Write(s.enc)
 	return err
 }
@@ -86,20 +90,50 @@ func (s *spill) load(part int) ([]merge.Row, error) {
 	defer f.Close()
 	br := bufio.NewReaderSize(f, 64<<10)
 	rows := make([]merge.Row, 0, s.rows[part])
+	var buf []byte
 	for {
-		r, err := decodeRow(br)
+		n, err := binary.ReadUvarint(br)
 		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {
 			return nil, fmt.Errorf("spill partition %d: %w", part, err)
 		}
+		if uint64(cap(buf)) < n {
+			buf = make([]byte, n)
+		}
+		buf = buf[:n]
+		if _, err := io.ReadFull(br, buf); err != nil {
+			return nil, fmt.Errorf("spill partition %d: %w", part, unexpected(err))
+		}
+		r, err := decodeRow(string(buf))
+		if err != nil {
+			return nil, fmt.Errorf("spill partition %d: %w", part, err)
+		}
 		rows = append(rows, r)
 	}
-	// Rows were spilled in source then line order; a stable sort by key
-	// keeps that order within each key.
-	slices.SortStableFunc(rows, func(a, b merge.Row) int { return strings.Compare(a.Key, b.Key) })
-	return rows, nil
+	return sortByKey(rows), nil
+}
+
+// sortByKey orders rows by key, keeping the spill order (source, then line)
+// within a key. Sorting small indexes and copying once beats moving the
+// rows around.
+func sortByKey(rows []merge.Row) []merge.Row {
+	idx := make([]int32, len(rows))
+	for i := range idx {
+		idx[i] = int32(i)
+	}
+	slices.SortFunc(idx, func(a, b int32) int {
+		if c := strings.Compare(rows[a].Key, rows[b].Key); c != 0 {
+			return c
+		}
+		return int(a - b)
+	})
+	out := make([]merge.Row, len(rows))
+	for i, j := range idx {
+		out[i] = rows[j]
+	}
+	return out
 }
 
 func encodeRow(b []byte, r *merge.Row) []byte {
@@ -131,56 +165,73 @@ func appendString(b []byte, s string) []byte {
 	return append(b, s...)
 }
 
-func decodeRow(br *bufio.Reader) (merge.Row, error) {
+// decodeRow reads a row from one record; its strings share the record's
+// memory, so a row costs one allocation (and its fields map).
+func decodeRow(rec string) (merge.Row, error) {
 	var r merge.Row
-	src, err := binary.ReadUvarint(br)
-	if err != nil {
-		return r, err
-	}
-	line, err := binary.ReadUvarint(br)
-	if err != nil {
-		return r, unexpected(err)
-	}
-	r.Source, r.Line = int(src), int(line)
+	d := decoder{s: rec}
+	r.Source, r.Line = int(d.uvarint()), int(d.uvarint())
 	for _, dst := range []*string{&r.Key, &r.Email, &r.FirstName, &r.LastName, &r.Language} {
-		if *dst, err = readString(br); err != nil {
-			return r, err
-		}
+		*dst = d.str()
 	}
-	flag, err := br.ReadByte()
-	if err != nil {
-		return r, unexpected(err)
-	}
-	r.OptOut = flag == 1
-	n, err := binary.ReadUvarint(br)
-	if err != nil {
-		return r, unexpected(err)
-	}
-	if n > 0 {
+	r.OptOut = d.byte() == 1
+	if n := d.uvarint(); n > 0 && d.err == nil {
 		r.Fields = make(map[string]string, n)
 		for range n {
-			k, err := readString(br)
-			if err != nil {
-				return r, err
-			}
-			if r.Fields[k], err = readString(br); err != nil {
-				return r, err
-			}
+			k := d.str()
+			r.Fields[k] = d.str()
 		}
 	}
-	return r, nil
+	return r, d.err
 }
 
-func readString(br *bufio.Reader) (string, error) {
-	n, err := binary.ReadUvarint(br)
-	if err != nil {
-		return "", unexpected(err)
+type decoder struct {
+	s   string
+	err error
+}
+
+func (d *decoder) uvarint() uint64 {
+	var x uint64
+	var shift uint
+	for i := 0; i < len(d.s) && i < binary.MaxVarintLen64; i++ {
+		b := d.s[i]
+		if b < 0x80 {
+			d.s = d.s[i+1:]
+			return x | uint64(b)<<shift
+		}
+		x |= uint64(b&0x7f) << shift
+		shift += 7
 	}
-	buf := make([]byte, n)
-	if _, err := io.ReadFull(br, buf); err != nil {
-		return "", unexpected(err)
+	d.fail()
+	return 0
+}
+
+func (d *decoder) str() string {
+	n := d.uvarint()
+	if n > uint64(len(d.s)) {
+		d.fail()
+		return ""
 	}
-	return string(buf), nil
+	v := d.s[:n]
+	d.s = d.s[n:]
+	return v
+}
+
+func (d *decoder) byte() byte {
+	if len(d.s) == 0 {
+		d.fail()
+		return 0
+	}
+	b := d.s[0]
+	d.s = d.s[1:]
+	return b
+}
+
+func (d *decoder) fail() {
+	if d.err == nil {
+		d.err = io.ErrUnexpectedEOF
+	}
+	d.s = ""
 }
 
 func unexpected(err error) error {
@@ -241,4 +292,16 @@ func (s *rejectSpill) each() (func() (store.Rejected, error), func() error, erro
 		return r, nil
 	}
 	return next, f.Close, nil
+}
+
+func readString(br *bufio.Reader) (string, error) {
+	n, err := binary.ReadUvarint(br)
+	if err != nil {
+		return "", unexpected(err)
+	}
+	buf := make([]byte, n)
+	if _, err := io.ReadFull(br, buf); err != nil {
+		return "", unexpected(err)
+	}
+	return string(buf), nil
 }

@@ -1,0 +1,43 @@
+package engine
+
+import (
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/contactconverter/contact-converter/internal/merge"
+)
+
+// Rows come back from the spill as they went in, sorted by key with the
+// spill order kept within a key.
+func TestSpillRoundTrip(t *testing.T) {
+	s, err := newSpill(t.TempDir(), 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := []merge.Row{
+		{Key: "b@x.be", Source: 0, Line: 2, Email: "B@x.be", FirstName: "Bé", OptOut: true},
+		{Key: "a@x.be", Source: 0, Line: 3, Language: "fr", Fields: map[string]string{"city": "Gent", "tier": ""}},
+		{Key: "b@x.be", Source: 1, Line: 2, LastName: "Ünal"},
+		{Key: "a@x.be", Source: 2, Line: 9},
+	}
+	for i := range in {
+		if err := s.add(0, &in[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.finish(); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.load(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []merge.Row{in[1], in[3], in[0], in[2]}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("spill round trip (-want +got):\n%s", diff)
+	}
+	if rows, err := s.load(1); err != nil || rows != nil {
+		t.Errorf("an empty partition: %v %v", rows, err)
+	}
+}
