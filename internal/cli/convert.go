@@ -121,6 +121,7 @@ func runConvert(ctx context.Context, stderr io.Writer, o convertOptions) error {
 		if spillDir, err = os.MkdirTemp("", "contact-converter-spill-"); err != nil {
 			return err
 		}
+		defer os.RemoveAll(spillDir)
 	}
 	progress := newProgressPrinter(stderr)
 	rep, err := engine.Run(ctx, engine.Options{

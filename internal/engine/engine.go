@@ -147,13 +147,13 @@ func (r *runner) run(ctx context.Context) error {
 		return err
 	}
 	defer r.spill.remove()
-	if r.rejects, err = newRejectSpill(r.o.SpillDir); err != nil {
+	if r.rejects, err = newRejectSpill(r.spill.dir); err != nil {
 		return err
 	}
 	r.prog = Progress{Stage: "reading", SourcesTotal: len(spec.Sources)}
 	r.input = sha256.New()
 	// The run key covers everything the result depends on: spec, layout,
-	// erasures, and (below) every byte of input.
+	// erasures, and (below) every header and record read.
 	fmt.Fprintf(r.input, "%s|%d|%d|%d|%s\n", desired.RunSpecHash(spec), r.o.Partitions, r.o.Shard, r.o.Shards, r.sup.Digest())
 
 	t := time.Now()

@@ -33,8 +33,13 @@ type spill struct {
 	enc   []byte
 }
 
-func newSpill(dir string, partitions int) (*spill, error) {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+// newSpill makes its own folder inside parent, and removes only that.
+func newSpill(parent string, partitions int) (*spill, error) {
+	if err := os.MkdirAll(parent, 0o700); err != nil {
+		return nil, fmt.Errorf("spill folder: %w", err)
+	}
+	dir, err := os.MkdirTemp(parent, "run-")
+	if err != nil {
 		return nil, fmt.Errorf("spill folder: %w", err)
 	}
 	s := &spill{dir: dir, files: make([]*os.File, partitions), bufs: make([]*bufio.Writer, partitions), rows: make([]int64, partitions)}
