@@ -37,21 +37,15 @@ const (
 	ReasonSuspendedByUser   = "SuspendedByUser"
 	ReasonNotSuspended      = "NotSuspended"
 	ReasonConflictsPending  = "ConflictsPending"
-	ReasonNoConflicts       = "NoConflicts"
 	ReasonResolved          = "Resolved"
 	ReasonSucceeded         = "Succeeded"
 	ReasonJobFailed         = "JobFailed"
-	ReasonProgressing       = "Progressing"
 	ReasonValid             = "Valid"
 	ReasonInvalidSchedule   = "InvalidSchedule"
 	ReasonInvalidSpec       = "InvalidSpec"
 	ReasonSecretNotFound    = "SecretNotFound"
 	ReasonConfigMapNotFound = "ConfigMapNotFound"
 	ReasonClaimNotFound     = "PersistentVolumeClaimNotFound"
-	ReasonAvailable         = "Available"
-	ReasonUnavailable       = "Unavailable"
-	ReasonConversionRunning = "ConversionRunning"
-	ReasonNoConversion      = "NoConversionRunning"
 )
 
 // RunRequestedAtAnnotation asks for an immediate run, ignoring windows but not
