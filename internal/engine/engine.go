@@ -13,7 +13,9 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"runtime"
 	"sort"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -100,27 +102,33 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 }
 
 type runner struct {
-	o       Options
-	rules   *merge.Rules
-	report  *Report
-	spill   *spill
-	sup     *store.Suppressions
-	parser  *rowParser
-	rejects *rejectSpill
-	input   hash.Hash
-	prog    Progress
-	// spillErr is the first failure to keep a rejected row.
-	spillErr error
+	o      Options
+	rules  *merge.Rules
+	report *Report
+	spill  *spill
+	sup    *store.Suppressions
+	// readers read sources concurrently, each into its own spill files.
+	readers []*reader
+	// sourceHashes digest each source's header and records.
+	sourceHashes []hash.Hash
+	// progMu guards prog and the Progress callback.
+	progMu sync.Mutex
+	prog   Progress
 	// mergeSeconds is written by the merging goroutine.
 	mergeSeconds atomic.Int64
+}
+
+// reader is what one reading goroutine owns.
+type reader struct {
+	parser  *rowParser
+	spill   *spillWriter
+	rejects *rejectSpill
 }
 
 func (r *runner) mine(part int) bool { return part%r.o.Shards == r.o.Shard }
 
 func (r *runner) run(ctx context.Context) error {
 	spec := r.o.Spec
-	r.parser = &rowParser{languages: normalize.NewLanguages(languageAliases(spec), languages(spec), string(spec.DefaultLanguage)),
-		unknownLangs: map[string]int64{}}
 	r.sup = &store.Suppressions{}
 	if r.o.Store != nil {
 		var err error
@@ -143,34 +151,43 @@ func (r *runner) run(ctx context.Context) error {
 		r.o.Partitions = PartitionsFor(total)
 	}
 	r.report.Partitions = r.o.Partitions
-	if r.spill, err = newSpill(r.o.SpillDir, r.o.Partitions); err != nil {
+	workers := min(runtime.GOMAXPROCS(0), len(spec.Sources))
+	if r.spill, err = newSpill(r.o.SpillDir, r.o.Partitions, workers); err != nil {
 		return err
 	}
 	defer r.spill.remove()
-	if r.rejects, err = newRejectSpill(r.spill.dir); err != nil {
-		return err
-	}
-	r.prog = Progress{Stage: "reading", SourcesTotal: len(spec.Sources)}
-	r.input = sha256.New()
-	// The run key covers everything the result depends on: spec, layout,
-	// erasures, and (below) every header and record read.
-	fmt.Fprintf(r.input, "%s|%d|%d|%d|%s\n", desired.RunSpecHash(spec), r.o.Partitions, r.o.Shard, r.o.Shards, r.sup.Digest())
-
-	t := time.Now()
-	for i := range spec.Sources {
-		if err := r.readSource(ctx, i, tables[i]); err != nil {
+	for w := range workers {
+		rd := &reader{spill: r.spill.writers[w], parser: &rowParser{
+			languages:    normalize.NewLanguages(languageAliases(spec), languages(spec), string(spec.DefaultLanguage)),
+			unknownLangs: map[string]int64{}}}
+		if rd.rejects, err = newRejectSpill(r.spill.dir, w); err != nil {
 			return err
 		}
-		_ = tables[i].Close()
-		tables[i] = nil
-		r.prog.SourcesDone++
-		r.progress(r.readPercent())
+		r.readers = append(r.readers, rd)
 	}
-	if err := errors.Join(r.spillErr, r.spill.finish(), r.rejects.finish()); err != nil {
+	r.prog = Progress{Stage: "reading", SourcesTotal: len(spec.Sources)}
+	r.sourceHashes = make([]hash.Hash, len(spec.Sources))
+
+	t := time.Now()
+	if err := r.readAll(ctx, tables); err != nil {
+		return err
+	}
+	errs := []error{r.spill.finish()}
+	for _, rd := range r.readers {
+		errs = append(errs, rd.rejects.finish())
+	}
+	if err := errors.Join(errs...); err != nil {
 		return err
 	}
 	r.report.Seconds.Read = time.Since(t).Seconds()
-	r.report.RunKey = hex.EncodeToString(r.input.Sum(nil))[:32]
+	// The run key covers everything the result depends on: spec, layout,
+	// erasures, and every header and record read.
+	key := sha256.New()
+	fmt.Fprintf(key, "%s|%d|%d|%d|%s\n", desired.RunSpecHash(spec), r.o.Partitions, r.o.Shard, r.o.Shards, r.sup.Digest())
+	for _, h := range r.sourceHashes {
+		key.Write(h.Sum(nil))
+	}
+	r.report.RunKey = hex.EncodeToString(key.Sum(nil))[:32]
 
 	err = r.mergeAll(ctx)
 	r.report.Seconds.Merge = time.Duration(r.mergeSeconds.Load()).Seconds()
@@ -180,13 +197,61 @@ func (r *runner) run(ctx context.Context) error {
 	return r.finish(ctx)
 }
 
-func (r *runner) readPercent() int { return 50 * r.prog.SourcesDone / max(1, r.prog.SourcesTotal) }
+// readAll reads the sources, as many at once as there are readers.
+func (r *runner) readAll(ctx context.Context, tables []source.Table) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	next := make(chan int, len(tables))
+	for i := range tables {
+		next <- i
+	}
+	close(next)
+	errs := make([]error, len(r.readers))
+	var wg sync.WaitGroup
+	for w, rd := range r.readers {
+		wg.Go(func() {
+			for i := range next {
+				if err := r.readSource(ctx, rd, i, tables[i]); err != nil {
+					errs[w] = err
+					cancel()
+					return
+				}
+				_ = tables[i].Close()
+				tables[i] = nil
+				r.update(func(p *Progress) { p.SourcesDone++ })
+			}
+		})
+	}
+	wg.Wait()
+	// A reader stopped by another's failure reports only the cancellation.
+	for _, err := range errs {
+		if err != nil && !errors.Is(err, context.Canceled) {
+			return err
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	return nil
+}
 
-func (r *runner) progress(percent int) {
-	r.prog.Percent = percent
+func (r *runner) readPercent(p *Progress) int { return 50 * p.SourcesDone / max(1, p.SourcesTotal) }
+
+// update changes the progress and reports it.
+func (r *runner) update(change func(*Progress)) {
+	r.progMu.Lock()
+	defer r.progMu.Unlock()
+	change(&r.prog)
+	if r.prog.Stage == "reading" {
+		r.prog.Percent = r.readPercent(&r.prog)
+	}
 	if r.o.Progress != nil {
 		r.o.Progress(r.prog)
 	}
+}
+
+func (r *runner) progress(percent int) {
+	r.update(func(p *Progress) { p.Percent = percent })
 }
 
 // openSources opens every source before reading any, so a missing one fails
@@ -211,7 +276,7 @@ func (r *runner) openSources(ctx context.Context) ([]source.Table, int64, error)
 }
 
 // readSource streams one list into the spill.
-func (r *runner) readSource(ctx context.Context, i int, tb source.Table) error {
+func (r *runner) readSource(ctx context.Context, rd *reader, i int, tb source.Table) error {
 	src := &r.o.Spec.Sources[i]
 	where := fmt.Sprintf("spec.sources[%d] (%s)", i, src.Name)
 	m, err := newMapping(r.o.Spec, i, tb.Header())
@@ -220,7 +285,11 @@ func (r *runner) readSource(ctx context.Context, i int, tb source.Table) error {
 	}
 	sr := &r.report.Sources[i]
 	sr.Format, sr.Mapping = tb.Describe(), m.described
-	fmt.Fprintf(r.input, "source %d %q\n", i, tb.Header())
+	digest := sha256.New()
+	r.sourceHashes[i] = digest
+	fmt.Fprintf(digest, "source %d %q\n", i, tb.Header())
+	var read, rejected int64 // reported every 100,000 rows
+	defer func() { r.update(func(p *Progress) { p.RowsRead += read; p.RowsRejected += rejected }) }()
 	for n := 0; ; n++ {
 		if n%4096 == 0 && ctx.Err() != nil {
 			return ctx.Err()
@@ -234,8 +303,11 @@ func (r *runner) readSource(ctx context.Context, i int, tb source.Table) error {
 		switch {
 		case errors.As(err, &rowErr):
 			sr.RowsRead++
-			r.prog.RowsRead++
-			r.reject(sr, src.Name, rowErr.Line, normalize.ReasonMalformedRow, rowErr.Err.Error())
+			read++
+			rejected++
+			if err := rd.reject(sr, src.Name, rowErr.Line, normalize.ReasonMalformedRow, rowErr.Err.Error(), r.o.Shard); err != nil {
+				return err
+			}
 			continue
 		case errors.As(err, &fatal):
 			return &ConfigError{fmt.Errorf("%s: line %d: %w", where, fatal.Line, fatal.Err)}
@@ -243,14 +315,17 @@ func (r *runner) readSource(ctx context.Context, i int, tb source.Table) error {
 			return fmt.Errorf("%s: %w", where, err)
 		}
 		sr.RowsRead++
-		r.prog.RowsRead++
+		read++
 		for _, f := range rec {
-			io.WriteString(r.input, f)
-			r.input.Write([]byte{0})
+			io.WriteString(digest, f)
+			digest.Write([]byte{0})
 		}
-		row, reason, detail := r.parser.parse(m, i, line, rec)
+		row, reason, detail := rd.parser.parse(m, i, line, rec)
 		if reason != "" {
-			r.reject(sr, src.Name, line, reason, detail)
+			rejected++
+			if err := rd.reject(sr, src.Name, line, reason, detail, r.o.Shard); err != nil {
+				return err
+			}
 			continue
 		}
 		if r.sup.Contains(row.Key) {
@@ -262,27 +337,27 @@ func (r *runner) readSource(ctx context.Context, i int, tb source.Table) error {
 			sr.RowsOtherShards++
 			continue
 		}
-		if err := r.spill.add(part, &row); err != nil {
+		if err := rd.spill.add(part, &row); err != nil {
 			return err
 		}
-		if r.prog.RowsRead%100000 == 0 {
-			r.progress(r.readPercent())
+		if read%100000 == 0 {
+			r.update(func(p *Progress) { p.RowsRead += read; p.RowsRejected += rejected })
+			read, rejected = 0, 0
 		}
 	}
 }
 
-func (r *runner) reject(sr *SourceReport, source string, line int, reason, detail string) {
+// reject counts a rejected row and keeps it (shard 0 keeps them all).
+func (rd *reader) reject(sr *SourceReport, source string, line int, reason, detail string, shard int) error {
 	sr.RowsRejected++
-	r.prog.RowsRejected++
 	if sr.Rejections == nil {
 		sr.Rejections = map[string]int64{}
 	}
 	sr.Rejections[reason]++
-	if r.o.Shard == 0 {
-		if err := r.rejects.add(store.Rejected{Source: source, Line: line, Reason: reason, Detail: truncate(detail, 200)}); err != nil {
-			r.spillErr = err
-		}
+	if shard != 0 {
+		return nil
 	}
+	return rd.rejects.add(store.Rejected{Source: source, Line: line, Reason: reason, Detail: truncate(detail, 200)})
 }
 
 // mergeAll merges every partition of this shard not already written by an
@@ -295,18 +370,18 @@ func (r *runner) mergeAll(ctx context.Context) error {
 			return err
 		}
 		if r.o.Shard == 0 {
-			next, closeFile, err := r.rejects.each()
+			next, closeAll, err := r.allRejected()
 			if err != nil {
 				return err
 			}
 			err = r.o.Store.ReplaceRejected(ctx, next)
-			_ = closeFile()
+			closeAll()
 			if err != nil {
 				return fmt.Errorf("writing rejected rows: %w", err)
 			}
 		}
 	}
-	r.prog.Stage = "merging"
+	r.update(func(p *Progress) { p.Stage = "merging" })
 	var mine []int
 	for p := range r.o.Partitions {
 		if r.mine(p) {
@@ -419,21 +494,55 @@ func (r *runner) addStats(s store.PartStats) {
 			rep.Sources[i].RowsMerged += n
 		}
 	}
-	r.prog.Contacts, r.prog.DuplicatesMerged = rep.Contacts, rep.DuplicatesMerged
+	r.update(func(p *Progress) { p.Contacts, p.DuplicatesMerged = rep.Contacts, rep.DuplicatesMerged })
+}
+
+// allRejected chains every reader's rejected rows.
+func (r *runner) allRejected() (func() (store.Rejected, error), func(), error) {
+	var nexts []func() (store.Rejected, error)
+	var closers []func() error
+	closeAll := func() {
+		for _, c := range closers {
+			_ = c()
+		}
+	}
+	for _, rd := range r.readers {
+		next, c, err := rd.rejects.each()
+		if err != nil {
+			closeAll()
+			return nil, nil, err
+		}
+		nexts, closers = append(nexts, next), append(closers, c)
+	}
+	return func() (store.Rejected, error) {
+		for len(nexts) > 0 {
+			row, err := nexts[0]()
+			if !errors.Is(err, io.EOF) {
+				return row, err
+			}
+			nexts = nexts[1:]
+		}
+		return store.Rejected{}, io.EOF
+	}, closeAll, nil
 }
 
 // finish checks the accounting, and records the segments and the report.
 func (r *runner) finish(ctx context.Context) error {
 	rep := r.report
-	rep.UnknownLanguages = topCounts(r.parser.unknownLangs, 20)
-	rep.UnknownOptOutValues = r.parser.unknownOptOuts
+	unknown := map[string]int64{}
+	for _, rd := range r.readers {
+		for v, n := range rd.parser.unknownLangs {
+			unknown[v] += n
+		}
+		rep.UnknownOptOutValues += rd.parser.unknownOptOuts
+	}
+	rep.UnknownLanguages = topCounts(unknown, 20)
 	rep.Suppressions = r.sup.Len()
 	if err := rep.checkAccounting(); err != nil {
 		return err
 	}
 	rep.FinishedAt = r.o.Now().UTC().Format(time.RFC3339)
-	r.prog.Stage = "done"
-	r.progress(100)
+	r.update(func(p *Progress) { p.Stage, p.Percent = "done", 100 })
 	if r.o.Store == nil {
 		return nil
 	}

@@ -23,10 +23,19 @@ func partitionOf(key string, n int) int {
 	return int(h.Sum64() % uint64(n))
 }
 
-// spill holds rows on disk, one file per partition, so memory stays bounded
-// whatever the size of the lists.
+// spill holds rows on disk, one file per partition and writer, so memory
+// stays bounded whatever the size of the lists. Each reading goroutine has
+// its own writer.
 type spill struct {
+	dir        string
+	partitions int
+	writers    []*spillWriter
+}
+
+// spillWriter is one goroutine's set of partition files.
+type spillWriter struct {
 	dir   string
+	id    int
 	files []*os.File
 	bufs  []*bufio.Writer
 	rows  []int64
@@ -34,7 +43,7 @@ type spill struct {
 }
 
 // newSpill makes its own folder inside parent, and removes only that.
-func newSpill(parent string, partitions int) (*spill, error) {
+func newSpill(parent string, partitions, writers int) (*spill, error) {
 	if err := os.MkdirAll(parent, 0o700); err != nil {
 		return nil, fmt.Errorf("spill folder: %w", err)
 	}
@@ -42,39 +51,45 @@ func newSpill(parent string, partitions int) (*spill, error) {
 	if err != nil {
 		return nil, fmt.Errorf("spill folder: %w", err)
 	}
-	s := &spill{dir: dir, files: make([]*os.File, partitions), bufs: make([]*bufio.Writer, partitions), rows: make([]int64, partitions)}
+	s := &spill{dir: dir, partitions: partitions}
+	for w := range writers {
+		s.writers = append(s.writers, &spillWriter{dir: dir, id: w, files: make([]*os.File, partitions),
+			bufs: make([]*bufio.Writer, partitions), rows: make([]int64, partitions)})
+	}
 	return s, nil
 }
 
-func (s *spill) path(part int) string {
-	return filepath.Join(s.dir, fmt.Sprintf("part-%04d.rows", part))
+func (w *spillWriter) path(part int) string {
+	return filepath.Join(w.dir, fmt.Sprintf("part-%04d-w%d.rows", part, w.id))
 }
 
 // add appends a row to its partition's file.
-func (s *spill) add(part int, r *merge.Row) error {
-	if s.bufs[part] == nil {
-		f, err := os.Create(s.path(part))
+func (w *spillWriter) add(part int, r *merge.Row) error {
+	if w.bufs[part] == nil {
+		f, err := os.Create(w.path(part))
 		if err != nil {
 			return fmt.Errorf("spill: %w", err)
 		}
-		s.files[part], s.bufs[part] = f, bufio.NewWriterSize(f, 16<<10)
+		w.files[part], w.bufs[part] = f, bufio.NewWriterSize(f, 16<<10)
 	}
-	s.enc = encodeRow(s.enc[:0], r)
-	s.rows[part]++
+	w.enc = encodeRow(w.enc[:0], r)
+	w.rows[part]++
 	var n [binary.MaxVarintLen64]byte
-	if _, err := s.bufs[part].Write(n[:binary.PutUvarint(n[:], uint64(len(s.enc)))]); err != nil {
+	if _, err := w.bufs[part].Write(n[:binary.PutUvarint(n[:], uint64(len(w.enc)))]); err != nil {
 		return err
 	}
-	_, err := s.bufs[part].Write(s.enc)
+	_, err := w.bufs[part].Write(w.enc)
 	return err
 }
 
 // finish flushes and closes every file.
 func (s *spill) finish() error {
 	var errs []error
-	for i, b := range s.bufs {
-		if b != nil {
-			errs = append(errs, b.Flush(), s.files[i].Close())
+	for _, w := range s.writers {
+		for i, b := range w.bufs {
+			if b != nil {
+				errs = append(errs, b.Flush(), w.files[i].Close())
+			}
 		}
 	}
 	return errors.Join(errs...)
@@ -83,56 +98,77 @@ func (s *spill) finish() error {
 // remove deletes the files.
 func (s *spill) remove() { _ = os.RemoveAll(s.dir) }
 
-// load reads a partition's rows, sorted by key then source then line.
+// load reads a partition's rows from every writer, sorted by key, then
+// source, then line.
 func (s *spill) load(part int) ([]merge.Row, error) {
-	if s.rows[part] == 0 {
+	var total int64
+	for _, w := range s.writers {
+		total += w.rows[part]
+	}
+	if total == 0 {
 		return nil, nil
 	}
-	f, err := os.Open(s.path(part))
+	rows := make([]merge.Row, 0, total)
+	var buf []byte
+	for _, w := range s.writers {
+		if w.rows[part] == 0 {
+			continue
+		}
+		var err error
+		if rows, buf, err = readRows(w.path(part), rows, buf); err != nil {
+			return nil, fmt.Errorf("spill partition %d: %w", part, err)
+		}
+	}
+	return sortByKey(rows), nil
+}
+
+func readRows(path string, rows []merge.Row, buf []byte) ([]merge.Row, []byte, error) {
+	f, err := os.Open(path)
 	if err != nil {
-		return nil, err
+		return nil, buf, err
 	}
 	defer f.Close()
 	br := bufio.NewReaderSize(f, 64<<10)
-	rows := make([]merge.Row, 0, s.rows[part])
-	var buf []byte
 	for {
 		n, err := binary.ReadUvarint(br)
 		if errors.Is(err, io.EOF) {
-			break
+			return rows, buf, nil
 		}
 		if err != nil {
-			return nil, fmt.Errorf("spill partition %d: %w", part, err)
+			return nil, buf, err
 		}
 		if uint64(cap(buf)) < n {
 			buf = make([]byte, n)
 		}
 		buf = buf[:n]
 		if _, err := io.ReadFull(br, buf); err != nil {
-			return nil, fmt.Errorf("spill partition %d: %w", part, unexpected(err))
+			return nil, buf, unexpected(err)
 		}
 		r, err := decodeRow(string(buf))
 		if err != nil {
-			return nil, fmt.Errorf("spill partition %d: %w", part, err)
+			return nil, buf, err
 		}
 		rows = append(rows, r)
 	}
-	return sortByKey(rows), nil
 }
 
-// sortByKey orders rows by key, keeping the spill order (source, then line)
-// within a key. Sorting small indexes and copying once beats moving the
-// rows around.
+// sortByKey orders rows by key, then source, then line, whichever writer
+// spilled them. Sorting small indexes and copying once beats moving the rows
+// around.
 func sortByKey(rows []merge.Row) []merge.Row {
 	idx := make([]int32, len(rows))
 	for i := range idx {
 		idx[i] = int32(i)
 	}
 	slices.SortFunc(idx, func(a, b int32) int {
-		if c := strings.Compare(rows[a].Key, rows[b].Key); c != 0 {
+		ra, rb := &rows[a], &rows[b]
+		if c := strings.Compare(ra.Key, rb.Key); c != 0 {
 			return c
 		}
-		return int(a - b)
+		if ra.Source != rb.Source {
+			return ra.Source - rb.Source
+		}
+		return ra.Line - rb.Line
 	})
 	out := make([]merge.Row, len(rows))
 	for i, j := range idx {
@@ -255,8 +291,8 @@ type rejectSpill struct {
 	buf  []byte
 }
 
-func newRejectSpill(dir string) (*rejectSpill, error) {
-	path := filepath.Join(dir, "rejected.rows")
+func newRejectSpill(dir string, id int) (*rejectSpill, error) {
+	path := filepath.Join(dir, fmt.Sprintf("rejected-w%d.rows", id))
 	f, err := os.Create(path)
 	if err != nil {
 		return nil, fmt.Errorf("spill: %w", err)
