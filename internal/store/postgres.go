@@ -111,12 +111,9 @@ func (p *Postgres) WritePartition(ctx context.Context, runKey string, part int, 
 		if err != nil {
 			return err
 		}
-		for _, q := range []string{`DELETE FROM contacts WHERE part = $1`, `DELETE FROM conflicts WHERE part = $1`} {
-			if _, err := tx.Exec(ctx, q, part); err != nil {
-				return err
-			}
+		if _, err := tx.Exec(ctx, `DELETE FROM contacts WHERE part = $1`, part); err != nil {
+			return err
 		}
-		var conflictRows [][]any
 		var buf []byte
 		_, err = tx.CopyFrom(ctx, pgx.Identifier{"contacts"},
 			[]string{"part", "key", "email", "first_name", "last_name", "language", "language_defaulted", "fields", "sources", "segments", "global_opt_out", "conflicts"},
@@ -129,18 +126,11 @@ func (p *Postgres) WritePartition(ctx context.Context, runKey string, part int, 
 				segments := appendJSONMap(sources, c.Segments)
 				conflicts := appendConflicts(segments, c.Conflicts)
 				buf = conflicts
-				for _, cf := range c.Conflicts {
-					conflictRows = append(conflictRows, []any{part, c.Key, cf.Field, string(appendJSONList(nil, cf.Values)), cf.Resolved})
-				}
 				return []any{part, c.Key, c.Email, c.FirstName, c.LastName, c.Language, c.LanguageDefaulted,
 					string(fields), string(sources[len(fields):]), string(segments[len(sources):]), c.GlobalOptOut,
 					string(conflicts[len(segments):])}, nil
 			}))
 		if err != nil {
-			return err
-		}
-		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"conflicts"}, []string{"part", "key", "field", "vals", "resolved"},
-			pgx.CopyFromRows(conflictRows)); err != nil {
 			return err
 		}
 		st, _ := json.Marshal(stats)
@@ -182,10 +172,8 @@ func (p *Postgres) Suppress(ctx context.Context, key, origin string) error {
 // FinishRun implements Store.
 func (p *Postgres) FinishRun(ctx context.Context, runKey string, partitions int, segments []Segment, report []byte) error {
 	return pgx.BeginFunc(ctx, p.pool, func(tx pgx.Tx) error {
-		for _, q := range []string{`DELETE FROM contacts WHERE part >= $1`, `DELETE FROM conflicts WHERE part >= $1`} {
-			if _, err := tx.Exec(ctx, q, partitions); err != nil {
-				return err
-			}
+		if _, err := tx.Exec(ctx, `DELETE FROM contacts WHERE part >= $1`, partitions); err != nil {
+			return err
 		}
 		if _, err := tx.Exec(ctx, `DELETE FROM segments`); err != nil {
 			return err
@@ -232,7 +220,7 @@ func (p *Postgres) Export(ctx context.Context, fn func(*Exported) error) error {
 
 // Conflicts implements Store.
 func (p *Postgres) Conflicts(ctx context.Context, fn func(ConflictRow) error) error {
-	rows, err := p.pool.Query(ctx, `SELECT key, field, vals::text, resolved FROM conflicts ORDER BY key COLLATE "C", field COLLATE "C"`)
+	rows, err := p.pool.Query(ctx, `SELECT key, conflicts::text FROM contacts WHERE conflicts <> '[]' ORDER BY key COLLATE "C"`)
 	if err != nil {
 		return err
 	}

@@ -2,6 +2,10 @@ package store
 
 import (
 	"encoding/json"
+	"slices"
+	"strings"
+
+	"github.com/contactconverter/contact-converter/internal/merge"
 )
 
 // rowScanner is what database/sql's and pgx's row sets share.
@@ -45,19 +49,23 @@ func readCheckpoints(rows rowScanner) (map[int]PartStats, error) {
 	return done, rows.Err()
 }
 
-// readConflicts reads (key, field, values JSON, resolved) rows.
+// readConflicts reads (key, conflicts JSON) rows, and calls fn for each
+// conflict, by key then field.
 func readConflicts(rows rowScanner, fn func(ConflictRow) error) error {
 	for rows.Next() {
-		var c ConflictRow
-		var vals string
-		if err := rows.Scan(&c.Key, &c.Field, &vals, &c.Resolved); err != nil {
+		var key, text string
+		if err := rows.Scan(&key, &text); err != nil {
 			return err
 		}
-		if err := json.Unmarshal([]byte(vals), &c.Values); err != nil {
+		var cs []merge.Conflict
+		if err := json.Unmarshal([]byte(text), &cs); err != nil {
 			return err
 		}
-		if err := fn(c); err != nil {
-			return err
+		slices.SortFunc(cs, func(a, b merge.Conflict) int { return strings.Compare(a.Field, b.Field) })
+		for _, c := range cs {
+			if err := fn(ConflictRow{Key: key, Field: c.Field, Values: c.Values, Resolved: c.Resolved}); err != nil {
+				return err
+			}
 		}
 	}
 	return rows.Err()

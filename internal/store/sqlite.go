@@ -133,16 +133,12 @@ func (s *SQLite) WritePartition(ctx context.Context, runKey string, part int, co
 		if err != nil {
 			return err
 		}
-		for _, q := range []string{`DELETE FROM contacts WHERE part = ?`, `DELETE FROM conflicts WHERE part = ?`} {
-			if _, err := tx.ExecContext(ctx, q, part); err != nil {
-				return err
-			}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM contacts WHERE part = ?`, part); err != nil {
+			return err
 		}
 		contactRows := newBatcher(tx, `INSERT INTO contacts (key, part, email, first_name, last_name, language,
 			language_defaulted, fields, sources, segments, global_opt_out, conflicts) VALUES `, 12)
-		conflictRows := newBatcher(tx, `INSERT INTO conflicts (key, field, part, vals, resolved) VALUES `, 5)
 		defer contactRows.close()
-		defer conflictRows.close()
 		var buf []byte
 		for i := range contacts {
 			c := &contacts[i]
@@ -158,16 +154,8 @@ func (s *SQLite) WritePartition(ctx context.Context, runKey string, part int, co
 				return fmt.Errorf("writing contact %q: %w", c.Key, err)
 			}
 			buf = conflicts
-			for _, cf := range c.Conflicts {
-				if err := conflictRows.add(ctx, c.Key, cf.Field, part, string(appendJSONList(nil, cf.Values)), cf.Resolved); err != nil {
-					return err
-				}
-			}
 		}
 		if err := contactRows.flush(ctx); err != nil {
-			return err
-		}
-		if err := conflictRows.flush(ctx); err != nil {
 			return err
 		}
 		st, _ := json.Marshal(stats)
@@ -199,10 +187,8 @@ func (s *SQLite) Suppress(ctx context.Context, key, origin string) error {
 // FinishRun implements Store.
 func (s *SQLite) FinishRun(ctx context.Context, runKey string, partitions int, segments []Segment, report []byte) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
-		for _, q := range []string{`DELETE FROM contacts WHERE part >= ?`, `DELETE FROM conflicts WHERE part >= ?`} {
-			if _, err := tx.ExecContext(ctx, q, partitions); err != nil {
-				return err
-			}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM contacts WHERE part >= ?`, partitions); err != nil {
+			return err
 		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM segments`); err != nil {
 			return err
@@ -248,7 +234,7 @@ func (s *SQLite) Export(ctx context.Context, fn func(*Exported) error) error {
 
 // Conflicts implements Store.
 func (s *SQLite) Conflicts(ctx context.Context, fn func(ConflictRow) error) error {
-	rows, err := s.db.QueryContext(ctx, `SELECT key, field, vals, resolved FROM conflicts ORDER BY key, field`)
+	rows, err := s.db.QueryContext(ctx, `SELECT key, conflicts FROM contacts WHERE conflicts <> '[]' ORDER BY key`)
 	if err != nil {
 		return err
 	}

@@ -55,6 +55,5 @@ func newSalt() string {
 // history is kept as evidence, and the suppression keeps it from coming back.
 var erasures = []string{
 	`DELETE FROM contacts`,
-	`DELETE FROM conflicts`,
 	`DELETE FROM preference_overrides`,
 }

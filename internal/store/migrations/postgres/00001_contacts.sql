@@ -23,15 +23,6 @@ CREATE TABLE segments (
     display_name text NOT NULL DEFAULT ''
 );
 
-CREATE TABLE conflicts (
-    part     integer NOT NULL,
-    key      text NOT NULL,
-    field    text NOT NULL,
-    vals     jsonb NOT NULL,
-    resolved boolean NOT NULL,
-    PRIMARY KEY (part, key, field)
-);
-
 CREATE TABLE rejected_rows (
     source text NOT NULL,
     line   integer NOT NULL,
@@ -87,4 +78,4 @@ CREATE TABLE runs (
 
 -- +goose Down
 DROP TABLE runs, checkpoints, settings, consent_events, preference_overrides, suppressions, rejected_rows,
-    conflicts, segments, contacts;
+    segments, contacts;

@@ -26,16 +26,6 @@ CREATE TABLE segments (
     display_name TEXT NOT NULL DEFAULT ''
 );
 
--- Conflicts, also kept on the contact, listed here for reports.
-CREATE TABLE conflicts (
-    key      TEXT NOT NULL,
-    field    TEXT NOT NULL,
-    part     INTEGER NOT NULL,
-    vals     TEXT NOT NULL,
-    resolved INTEGER NOT NULL,
-    PRIMARY KEY (part, key, field)
-) WITHOUT ROWID;
-
 -- Rows without a valid key, kept for review: nothing is silently dropped.
 CREATE TABLE rejected_rows (
     source TEXT NOT NULL,
@@ -106,6 +96,5 @@ DROP TABLE consent_events;
 DROP TABLE preference_overrides;
 DROP TABLE suppressions;
 DROP TABLE rejected_rows;
-DROP TABLE conflicts;
 DROP TABLE segments;
 DROP TABLE contacts;
