@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -89,11 +90,36 @@ func runConvertInCluster(ctx context.Context, stderr io.Writer, o convertOptions
 		return err
 	}
 	printSummary(stderr, rep)
-	if shard != 0 {
-		return nil
-	}
 	// The final status must land even if a SIGTERM arrives now.
 	finalCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
+	if o.shards > 1 {
+		// Every shard saves its report; the last one to finish reports the
+		// whole run.
+		if rep, err = combineShards(finalCtx, st, rep, shard, o.shards); err != nil || rep == nil {
+			return err
+		}
+	}
 	return reporter.Final(finalCtx, rep, st)
+}
+
+// combineShards saves this shard's report and, once every shard has, returns
+// their sum; nil while others are still running.
+func combineShards(ctx context.Context, st store.Store, rep *engine.Report, shard, shards int) (*engine.Report, error) {
+	data, err := json.Marshal(rep)
+	if err != nil {
+		return nil, err
+	}
+	all, err := st.SaveShardReport(ctx, rep.RunKey, shard, shards, data)
+	if err != nil || all == nil {
+		return nil, err
+	}
+	reports := make([]*engine.Report, len(all))
+	for i, d := range all {
+		reports[i] = &engine.Report{}
+		if err := json.Unmarshal(d, reports[i]); err != nil {
+			return nil, err
+		}
+	}
+	return engine.CombineShards(reports)
 }

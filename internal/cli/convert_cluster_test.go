@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -14,12 +15,55 @@ import (
 
 	ccv1 "github.com/contactconverter/contact-converter/api/v1alpha1"
 	"github.com/contactconverter/contact-converter/internal/desired"
+	"github.com/contactconverter/contact-converter/internal/pgtest"
 	"github.com/contactconverter/contact-converter/internal/testenv"
 )
 
 // In a cluster, convert reads the conversion and its lists through the API,
 // writes the same database as on a workstation, and reports into the status.
 func TestConvertInCluster(t *testing.T) {
+	env, cc := clusterTenant(t)
+	c, ctx, ns := env.Client, context.Background(), cc.Namespace
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	lists := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "acme-lists"}}
+
+	db := "sqlite:" + filepath.Join(t.TempDir(), "contacts.db")
+	if _, err := run(t, "convert", "--namespace", ns, "--name", cc.Name, "--database", db); err != nil {
+		t.Fatal(err)
+	}
+	checkClusterRun(t, c, cc, db)
+
+	// A source whose ConfigMap is gone fails as bad input, naming the source.
+	must(c.Delete(ctx, lists))
+	_, err := run(t, "convert", "--namespace", ns, "--name", cc.Name, "--database", db)
+	if err == nil || exitCode(err) != 2 || !strings.Contains(err.Error(), `spec.sources[0] (salon-x-2018).csv.configMapKeyRef: ConfigMap "acme-lists" not found`) {
+		t.Errorf("err %v (exit %d)", err, exitCode(err))
+	}
+}
+
+// Two shards of an Indexed Job, each merging half the partitions into one
+// PostgreSQL database: the last to finish reports the whole run.
+func TestConvertInClusterSharded(t *testing.T) {
+	env, cc := clusterTenant(t)
+	db := pgtest.NewDatabase(t, pgtest.Start(t), "acme")
+	for shard := range 2 {
+		t.Setenv("JOB_COMPLETION_INDEX", strconv.Itoa(shard))
+		if _, err := run(t, "convert", "--namespace", cc.Namespace, "--name", cc.Name, "--database", db, "--shards", "2"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	checkClusterRun(t, env.Client, cc, db)
+}
+
+// clusterTenant starts a control plane holding the sample tenant, its lists in
+// a ConfigMap, and points KUBECONFIG at it.
+func clusterTenant(t *testing.T) (*testenv.Env, *ccv1.ContactConversion) {
+	t.Helper()
 	env := testenv.Start(t)
 	ctx := context.Background()
 	user, err := env.Env.ControlPlane.AddUser(envtest.User{Name: "converter", Groups: []string{"system:masters"}}, nil)
@@ -57,10 +101,19 @@ func TestConvertInCluster(t *testing.T) {
 	cc.Namespace, cc.ResourceVersion = ns, ""
 	must(c.Create(ctx, cc))
 	must(c.Create(ctx, desired.ConflictsConfigMap(cc))) // the reconciler creates it before the Job
+	return env, cc
+}
 
-	db := "sqlite:" + filepath.Join(t.TempDir(), "contacts.db")
-	if _, err := run(t, "convert", "--namespace", ns, "--name", cc.Name, "--database", db); err != nil {
-		t.Fatal(err)
+// checkClusterRun checks the database, the status and the conflict report a
+// run of the sample tenant leaves.
+func checkClusterRun(t *testing.T, c client.Client, cc *ccv1.ContactConversion, db string) {
+	t.Helper()
+	ctx, ns := context.Background(), cc.Namespace
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
 	}
 	got, _ := run(t, "export", "--database", db)
 	want, _ := os.ReadFile(filepath.Join(tenant, "expected-export.jsonl"))
@@ -94,12 +147,5 @@ func TestConvertInCluster(t *testing.T) {
 	if !strings.Contains(report.Data["conflicts.csv"], "marie.dubois@example.fr,firstName,Marie | Marie-Claire,false") ||
 		!strings.HasPrefix(report.Data["summary"], "2 conflicts, 1 unresolved") {
 		t.Errorf("conflict report: %v", report.Data)
-	}
-
-	// A source whose ConfigMap is gone fails as bad input, naming the source.
-	must(c.Delete(ctx, lists))
-	_, err = run(t, "convert", "--namespace", ns, "--name", cc.Name, "--database", db)
-	if err == nil || exitCode(err) != 2 || !strings.Contains(err.Error(), `spec.sources[0] (salon-x-2018).csv.configMapKeyRef: ConfigMap "acme-lists" not found`) {
-		t.Errorf("err %v (exit %d)", err, exitCode(err))
 	}
 }

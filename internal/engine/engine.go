@@ -183,7 +183,8 @@ func (r *runner) run(ctx context.Context) error {
 	// The run key covers everything the result depends on: spec, layout,
 	// erasures, and every header and record read.
 	key := sha256.New()
-	fmt.Fprintf(key, "%s|%d|%d|%d|%s\n", desired.RunSpecHash(spec), r.o.Partitions, r.o.Shard, r.o.Shards, r.sup.Digest())
+	// Shards of one run share the key: their partitions never overlap.
+	fmt.Fprintf(key, "%s|%d|%d|%s\n", desired.RunSpecHash(spec), r.o.Partitions, r.o.Shards, r.sup.Digest())
 	for _, h := range r.sourceHashes {
 		key.Write(h.Sum(nil))
 	}

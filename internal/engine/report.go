@@ -81,3 +81,33 @@ func (r *Report) checkAccounting() error {
 	}
 	return nil
 }
+
+// CombineShards sums the reports of a sharded run's shards into the run's.
+// Every shard reads every row, so rows read, rejected and suppressed, and the
+// language and opt-out counts, are taken once; merged rows and contacts add.
+func CombineShards(shards []*Report) (*Report, error) {
+	if len(shards) == 0 {
+		return nil, fmt.Errorf("no shard report")
+	}
+	out := *shards[0]
+	out.Sources = append([]SourceReport(nil), shards[0].Sources...)
+	for i := range out.Sources {
+		out.Sources[i].RowsOtherShards = 0
+	}
+	for _, r := range shards[1:] {
+		if len(r.Sources) != len(out.Sources) || r.RunKey != out.RunKey {
+			return nil, fmt.Errorf("shard reports of different runs")
+		}
+		for i, s := range r.Sources {
+			out.Sources[i].RowsMerged += s.RowsMerged
+		}
+		out.Contacts += r.Contacts
+		out.DuplicatesMerged += r.DuplicatesMerged
+		out.Conflicts += r.Conflicts
+		out.Unresolved += r.Unresolved
+		out.LanguageDefault += r.LanguageDefault
+		out.PartitionsResumed += r.PartitionsResumed
+		out.Seconds.Total = max(out.Seconds.Total, r.Seconds.Total)
+	}
+	return &out, out.checkAccounting()
+}

@@ -193,6 +193,20 @@ func (p *Postgres) FinishRun(ctx context.Context, runKey string, partitions int,
 	})
 }
 
+// SaveShardReport implements Store.
+func (p *Postgres) SaveShardReport(ctx context.Context, runKey string, shard, shards int, report []byte) ([][]byte, error) {
+	if _, err := p.pool.Exec(ctx, `INSERT INTO shard_reports (run_key, shard, report) VALUES ($1, $2, $3)
+		ON CONFLICT (run_key, shard) DO UPDATE SET report = EXCLUDED.report`, runKey, shard, string(report)); err != nil {
+		return nil, err
+	}
+	rows, err := p.pool.Query(ctx, `SELECT report FROM shard_reports WHERE run_key = $1 ORDER BY shard`, runKey)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	return readShardReports(rows, shards)
+}
+
 // Export implements Store. Keys sort by bytes (COLLATE "C"), as in SQLite.
 func (p *Postgres) Export(ctx context.Context, fn func(*Exported) error) error {
 	rows, err := p.pool.Query(ctx, `SELECT key, email, first_name, last_name, language, fields::text, sources::text,

@@ -70,3 +70,19 @@ func readConflicts(rows rowScanner, fn func(ConflictRow) error) error {
 	}
 	return rows.Err()
 }
+
+// readShardReports returns the reports once there is one per shard.
+func readShardReports(rows rowScanner, shards int) ([][]byte, error) {
+	var out [][]byte
+	for rows.Next() {
+		var r string
+		if err := rows.Scan(&r); err != nil {
+			return nil, err
+		}
+		out = append(out, []byte(r))
+	}
+	if err := rows.Err(); err != nil || len(out) < shards {
+		return nil, err
+	}
+	return out, nil
+}

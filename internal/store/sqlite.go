@@ -207,6 +207,20 @@ func (s *SQLite) FinishRun(ctx context.Context, runKey string, partitions int, s
 	})
 }
 
+// SaveShardReport implements Store.
+func (s *SQLite) SaveShardReport(ctx context.Context, runKey string, shard, shards int, report []byte) ([][]byte, error) {
+	if _, err := s.db.ExecContext(ctx, `INSERT OR REPLACE INTO shard_reports (run_key, shard, report) VALUES (?, ?, ?)`,
+		runKey, shard, string(report)); err != nil {
+		return nil, err
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT report FROM shard_reports WHERE run_key = ? ORDER BY shard`, runKey)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	return readShardReports(rows, shards)
+}
+
 // Export implements Store.
 func (s *SQLite) Export(ctx context.Context, fn func(*Exported) error) error {
 	rows, err := s.db.QueryContext(ctx, `SELECT key, email, first_name, last_name, language, fields, sources, segments,

@@ -74,6 +74,9 @@ type Store interface {
 	// the run's count (left by a run with more partitions), drops other
 	// runs' checkpoints and records the report.
 	FinishRun(ctx context.Context, runKey string, partitions int, segments []Segment, report []byte) error
+	// SaveShardReport records one shard's report and returns every shard's,
+	// in shard order, once all shards have reported (nil before).
+	SaveShardReport(ctx context.Context, runKey string, shard, shards int, report []byte) ([][]byte, error)
 	// Export calls fn for every contact, by key.
 	Export(ctx context.Context, fn func(*Exported) error) error
 	// Suppress erases a contact and keeps a salted hash of its key, so no

@@ -76,6 +76,14 @@ CREATE TABLE runs (
     report      text NOT NULL
 );
 
+-- Each shard's report of a sharded run; the last shard to finish sums them.
+CREATE TABLE shard_reports (
+    run_key text NOT NULL,
+    shard   integer NOT NULL,
+    report  text NOT NULL,
+    PRIMARY KEY (run_key, shard)
+);
+
 -- +goose Down
-DROP TABLE runs, checkpoints, settings, consent_events, preference_overrides, suppressions, rejected_rows,
+DROP TABLE shard_reports, runs, checkpoints, settings, consent_events, preference_overrides, suppressions, rejected_rows,
     segments, contacts;

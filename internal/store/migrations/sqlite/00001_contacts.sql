@@ -88,7 +88,16 @@ CREATE TABLE runs (
     report      TEXT NOT NULL
 ) WITHOUT ROWID;
 
+-- Each shard's report of a sharded run; the last shard to finish sums them.
+CREATE TABLE shard_reports (
+    run_key TEXT NOT NULL,
+    shard   INTEGER NOT NULL,
+    report  TEXT NOT NULL,
+    PRIMARY KEY (run_key, shard)
+) WITHOUT ROWID;
+
 -- +goose Down
+DROP TABLE shard_reports;
 DROP TABLE runs;
 DROP TABLE checkpoints;
 DROP TABLE settings;
