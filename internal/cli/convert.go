@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"runtime/pprof"
 	"strings"
 	"text/tabwriter"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
+	"k8s.io/apimachinery/pkg/api/resource"
 	"sigs.k8s.io/yaml"
 
 	ccv1 "github.com/contactconverter/contact-converter/api/v1alpha1"
@@ -32,6 +34,7 @@ type convertOptions struct {
 	spillDir   string
 	partitions int
 	cpuProfile string
+	memLimit   string
 	// In a cluster.
 	namespace  string
 	name       string
@@ -58,6 +61,9 @@ progress into its status.`,
       --objects config/samples/tenant/lists.yaml --database sqlite:./contacts.db`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := tuneMemory(o.memLimit); err != nil {
+				return err
+			}
 			if o.name != "" {
 				return runConvertInCluster(cmd.Context(), cmd.ErrOrStderr(), o)
 			}
@@ -76,6 +82,7 @@ progress into its status.`,
 	f.StringVar(&o.name, "name", "", "in a cluster: the ContactConversion to run (instead of -f)")
 	f.Int64Var(&o.generation, "generation", 0, "in a cluster: the generation the Job was made for (a newer spec is reported)")
 	f.IntVar(&o.shards, "shards", 1, "in a cluster: how many shards split the partitions; this one is $JOB_COMPLETION_INDEX")
+	f.StringVar(&o.memLimit, "memory-limit", "200Mi", "soft limit of the Go heap: garbage is collected lazily below it (the database cache comes on top)")
 	f.StringVar(&o.cpuProfile, "cpu-profile", "", "write a CPU profile to this file")
 	_ = f.MarkHidden("cpu-profile")
 	cmd.MarkFlagsMutuallyExclusive("filename", "name")
@@ -137,6 +144,23 @@ func runConvert(ctx context.Context, stderr io.Writer, o convertOptions) error {
 		return err
 	}
 	printSummary(stderr, rep)
+	return nil
+}
+
+// tuneMemory trades the heap headroom the run may use for less garbage
+// collection: collect rarely, but never let the heap pass limit. GOGC and
+// GOMEMLIMIT, when set, win.
+func tuneMemory(limit string) error {
+	q, err := resource.ParseQuantity(limit)
+	if err != nil || q.Value() < 32<<20 {
+		return &engine.ConfigError{Err: fmt.Errorf("--memory-limit %q: give a size of at least 32Mi, such as 200Mi", limit)}
+	}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(q.Value())
+	}
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(400)
+	}
 	return nil
 }
 
