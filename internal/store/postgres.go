@@ -115,20 +115,13 @@ func (p *Postgres) WritePartition(ctx context.Context, runKey string, part int, 
 			return err
 		}
 		var buf []byte
-		_, err = tx.CopyFrom(ctx, pgx.Identifier{"contacts"},
-			[]string{"part", "key", "email", "first_name", "last_name", "language", "language_defaulted", "fields", "sources", "segments", "global_opt_out", "conflicts"},
+		_, err = tx.CopyFrom(ctx, pgx.Identifier{"contacts"}, contactColumns,
 			pgx.CopyFromSlice(len(contacts), func(i int) ([]any, error) {
 				c := &contacts[i]
 				o.apply(c)
-				buf = buf[:0]
-				fields := appendJSONMap(buf, c.Fields)
-				sources := appendJSONList(fields, c.Sources)
-				segments := appendJSONMap(sources, c.Segments)
-				conflicts := appendConflicts(segments, c.Conflicts)
-				buf = conflicts
-				return []any{part, c.Key, c.Email, c.FirstName, c.LastName, c.Language, c.LanguageDefaulted,
-					string(fields), string(sources[len(fields):]), string(segments[len(sources):]), c.GlobalOptOut,
-					string(conflicts[len(segments):])}, nil
+				var values []any
+				values, buf = contactRow(part, c, buf)
+				return values, nil
 			}))
 		if err != nil {
 			return err

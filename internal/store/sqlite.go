@@ -10,6 +10,7 @@ import (
 	"io"
 	"io/fs"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/pressly/goose/v3"
@@ -136,24 +137,17 @@ func (s *SQLite) WritePartition(ctx context.Context, runKey string, part int, co
 		if _, err := tx.ExecContext(ctx, `DELETE FROM contacts WHERE part = ?`, part); err != nil {
 			return err
 		}
-		contactRows := newBatcher(tx, `INSERT INTO contacts (key, part, email, first_name, last_name, language,
-			language_defaulted, fields, sources, segments, global_opt_out, conflicts) VALUES `, 12)
+		contactRows := newBatcher(tx, `INSERT INTO contacts (`+strings.Join(contactColumns, ", ")+`) VALUES `, len(contactColumns))
 		defer contactRows.close()
 		var buf []byte
 		for i := range contacts {
 			c := &contacts[i]
 			overrides.apply(c)
-			buf = buf[:0]
-			fields := appendJSONMap(buf, c.Fields)
-			sources := appendJSONList(fields, c.Sources)
-			segments := appendJSONMap(sources, c.Segments)
-			conflicts := appendConflicts(segments, c.Conflicts)
-			if err := contactRows.add(ctx, c.Key, part, c.Email, c.FirstName, c.LastName, c.Language, c.LanguageDefaulted,
-				string(fields), string(sources[len(fields):]), string(segments[len(sources):]), c.GlobalOptOut,
-				string(conflicts[len(segments):])); err != nil {
+			var values []any
+			values, buf = contactRow(part, c, buf)
+			if err := contactRows.add(ctx, values...); err != nil {
 				return fmt.Errorf("writing contact %q: %w", c.Key, err)
 			}
-			buf = conflicts
 		}
 		if err := contactRows.flush(ctx); err != nil {
 			return err
