@@ -70,11 +70,6 @@ func (c Conditions) Ready(reason, message string) {
 	c.Remove(ConditionStalled)
 }
 
-// IsTrue tells whether a condition is present and True.
-func (c Conditions) IsTrue(conditionType string) bool {
-	return meta.IsStatusConditionTrue(*c.List, conditionType)
-}
-
 // Conditions returns the condition editor of a ContactConversion.
 func (cc *ContactConversion) Conditions() Conditions {
 	return Conditions{List: &cc.Status.Conditions, Generation: cc.Generation}

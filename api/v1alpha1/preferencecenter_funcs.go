@@ -1,10 +1,5 @@
 package v1alpha1
 
-import "time"
-
-// DefaultLinkTTL is how long a signed link stays valid when linkTTL is unset.
-const DefaultLinkTTL = 720 * time.Hour
-
 // References lists the Secrets and claims the preference center needs. The
 // generated signing-key Secret is not listed: the operator creates it.
 func (s *PreferenceCenterSpec) References() []Reference {
@@ -20,14 +15,3 @@ func (s *PreferenceCenterSpec) References() []Reference {
 	}
 	return refs
 }
-
-// LinkTTLOrDefault is how long signed links stay valid.
-func (s *PreferenceCenterSpec) LinkTTLOrDefault() time.Duration {
-	if s.LinkTTL == nil || s.LinkTTL.Duration <= 0 {
-		return DefaultLinkTTL
-	}
-	return s.LinkTTL.Duration
-}
-
-// Enabled reports a right's switch, true when unset.
-func Enabled(right *bool) bool { return right == nil || *right }
