@@ -32,7 +32,7 @@ import (
 // size of the lists.
 const (
 	MinPartitions     = 128
-	MaxPartitions     = 8192
+	MaxPartitions     = store.Buckets
 	bytesPerPartition = 2 << 20
 )
 
@@ -86,6 +86,9 @@ type Progress struct {
 func Run(ctx context.Context, o Options) (*Report, error) {
 	if o.Shards <= 0 {
 		o.Shards = 1
+	}
+	if o.Partitions > MaxPartitions {
+		return nil, &ConfigError{Err: fmt.Errorf("partitions: %d is more than %d; use 0 to choose from the input size", o.Partitions, MaxPartitions)}
 	}
 	if o.Now == nil {
 		o.Now = time.Now
@@ -333,7 +336,7 @@ func (r *runner) readSource(ctx context.Context, rd *reader, i int, tb source.Ta
 			sr.RowsSuppressed++
 			continue
 		}
-		part := partitionOf(row.Key, r.o.Partitions)
+		part := store.PartitionOf(row.Key, r.o.Partitions)
 		if !r.mine(part) {
 			sr.RowsOtherShards++
 			continue
@@ -431,7 +434,7 @@ func (r *runner) mergeAll(ctx context.Context) error {
 			r.report.PartitionsResumed++
 		} else if r.o.Store != nil {
 			t := time.Now()
-			if err := r.o.Store.WritePartition(ctx, r.report.RunKey, m.part, m.contacts, m.stats); err != nil {
+			if err := r.o.Store.WritePartition(ctx, r.report.RunKey, m.part, r.o.Partitions, m.contacts, m.stats); err != nil {
 				return fmt.Errorf("writing partition %d: %w", m.part, err)
 			}
 			r.report.Seconds.Write += time.Since(t).Seconds()
@@ -562,7 +565,7 @@ func (r *runner) finish(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	return r.o.Store.FinishRun(ctx, rep.RunKey, r.o.Partitions, segments, data)
+	return r.o.Store.FinishRun(ctx, rep.RunKey, segments, data)
 }
 
 func languageAliases(spec *ccv1.ContactConversionSpec) map[string]string {

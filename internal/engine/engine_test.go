@@ -15,14 +15,3 @@ func TestPartitionsFor(t *testing.T) {
 		}
 	}
 }
-
-// Checkpoints and the database layout depend on the partition of a key never
-// changing between versions: these values are pinned.
-func TestPartitionOfIsStable(t *testing.T) {
-	if got := partitionOf("jan.peeters@example.be", 128); got != 99 {
-		t.Errorf("partitionOf(jan.peeters@example.be, 128) = %d, want 99", got)
-	}
-	if got := partitionOf("a@b.be", 1024); got != 709 {
-		t.Errorf("partitionOf(a@b.be, 1024) = %d, want 709", got)
-	}
-}

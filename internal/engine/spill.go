@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"io"
 	"os"
 	"path/filepath"
@@ -15,13 +14,6 @@ import (
 	"github.com/contactconverter/contact-converter/internal/merge"
 	"github.com/contactconverter/contact-converter/internal/store"
 )
-
-// partitionOf places a key in one of n partitions.
-func partitionOf(key string, n int) int {
-	h := fnv.New64a()
-	_, _ = h.Write([]byte(key))
-	return int(h.Sum64() % uint64(n))
-}
 
 // spill holds rows on disk, one file per partition and writer, so memory
 // stays bounded whatever the size of the lists. Each reading goroutine has

@@ -66,18 +66,18 @@ func (b *batcher) close() {
 }
 
 // contactColumns are the contacts table's columns, in contactRow's order.
-var contactColumns = []string{"part", "key", "email", "first_name", "last_name", "language", "language_defaulted",
+var contactColumns = []string{"bucket", "key", "email", "first_name", "last_name", "language", "language_defaulted",
 	"fields", "sources", "segments", "global_opt_out", "conflicts"}
 
 // contactRow is a contact's values for contactColumns. buf is scratch space,
 // returned for reuse.
-func contactRow(part int, c *merge.Contact, buf []byte) ([]any, []byte) {
+func contactRow(c *merge.Contact, buf []byte) ([]any, []byte) {
 	buf = buf[:0]
 	fields := appendJSONMap(buf, c.Fields)
 	sources := appendJSONList(fields, c.Sources)
 	segments := appendJSONMap(sources, c.Segments)
 	conflicts := appendConflicts(segments, c.Conflicts)
-	return []any{part, c.Key, c.Email, c.FirstName, c.LastName, c.Language, c.LanguageDefaulted,
+	return []any{Bucket(c.Key), c.Key, c.Email, c.FirstName, c.LastName, c.Language, c.LanguageDefaulted,
 		string(fields), string(sources[len(fields):]), string(segments[len(sources):]), c.GlobalOptOut,
 		string(conflicts[len(segments):])}, conflicts
 }

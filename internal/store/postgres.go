@@ -49,28 +49,7 @@ func (p *Postgres) Close() error {
 
 // Suppressions implements Store.
 func (p *Postgres) Suppressions(ctx context.Context) (*Suppressions, error) {
-	if _, err := p.pool.Exec(ctx, `INSERT INTO settings (name, value) VALUES ('suppression_salt', $1) ON CONFLICT (name) DO NOTHING`, newSalt()); err != nil {
-		return nil, err
-	}
-	var salt string
-	if err := p.pool.QueryRow(ctx, `SELECT value FROM settings WHERE name = 'suppression_salt'`).Scan(&salt); err != nil {
-		return nil, err
-	}
-	sup := &Suppressions{salt: []byte(salt), hashes: map[string]bool{}}
-	rows, err := p.pool.Query(ctx, `SELECT key_hash FROM suppressions`)
-	if err != nil {
-		return nil, err
-	}
-	for rows.Next() {
-		var h string
-		if err := rows.Scan(&h); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		sup.hashes[h] = true
-	}
-	rows.Close()
-	return sup, rows.Err()
+	return loadSuppressions(ctx, pgConn{p.pool})
 }
 
 // ReplaceRejected implements Store.
@@ -104,14 +83,20 @@ func (p *Postgres) DonePartitions(ctx context.Context, runKey string) (map[int]P
 	return readCheckpoints(rows)
 }
 
-// WritePartition implements Store.
-func (p *Postgres) WritePartition(ctx context.Context, runKey string, part int, contacts []merge.Contact, stats PartStats) error {
+// WritePartition implements Store. It holds the advisory locks of the
+// partition's buckets, so a preference-center change to one of them waits.
+func (p *Postgres) WritePartition(ctx context.Context, runKey string, part, partitions int, contacts []merge.Contact, stats PartStats) error {
+	lo, hi := BucketRange(part, partitions)
 	return pgx.BeginFunc(ctx, p.pool, func(tx pgx.Tx) error {
-		o, err := p.overrides(ctx, tx, part)
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, b) FROM generate_series($2::int, $3::int - 1) b`,
+			advisoryLockClass, lo, hi); err != nil {
+			return err
+		}
+		o, err := loadOverrides(ctx, pgConn{tx}, lo, hi)
 		if err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `DELETE FROM contacts WHERE part = $1`, part); err != nil {
+		if _, err := tx.Exec(ctx, `DELETE FROM contacts WHERE bucket >= $1 AND bucket < $2`, lo, hi); err != nil {
 			return err
 		}
 		var buf []byte
@@ -120,7 +105,7 @@ func (p *Postgres) WritePartition(ctx context.Context, runKey string, part int, 
 				c := &contacts[i]
 				o.apply(c)
 				var values []any
-				values, buf = contactRow(part, c, buf)
+				values, buf = contactRow(c, buf)
 				return values, nil
 			}))
 		if err != nil {
@@ -133,28 +118,31 @@ func (p *Postgres) WritePartition(ctx context.Context, runKey string, part int, 
 	})
 }
 
-func (p *Postgres) overrides(ctx context.Context, tx pgx.Tx, part int) (overrides, error) {
-	rows, err := tx.Query(ctx, `SELECT key, segment, status FROM preference_overrides WHERE part = $1`, part)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	return readOverrides(rows)
-}
-
 // Suppress implements Store.
 func (p *Postgres) Suppress(ctx context.Context, key, origin string) error {
-	sup, err := p.Suppressions(ctx)
-	if err != nil {
-		return err
-	}
+	return p.Apply(ctx, []Change{{Key: key, Action: ActionErase, Topic: "*", Source: origin, At: time.Now()}})
+}
+
+// Contact implements Preferences.
+func (p *Postgres) Contact(ctx context.Context, key string) (*Exported, error) {
+	return contact(ctx, pgConn{p.pool}, key)
+}
+
+// ConsentEvents implements Preferences.
+func (p *Postgres) ConsentEvents(ctx context.Context, key string) ([]ConsentEvent, error) {
+	return consentEvents(ctx, pgConn{p.pool}, key)
+}
+
+// Apply implements Preferences.
+func (p *Postgres) Apply(ctx context.Context, changes []Change) error {
 	return pgx.BeginFunc(ctx, p.pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `INSERT INTO suppressions (key_hash, created_at, origin) VALUES ($1, $2, $3) ON CONFLICT (key_hash) DO NOTHING`,
-			sup.Hash(key), time.Now().UTC().Format(time.RFC3339), origin); err != nil {
+		c := pgConn{tx}
+		salt, err := saltOf(ctx, c)
+		if err != nil {
 			return err
 		}
-		for _, q := range erasures {
-			if _, err := tx.Exec(ctx, q+` WHERE key = $1`, key); err != nil {
+		for i := range changes {
+			if err := applyChange(ctx, c, salt, &changes[i]); err != nil {
 				return err
 			}
 		}
@@ -162,12 +150,29 @@ func (p *Postgres) Suppress(ctx context.Context, key, origin string) error {
 	})
 }
 
+// Queue implements Preferences.
+func (p *Postgres) Queue(ctx context.Context, changes []Change) error {
+	return pgx.BeginFunc(ctx, p.pool, func(tx pgx.Tx) error { return queueChanges(ctx, pgConn{tx}, changes) })
+}
+
+// ApplyPending implements Preferences.
+func (p *Postgres) ApplyPending(ctx context.Context) (int, error) {
+	return applyPending(ctx, pgConn{p.pool}, func(fn func(conn) error) error {
+		return pgx.BeginFunc(ctx, p.pool, func(tx pgx.Tx) error { return fn(pgConn{tx}) })
+	})
+}
+
+// PendingChanges implements Preferences.
+func (p *Postgres) PendingChanges(ctx context.Context) (int64, error) {
+	return pendingCount(ctx, pgConn{p.pool})
+}
+
+// Ping implements Preferences.
+func (p *Postgres) Ping(ctx context.Context) error { return p.pool.Ping(ctx) }
+
 // FinishRun implements Store.
-func (p *Postgres) FinishRun(ctx context.Context, runKey string, partitions int, segments []Segment, report []byte) error {
+func (p *Postgres) FinishRun(ctx context.Context, runKey string, segments []Segment, report []byte) error {
 	return pgx.BeginFunc(ctx, p.pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `DELETE FROM contacts WHERE part >= $1`, partitions); err != nil {
-			return err
-		}
 		if _, err := tx.Exec(ctx, `DELETE FROM segments`); err != nil {
 			return err
 		}
@@ -202,23 +207,17 @@ func (p *Postgres) SaveShardReport(ctx context.Context, runKey string, shard, sh
 
 // Export implements Store. Keys sort by bytes (COLLATE "C"), as in SQLite.
 func (p *Postgres) Export(ctx context.Context, fn func(*Exported) error) error {
-	rows, err := p.pool.Query(ctx, `SELECT key, email, first_name, last_name, language, fields::text, sources::text,
-		segments::text, global_opt_out, conflicts::text FROM contacts ORDER BY key COLLATE "C"`)
+	rows, err := p.pool.Query(ctx, contactSelect+` ORDER BY key COLLATE "C"`)
 	if err != nil {
 		return err
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var e Exported
-		var fields, sources, segments, conflicts string
-		if err := rows.Scan(&e.Key, &e.Email, &e.FirstName, &e.LastName, &e.Language, &fields, &sources, &segments,
-			&e.GlobalOptOut, &conflicts); err != nil {
+		e, err := scanExported(rows)
+		if err != nil {
 			return err
 		}
-		if err := decodeExported(&e, []byte(fields), []byte(sources), []byte(segments), []byte(conflicts)); err != nil {
-			return err
-		}
-		if err := fn(&e); err != nil {
+		if err := fn(e); err != nil {
 			return err
 		}
 	}

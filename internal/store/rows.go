@@ -15,22 +15,6 @@ type rowScanner interface {
 	Err() error
 }
 
-// readOverrides reads (key, segment, status) rows.
-func readOverrides(rows rowScanner) (overrides, error) {
-	o := overrides{}
-	for rows.Next() {
-		var key, seg, status string
-		if err := rows.Scan(&key, &seg, &status); err != nil {
-			return nil, err
-		}
-		if o[key] == nil {
-			o[key] = map[string]string{}
-		}
-		o[key][seg] = status
-	}
-	return o, rows.Err()
-}
-
 // readCheckpoints reads (part, stats JSON) rows.
 func readCheckpoints(rows rowScanner) (map[int]PartStats, error) {
 	done := map[int]PartStats{}

@@ -33,7 +33,7 @@ func OpenSQLite(ctx context.Context, path string) (*SQLite, error) {
 	for _, p := range []string{"journal_mode(WAL)", "synchronous(OFF)", "busy_timeout(10000)", "foreign_keys(1)", "cache_size(-32768)", "temp_store(MEMORY)", "wal_autocheckpoint(16384)"} {
 		q.Add("_pragma", p)
 	}
-	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode()+"&_txlock=immediate")
 	if err != nil {
 		return nil, err
 	}
@@ -65,33 +65,7 @@ func (s *SQLite) Close() error { return s.db.Close() }
 
 // Suppressions implements Store.
 func (s *SQLite) Suppressions(ctx context.Context) (*Suppressions, error) {
-	salt, err := s.salt(ctx)
-	if err != nil {
-		return nil, err
-	}
-	sup := &Suppressions{salt: []byte(salt), hashes: map[string]bool{}}
-	rows, err := s.db.QueryContext(ctx, `SELECT key_hash FROM suppressions`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var h string
-		if err := rows.Scan(&h); err != nil {
-			return nil, err
-		}
-		sup.hashes[h] = true
-	}
-	return sup, rows.Err()
-}
-
-func (s *SQLite) salt(ctx context.Context) (string, error) {
-	if _, err := s.db.ExecContext(ctx, `INSERT INTO settings (name, value) VALUES ('suppression_salt', ?) ON CONFLICT (name) DO NOTHING`, newSalt()); err != nil {
-		return "", err
-	}
-	var salt string
-	err := s.db.QueryRowContext(ctx, `SELECT value FROM settings WHERE name = 'suppression_salt'`).Scan(&salt)
-	return salt, err
+	return loadSuppressions(ctx, sqliteConn{s.db})
 }
 
 // ReplaceRejected implements Store.
@@ -128,13 +102,14 @@ func (s *SQLite) DonePartitions(ctx context.Context, runKey string) (map[int]Par
 }
 
 // WritePartition implements Store.
-func (s *SQLite) WritePartition(ctx context.Context, runKey string, part int, contacts []merge.Contact, stats PartStats) error {
+func (s *SQLite) WritePartition(ctx context.Context, runKey string, part, partitions int, contacts []merge.Contact, stats PartStats) error {
+	lo, hi := BucketRange(part, partitions)
 	return s.tx(ctx, func(tx *sql.Tx) error {
-		overrides, err := loadOverrides(ctx, tx, part)
+		o, err := loadOverrides(ctx, sqliteConn{tx}, lo, hi)
 		if err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM contacts WHERE part = ?`, part); err != nil {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM contacts WHERE bucket >= ? AND bucket < ?`, lo, hi); err != nil {
 			return err
 		}
 		contactRows := newBatcher(tx, `INSERT INTO contacts (`+strings.Join(contactColumns, ", ")+`) VALUES `, len(contactColumns))
@@ -142,9 +117,9 @@ func (s *SQLite) WritePartition(ctx context.Context, runKey string, part int, co
 		var buf []byte
 		for i := range contacts {
 			c := &contacts[i]
-			overrides.apply(c)
+			o.apply(c)
 			var values []any
-			values, buf = contactRow(part, c, buf)
+			values, buf = contactRow(c, buf)
 			if err := contactRows.add(ctx, values...); err != nil {
 				return fmt.Errorf("writing contact %q: %w", c.Key, err)
 			}
@@ -160,17 +135,29 @@ func (s *SQLite) WritePartition(ctx context.Context, runKey string, part int, co
 
 // Suppress implements Store.
 func (s *SQLite) Suppress(ctx context.Context, key, origin string) error {
-	sup, err := s.Suppressions(ctx)
-	if err != nil {
-		return err
-	}
+	return s.Apply(ctx, []Change{{Key: key, Action: ActionErase, Topic: "*", Source: origin, At: time.Now()}})
+}
+
+// Contact implements Preferences.
+func (s *SQLite) Contact(ctx context.Context, key string) (*Exported, error) {
+	return contact(ctx, sqliteConn{s.db}, key)
+}
+
+// ConsentEvents implements Preferences.
+func (s *SQLite) ConsentEvents(ctx context.Context, key string) ([]ConsentEvent, error) {
+	return consentEvents(ctx, sqliteConn{s.db}, key)
+}
+
+// Apply implements Preferences.
+func (s *SQLite) Apply(ctx context.Context, changes []Change) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO suppressions (key_hash, created_at, origin) VALUES (?, ?, ?) ON CONFLICT (key_hash) DO NOTHING`,
-			sup.Hash(key), time.Now().UTC().Format(time.RFC3339), origin); err != nil {
+		c := sqliteConn{tx}
+		salt, err := saltOf(ctx, c)
+		if err != nil {
 			return err
 		}
-		for _, q := range erasures {
-			if _, err := tx.ExecContext(ctx, q+` WHERE key = ?`, key); err != nil {
+		for i := range changes {
+			if err := applyChange(ctx, c, salt, &changes[i]); err != nil {
 				return err
 			}
 		}
@@ -178,12 +165,29 @@ func (s *SQLite) Suppress(ctx context.Context, key, origin string) error {
 	})
 }
 
+// Queue implements Preferences.
+func (s *SQLite) Queue(ctx context.Context, changes []Change) error {
+	return s.tx(ctx, func(tx *sql.Tx) error { return queueChanges(ctx, sqliteConn{tx}, changes) })
+}
+
+// ApplyPending implements Preferences.
+func (s *SQLite) ApplyPending(ctx context.Context) (int, error) {
+	return applyPending(ctx, sqliteConn{s.db}, func(fn func(conn) error) error {
+		return s.tx(ctx, func(tx *sql.Tx) error { return fn(sqliteConn{tx}) })
+	})
+}
+
+// PendingChanges implements Preferences.
+func (s *SQLite) PendingChanges(ctx context.Context) (int64, error) {
+	return pendingCount(ctx, sqliteConn{s.db})
+}
+
+// Ping implements Preferences.
+func (s *SQLite) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
+
 // FinishRun implements Store.
-func (s *SQLite) FinishRun(ctx context.Context, runKey string, partitions int, segments []Segment, report []byte) error {
+func (s *SQLite) FinishRun(ctx context.Context, runKey string, segments []Segment, report []byte) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `DELETE FROM contacts WHERE part >= ?`, partitions); err != nil {
-			return err
-		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM segments`); err != nil {
 			return err
 		}
@@ -217,23 +221,17 @@ func (s *SQLite) SaveShardReport(ctx context.Context, runKey string, shard, shar
 
 // Export implements Store.
 func (s *SQLite) Export(ctx context.Context, fn func(*Exported) error) error {
-	rows, err := s.db.QueryContext(ctx, `SELECT key, email, first_name, last_name, language, fields, sources, segments,
-		global_opt_out, conflicts FROM contacts ORDER BY key`)
+	rows, err := s.db.QueryContext(ctx, contactSelect+` ORDER BY key`)
 	if err != nil {
 		return err
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var e Exported
-		var fields, sources, segments, conflicts []byte
-		if err := rows.Scan(&e.Key, &e.Email, &e.FirstName, &e.LastName, &e.Language, &fields, &sources, &segments,
-			&e.GlobalOptOut, &conflicts); err != nil {
+		e, err := scanExported(rows)
+		if err != nil {
 			return err
 		}
-		if err := decodeExported(&e, fields, sources, segments, conflicts); err != nil {
-			return err
-		}
-		if err := fn(&e); err != nil {
+		if err := fn(e); err != nil {
 			return err
 		}
 	}
@@ -261,28 +259,56 @@ func (s *SQLite) tx(ctx context.Context, fn func(*sql.Tx) error) error {
 	return tx.Commit()
 }
 
-// overrides are a partition's preference-center changes.
-type overrides map[string]map[string]string // key -> segment ('*' global) -> status
+// overrides are a partition's preference-center changes: key -> segment
+// ('*' for the global opt-out) -> status, and key -> field -> value.
+type overrides struct {
+	segments map[string]map[string]string
+	fields   map[string]map[string]string
+}
 
-func loadOverrides(ctx context.Context, q interface {
-	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
-}, part int) (overrides, error) {
-	rows, err := q.QueryContext(ctx, `SELECT key, segment, status FROM preference_overrides WHERE part = ?`, part)
+func loadOverrides(ctx context.Context, c conn, lo, hi int) (*overrides, error) {
+	rows, err := c.query(ctx, `SELECT key, 's', segment, status FROM preference_overrides WHERE bucket >= ? AND bucket < ?
+		UNION ALL SELECT key, 'f', field, value FROM field_overrides WHERE bucket >= ? AND bucket < ?`, lo, hi, lo, hi)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	return readOverrides(rows)
+	o := &overrides{segments: map[string]map[string]string{}, fields: map[string]map[string]string{}}
+	for rows.Next() {
+		var key, kind, name, value string
+		if err := rows.Scan(&key, &kind, &name, &value); err != nil {
+			return nil, err
+		}
+		m := o.segments
+		if kind == "f" {
+			m = o.fields
+		}
+		if m[key] == nil {
+			m[key] = map[string]string{}
+		}
+		m[key][name] = value
+	}
+	return o, rows.Err()
 }
 
 // apply lets the contact's own choices win over what the lists said.
-func (o overrides) apply(c *merge.Contact) {
-	for seg, status := range o[c.Key] {
+func (o *overrides) apply(c *merge.Contact) {
+	for seg, status := range o.segments[c.Key] {
 		if seg == "*" {
 			c.GlobalOptOut = status == merge.Unsubscribed
 			continue
 		}
 		c.Segments[seg] = status
+	}
+	for field, value := range o.fields[c.Key] {
+		switch field {
+		case "firstName":
+			c.FirstName = value
+		case "lastName":
+			c.LastName = value
+		case "language":
+			c.Language, c.LanguageDefaulted = value, false
+		}
 	}
 }
 

@@ -67,13 +67,13 @@ type Store interface {
 	ReplaceRejected(ctx context.Context, next func() (Rejected, error)) error
 	// DonePartitions returns the partitions a run already wrote.
 	DonePartitions(ctx context.Context, runKey string) (map[int]PartStats, error)
-	// WritePartition replaces a partition's contacts and records it as done
-	// for runKey, atomically. Preference-center changes win over the merge.
-	WritePartition(ctx context.Context, runKey string, part int, contacts []merge.Contact, stats PartStats) error
-	// FinishRun replaces the segments, drops contacts of partitions beyond
-	// the run's count (left by a run with more partitions), drops other
-	// runs' checkpoints and records the report.
-	FinishRun(ctx context.Context, runKey string, partitions int, segments []Segment, report []byte) error
+	// WritePartition replaces the contacts of partition part of partitions
+	// (a range of buckets) and records it as done for runKey, atomically.
+	// Preference-center changes win over the merge.
+	WritePartition(ctx context.Context, runKey string, part, partitions int, contacts []merge.Contact, stats PartStats) error
+	// FinishRun replaces the segments, drops other runs' checkpoints and
+	// records the report.
+	FinishRun(ctx context.Context, runKey string, segments []Segment, report []byte) error
 	// SaveShardReport records one shard's report and returns every shard's,
 	// in shard order, once all shards have reported (nil before).
 	SaveShardReport(ctx context.Context, runKey string, shard, shards int, report []byte) ([][]byte, error)
@@ -84,6 +84,7 @@ type Store interface {
 	Suppress(ctx context.Context, key, origin string) error
 	// Conflicts calls fn for every conflict, by key and field.
 	Conflicts(ctx context.Context, fn func(ConflictRow) error) error
+	Preferences
 	Close() error
 }
 

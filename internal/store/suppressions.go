@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -52,8 +53,33 @@ func newSalt() string {
 }
 
 // erasures delete what the database holds about a contact; the consent
-// history is kept as evidence, and the suppression keeps it from coming back.
+// history is kept as evidence under the key's salted hash, and the
+// suppression keeps the contact from coming back.
 var erasures = []string{
 	`DELETE FROM contacts`,
 	`DELETE FROM preference_overrides`,
+	`DELETE FROM field_overrides`,
+	`DELETE FROM pending_changes`,
+}
+
+// loadSuppressions reads the salt and every suppressed hash.
+func loadSuppressions(ctx context.Context, c conn) (*Suppressions, error) {
+	salt, err := saltOf(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := c.query(ctx, `SELECT key_hash FROM suppressions`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	s := &Suppressions{salt: salt, hashes: map[string]bool{}}
+	for rows.Next() {
+		var h string
+		if err := rows.Scan(&h); err != nil {
+			return nil, err
+		}
+		s.hashes[h] = true
+	}
+	return s, rows.Err()
 }

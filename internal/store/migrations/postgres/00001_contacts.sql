@@ -2,7 +2,7 @@
 -- The same schema as SQLite's (see migrations/sqlite), with jsonb columns so
 -- segments can be queried (contacts WHERE segments ->> 'fairs' = 'subscribed').
 CREATE TABLE contacts (
-    part               integer NOT NULL,
+    bucket            integer NOT NULL,
     key                text NOT NULL,
     email              text NOT NULL DEFAULT '',
     first_name         text NOT NULL DEFAULT '',
@@ -14,7 +14,7 @@ CREATE TABLE contacts (
     segments           jsonb NOT NULL DEFAULT '{}',
     global_opt_out     boolean NOT NULL DEFAULT false,
     conflicts          jsonb NOT NULL DEFAULT '[]',
-    PRIMARY KEY (part, key)
+    PRIMARY KEY (bucket, key)
 );
 
 CREATE TABLE segments (
@@ -38,12 +38,12 @@ CREATE TABLE suppressions (
 );
 
 CREATE TABLE preference_overrides (
-    part       integer NOT NULL,
+    bucket     integer NOT NULL,
     key        text NOT NULL,
     segment    text NOT NULL,
     status     text NOT NULL,
     changed_at text NOT NULL,
-    PRIMARY KEY (part, key, segment)
+    PRIMARY KEY (bucket, key, segment)
 );
 
 CREATE TABLE consent_events (

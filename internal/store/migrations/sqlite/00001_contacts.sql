@@ -1,10 +1,10 @@
 -- +goose Up
--- One merged contact per key. part is the hash partition of the key (see
--- settings.partitions), which the engine rewrites as a unit: keying the table
--- by (part, key) keeps each partition's rows together on disk, so rewriting
--- one touches few pages. sources, segments, fields and conflicts are JSON.
+-- One merged contact per key. bucket is the key's fixed hash bucket
+-- (0..8191); a run's partition is a range of buckets, which the engine
+-- rewrites as a unit: keying the table by (bucket, key) keeps each
+-- partition's rows together on disk, so rewriting one touches few pages. sources, segments, fields and conflicts are JSON.
 CREATE TABLE contacts (
-    part               INTEGER NOT NULL,
+    bucket            INTEGER NOT NULL,
     key                TEXT NOT NULL,
     email              TEXT NOT NULL DEFAULT '',
     first_name         TEXT NOT NULL DEFAULT '',
@@ -16,7 +16,7 @@ CREATE TABLE contacts (
     segments           TEXT NOT NULL DEFAULT '{}',
     global_opt_out     INTEGER NOT NULL DEFAULT 0,
     conflicts          TEXT NOT NULL DEFAULT '[]',
-    PRIMARY KEY (part, key)
+    PRIMARY KEY (bucket, key)
 ) WITHOUT ROWID;
 
 -- Segments: one per old list (kind source) and per rule (kind rule).
@@ -47,10 +47,10 @@ CREATE TABLE suppressions (
 CREATE TABLE preference_overrides (
     key        TEXT NOT NULL,
     segment    TEXT NOT NULL,
-    part       INTEGER NOT NULL,
+    bucket     INTEGER NOT NULL,
     status     TEXT NOT NULL,
     changed_at TEXT NOT NULL,
-    PRIMARY KEY (part, key, segment)
+    PRIMARY KEY (bucket, key, segment)
 ) WITHOUT ROWID;
 
 -- Evidence of every consent change; append-only.

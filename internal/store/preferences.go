@@ -1,0 +1,331 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/contactconverter/contact-converter/internal/merge"
+)
+
+// ErrNotFound is returned for a contact the database does not hold.
+var ErrNotFound = errors.New("contact not found")
+
+// Actions a Change carries; they are also the actions consent_events
+// records.
+const (
+	ActionSubscribe   = "subscribe"
+	ActionUnsubscribe = "unsubscribe"
+	// ActionUnsubscribeAll is the objection to direct marketing: a global
+	// opt-out.
+	ActionUnsubscribeAll = "unsubscribe-all"
+	// ActionWithdrawObjection lifts a global opt-out, when the contact
+	// subscribes to a topic again.
+	ActionWithdrawObjection = "withdraw-objection"
+	ActionRectify           = "rectify"
+	ActionErase             = "erase"
+)
+
+// Change sources, as consent_events records them.
+const (
+	SourcePreferenceCenter = "preference-center"
+	SourceOneClick         = "one-click"
+	SourceAPI              = "api"
+	SourceImport           = "import"
+)
+
+// Rectifiable fields, by their export names.
+var rectifiable = map[string]string{"firstName": "first_name", "lastName": "last_name", "language": "language"}
+
+// Change is one thing a contact, or staff for them, asked for.
+type Change struct {
+	Key    string `json:"key"`
+	Action string `json:"action"`
+	// Topic is what the contact saw (a topic name, "*" for all, or a field
+	// name); Segment is the segment a (un)subscribe sets.
+	Topic   string `json:"topic,omitempty"`
+	Segment string `json:"segment,omitempty"`
+	// Fields a rectification sets: firstName, lastName, language.
+	Fields map[string]string `json:"fields,omitempty"`
+	Source string            `json:"source"`
+	// TextHash is a hash of the text the contact was shown.
+	TextHash string    `json:"textHash,omitempty"`
+	IP       string    `json:"ip,omitempty"`
+	At       time.Time `json:"at"`
+}
+
+// Validate reports a change the store cannot apply.
+func (c *Change) Validate() error {
+	if c.Key == "" {
+		return errors.New("change without a contact key")
+	}
+	switch c.Action {
+	case ActionSubscribe, ActionUnsubscribe:
+		if c.Segment == "" {
+			return fmt.Errorf("%s without a segment", c.Action)
+		}
+	case ActionRectify:
+		if len(c.Fields) == 0 {
+			return errors.New("rectify without fields")
+		}
+		for f := range c.Fields {
+			if rectifiable[f] == "" {
+				return fmt.Errorf("rectify: field %q cannot be changed (only firstName, lastName, language)", f)
+			}
+		}
+	case ActionUnsubscribeAll, ActionWithdrawObjection, ActionErase:
+	default:
+		return fmt.Errorf("unknown action %q", c.Action)
+	}
+	return nil
+}
+
+// ConsentEvent is one line of a contact's consent history.
+type ConsentEvent struct {
+	Topic    string `json:"topic"`
+	Action   string `json:"action"`
+	At       string `json:"at"`
+	Source   string `json:"source"`
+	TextHash string `json:"textHash,omitempty"`
+	IP       string `json:"ip,omitempty"`
+}
+
+// Preferences is what the preference center needs of the database.
+type Preferences interface {
+	// Contact returns a contact, or ErrNotFound.
+	Contact(ctx context.Context, key string) (*Exported, error)
+	// ConsentEvents returns a contact's consent history, oldest first.
+	ConsentEvents(ctx context.Context, key string) ([]ConsentEvent, error)
+	// Apply applies changes and records them as evidence, atomically.
+	Apply(ctx context.Context, changes []Change) error
+	// Queue keeps changes to apply after the running conversion.
+	Queue(ctx context.Context, changes []Change) error
+	// ApplyPending applies queued changes in order and returns how many.
+	ApplyPending(ctx context.Context) (int, error)
+	// PendingChanges counts queued changes.
+	PendingChanges(ctx context.Context) (int64, error)
+	// Ping checks the database answers.
+	Ping(ctx context.Context) error
+}
+
+// contactSelect reads contacts in scanExported's order; CAST reads
+// PostgreSQL's jsonb as text.
+const contactSelect = `SELECT key, email, first_name, last_name, language, CAST(fields AS text), CAST(sources AS text),
+	CAST(segments AS text), global_opt_out, CAST(conflicts AS text) FROM contacts`
+
+func scanExported(rows rowScanner) (*Exported, error) {
+	var e Exported
+	var fields, sources, segments, conflicts []byte
+	if err := rows.Scan(&e.Key, &e.Email, &e.FirstName, &e.LastName, &e.Language, &fields, &sources, &segments,
+		&e.GlobalOptOut, &conflicts); err != nil {
+		return nil, err
+	}
+	return &e, decodeExported(&e, fields, sources, segments, conflicts)
+}
+
+func contact(ctx context.Context, c conn, key string) (*Exported, error) {
+	rows, err := c.query(ctx, contactSelect+` WHERE bucket = ? AND key = ?`, Bucket(key), key)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+		return nil, ErrNotFound
+	}
+	return scanExported(rows)
+}
+
+func consentEvents(ctx context.Context, c conn, key string) ([]ConsentEvent, error) {
+	rows, err := c.query(ctx, `SELECT topic, action, at, source, text_hash, ip FROM consent_events WHERE key = ? ORDER BY id`, key)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	events := []ConsentEvent{}
+	for rows.Next() {
+		var e ConsentEvent
+		if err := rows.Scan(&e.Topic, &e.Action, &e.At, &e.Source, &e.TextHash, &e.IP); err != nil {
+			return nil, err
+		}
+		events = append(events, e)
+	}
+	return events, rows.Err()
+}
+
+func timestamp(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
+
+// applyChange applies one change inside a transaction. A change to a
+// contact the database does not hold (yet) is still kept as an override, so
+// an import never undoes it.
+func applyChange(ctx context.Context, c conn, salt []byte, ch *Change) error {
+	if err := ch.Validate(); err != nil {
+		return err
+	}
+	bucket := Bucket(ch.Key)
+	if err := c.lockBucket(ctx, bucket); err != nil {
+		return err
+	}
+	at := timestamp(ch.At)
+	eventKey := ch.Key
+	switch ch.Action {
+	case ActionSubscribe, ActionUnsubscribe:
+		status := merge.Subscribed
+		if ch.Action == ActionUnsubscribe {
+			status = merge.Unsubscribed
+		}
+		if err := setOverride(ctx, c, bucket, ch.Key, ch.Segment, status, at); err != nil {
+			return err
+		}
+		if err := setContactSegment(ctx, c, bucket, ch.Key, ch.Segment, status); err != nil {
+			return err
+		}
+	case ActionUnsubscribeAll, ActionWithdrawObjection:
+		optOut := ch.Action == ActionUnsubscribeAll
+		status := merge.Subscribed
+		if optOut {
+			status = merge.Unsubscribed
+		}
+		if err := setOverride(ctx, c, bucket, ch.Key, "*", status, at); err != nil {
+			return err
+		}
+		if _, err := c.exec(ctx, `UPDATE contacts SET global_opt_out = ? WHERE bucket = ? AND key = ?`, optOut, bucket, ch.Key); err != nil {
+			return err
+		}
+	case ActionRectify:
+		for field, value := range ch.Fields {
+			if _, err := c.exec(ctx, `INSERT INTO field_overrides (bucket, key, field, value, changed_at) VALUES (?, ?, ?, ?, ?)
+				ON CONFLICT (bucket, key, field) DO UPDATE SET value = excluded.value, changed_at = excluded.changed_at`,
+				bucket, ch.Key, field, value, at); err != nil {
+				return err
+			}
+			q := `UPDATE contacts SET ` + rectifiable[field] + ` = ?`
+			if field == "language" {
+				q += `, language_defaulted = false`
+			}
+			if _, err := c.exec(ctx, q+` WHERE bucket = ? AND key = ?`, value, bucket, ch.Key); err != nil {
+				return err
+			}
+		}
+	case ActionErase:
+		hash := HashKey(salt, ch.Key)
+		if _, err := c.exec(ctx, `INSERT INTO suppressions (key_hash, created_at, origin) VALUES (?, ?, ?) ON CONFLICT (key_hash) DO NOTHING`,
+			hash, at, ch.Source); err != nil {
+			return err
+		}
+		for _, q := range erasures {
+			if _, err := c.exec(ctx, q+` WHERE key = ?`, ch.Key); err != nil {
+				return err
+			}
+		}
+		// The history stays as evidence, under the salted hash instead of
+		// the key.
+		eventKey = hash
+		if _, err := c.exec(ctx, `UPDATE consent_events SET key = ? WHERE key = ?`, hash, ch.Key); err != nil {
+			return err
+		}
+	}
+	topic := ch.Topic
+	if topic == "" {
+		topic = ch.Segment
+	}
+	_, err := c.exec(ctx, `INSERT INTO consent_events (key, topic, action, at, source, text_hash, ip) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		eventKey, topic, ch.Action, at, ch.Source, ch.TextHash, ch.IP)
+	return err
+}
+
+func setOverride(ctx context.Context, c conn, bucket int, key, segment, status, at string) error {
+	_, err := c.exec(ctx, `INSERT INTO preference_overrides (bucket, key, segment, status, changed_at) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (bucket, key, segment) DO UPDATE SET status = excluded.status, changed_at = excluded.changed_at`,
+		bucket, key, segment, status, at)
+	return err
+}
+
+func setContactSegment(ctx context.Context, c conn, bucket int, key, segment, status string) error {
+	var raw []byte
+	found, err := queryOne(ctx, c, `SELECT segments FROM contacts WHERE bucket = ? AND key = ?`, []any{bucket, key}, &raw)
+	if err != nil || !found {
+		return err
+	}
+	segments := map[string]string{}
+	if err := json.Unmarshal(raw, &segments); err != nil {
+		return err
+	}
+	segments[segment] = status
+	_, err = c.exec(ctx, `UPDATE contacts SET segments = ? WHERE bucket = ? AND key = ?`,
+		string(appendJSONMap(nil, segments)), bucket, key)
+	return err
+}
+
+func queueChanges(ctx context.Context, c conn, changes []Change) error {
+	for i := range changes {
+		if err := changes[i].Validate(); err != nil {
+			return err
+		}
+		data, err := json.Marshal(&changes[i])
+		if err != nil {
+			return err
+		}
+		if _, err := c.exec(ctx, `INSERT INTO pending_changes (key, change, queued_at) VALUES (?, ?, ?)`,
+			changes[i].Key, string(data), timestamp(changes[i].At)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// applyPending applies queued changes oldest first, each with the removal
+// of its queue row in one transaction, so a crash neither loses nor
+// repeats one.
+func applyPending(ctx context.Context, db conn, inTx func(func(conn) error) error) (int, error) {
+	applied := 0
+	for {
+		var id int64
+		var raw []byte
+		found, err := queryOne(ctx, db, `SELECT id, change FROM pending_changes ORDER BY id LIMIT 1`, nil, &id, &raw)
+		if err != nil || !found {
+			return applied, err
+		}
+		var ch Change
+		if err := json.Unmarshal(raw, &ch); err != nil {
+			return applied, fmt.Errorf("pending change %d: %w", id, err)
+		}
+		err = inTx(func(c conn) error {
+			n, err := c.exec(ctx, `DELETE FROM pending_changes WHERE id = ?`, id)
+			if err != nil || n == 0 { // another replica applied it
+				return err
+			}
+			salt, err := saltOf(ctx, c)
+			if err != nil {
+				return err
+			}
+			return applyChange(ctx, c, salt, &ch)
+		})
+		if err != nil {
+			return applied, fmt.Errorf("applying pending change %d: %w", id, err)
+		}
+		applied++
+	}
+}
+
+func pendingCount(ctx context.Context, c conn) (int64, error) {
+	var n int64
+	_, err := queryOne(ctx, c, `SELECT count(*) FROM pending_changes`, nil, &n)
+	return n, err
+}
+
+// saltOf reads the suppression salt, creating it on first use.
+func saltOf(ctx context.Context, c conn) ([]byte, error) {
+	if _, err := c.exec(ctx, `INSERT INTO settings (name, value) VALUES ('suppression_salt', ?) ON CONFLICT (name) DO NOTHING`, newSalt()); err != nil {
+		return nil, err
+	}
+	var salt string
+	if _, err := queryOne(ctx, c, `SELECT value FROM settings WHERE name = 'suppression_salt'`, nil, &salt); err != nil {
+		return nil, err
+	}
+	return []byte(salt), nil
+}
