@@ -29,7 +29,8 @@ the other subcommands in Jobs and Deployments with the same image.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newManagerCommand(), newConvertCommand(), newExportCommand(), newConflictsCommand())
+	root.AddCommand(newManagerCommand(), newConvertCommand(), newExportCommand(), newConflictsCommand(),
+		newPreferenceCenterCommand())
 	return root
 }
 

@@ -31,6 +31,9 @@ var (
 const (
 	PurposePreferences = "prefs"
 	PurposeUnsubscribe = "unsub"
+	// PurposeForm guards a page's form against cross-site requests: it is
+	// minted when the form is shown and checked when it is posted.
+	PurposeForm = "form"
 )
 
 // MinKeyBytes is the shortest accepted signing key.

@@ -27,10 +27,16 @@ type SQLite struct {
 	db *sql.DB
 }
 
-// OpenSQLite opens and migrates an SQLite file, in WAL mode.
-func OpenSQLite(ctx context.Context, path string) (*SQLite, error) {
+// OpenSQLite opens and migrates an SQLite file, in WAL mode. durable
+// syncs every commit to disk; otherwise a crash of the process loses
+// nothing, but one of the machine may lose the last commits.
+func OpenSQLite(ctx context.Context, path string, durable bool) (*SQLite, error) {
 	q := url.Values{}
-	for _, p := range []string{"journal_mode(WAL)", "synchronous(OFF)", "busy_timeout(10000)", "foreign_keys(1)", "cache_size(-32768)", "temp_store(MEMORY)", "wal_autocheckpoint(16384)"} {
+	sync := "synchronous(OFF)"
+	if durable {
+		sync = "synchronous(FULL)"
+	}
+	for _, p := range []string{"journal_mode(WAL)", sync, "busy_timeout(10000)", "foreign_keys(1)", "cache_size(-32768)", "temp_store(MEMORY)", "wal_autocheckpoint(16384)"} {
 		q.Add("_pragma", p)
 	}
 	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode()+"&_txlock=immediate")

@@ -89,15 +89,22 @@ type Store interface {
 }
 
 // Open opens (and migrates) the database a URL names: sqlite:PATH, or
-// postgres:// / postgresql://.
-func Open(ctx context.Context, url string) (Store, error) {
+// postgres:// / postgresql://. It is tuned for a conversion, which can
+// always be run again: SQLite does not wait for the disk on each commit.
+func Open(ctx context.Context, url string) (Store, error) { return open(ctx, url, false) }
+
+// OpenService opens the database for the preference center: every commit
+// is on disk before it returns, since a contact's choice cannot be redone.
+func OpenService(ctx context.Context, url string) (Store, error) { return open(ctx, url, true) }
+
+func open(ctx context.Context, url string, durable bool) (Store, error) {
 	switch {
 	case strings.HasPrefix(url, "sqlite:"):
 		path := strings.TrimPrefix(url, "sqlite:")
 		if path == "" {
 			return nil, errors.New("database URL sqlite: needs a path, e.g. sqlite:./contacts.db")
 		}
-		return OpenSQLite(ctx, path)
+		return OpenSQLite(ctx, path, durable)
 	case strings.HasPrefix(url, "postgres://"), strings.HasPrefix(url, "postgresql://"):
 		return OpenPostgres(ctx, url)
 	}

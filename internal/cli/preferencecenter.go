@@ -1,0 +1,180 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/spf13/cobra"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	ccv1 "github.com/contactconverter/contact-converter/api/v1alpha1"
+	"github.com/contactconverter/contact-converter/internal/engine"
+	"github.com/contactconverter/contact-converter/internal/kubescheme"
+	"github.com/contactconverter/contact-converter/internal/linktoken"
+	"github.com/contactconverter/contact-converter/internal/prefcenter"
+	"github.com/contactconverter/contact-converter/internal/store"
+)
+
+type preferenceCenterOptions struct {
+	config, listen, metricsListen, database string
+	maintenanceInterval                     time.Duration
+}
+
+func newPreferenceCenterCommand() *cobra.Command {
+	var o preferenceCenterOptions
+	cmd := &cobra.Command{
+		Use:   "preference-center",
+		Short: "Serve the preference center of a tenant's contact database",
+		Long: `preference-center serves the pages where contacts choose what they receive and
+exercise their GDPR rights, the RFC 8058 one-click unsubscribe, and the
+mailing system's API under /api/v1. The operator runs it in a Deployment
+with a configuration file rendered from a PreferenceCenter.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runPreferenceCenter(cmd.Context(), o)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.config, "config", "/etc/contact-converter/config/config.json", "the configuration file")
+	f.StringVar(&o.listen, "listen", ":8080", "address of the pages, the API, /healthz and /readyz")
+	f.StringVar(&o.metricsListen, "metrics-listen", ":9090", "address of /metrics (empty: off)")
+	f.StringVar(&o.database, "database", "", "database URL, sqlite:PATH or postgres://... (default $DATABASE_URL)")
+	f.DurationVar(&o.maintenanceInterval, "maintenance-interval", 2*time.Second, "how often to check whether the conversion runs")
+	return cmd
+}
+
+func runPreferenceCenter(ctx context.Context, o preferenceCenterOptions) error {
+	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	cfg, err := prefcenter.LoadConfig(o.config)
+	if err != nil {
+		return &engine.ConfigError{Err: err}
+	}
+	keys, err := readSigningKeys(cfg.SigningKeysDir)
+	if err != nil {
+		return &engine.ConfigError{Err: err}
+	}
+	signer, err := linktoken.NewSigner(keys)
+	if err != nil {
+		return &engine.ConfigError{Err: fmt.Errorf("%s: %w", cfg.SigningKeysDir, err)}
+	}
+	var apiToken string
+	if cfg.APITokenFile != "" {
+		data, err := os.ReadFile(cfg.APITokenFile)
+		if err != nil {
+			return &engine.ConfigError{Err: fmt.Errorf("apiTokenFile: %w", err)}
+		}
+		if apiToken = strings.TrimSpace(string(data)); len(apiToken) < 16 {
+			return &engine.ConfigError{Err: fmt.Errorf("apiTokenFile %s: the API token needs at least 16 characters", cfg.APITokenFile)}
+		}
+	}
+	url := o.database
+	if url == "" {
+		url = os.Getenv("DATABASE_URL")
+	}
+	if url == "" {
+		return &engine.ConfigError{Err: errors.New("no database: pass --database or set DATABASE_URL")}
+	}
+	st, err := store.OpenService(ctx, url)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	srv, err := prefcenter.New(prefcenter.Options{Config: cfg, Store: st, Signer: signer, APIToken: apiToken, Registerer: reg, Logger: log})
+	if err != nil {
+		return &engine.ConfigError{Err: err}
+	}
+	if cfg.Conversion != nil {
+		check, err := conversionRunning(cfg.Conversion)
+		if err != nil {
+			return err
+		}
+		go srv.WatchMaintenance(ctx, check, o.maintenanceInterval)
+	} else if _, err := srv.DrainPending(ctx); err != nil {
+		return err
+	}
+
+	servers := []*http.Server{{Addr: o.listen, Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout: 30 * time.Second, WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 32 << 10}}
+	if o.metricsListen != "" {
+		servers = append(servers, &http.Server{Addr: o.metricsListen, Handler: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
+			ReadHeaderTimeout: 10 * time.Second})
+	}
+	errc := make(chan error, len(servers))
+	for _, s := range servers {
+		ln, err := net.Listen("tcp", s.Addr)
+		if err != nil {
+			return err
+		}
+		log.Info("listening", "address", ln.Addr().String())
+		go func() { errc <- s.Serve(ln) }()
+	}
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	// Graceful shutdown: finish the requests in flight.
+	log.Info("shutting down")
+	shutdown, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	for _, s := range servers {
+		if err := s.Shutdown(shutdown); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// readSigningKeys reads a mounted Secret's folder: one file per key.
+func readSigningKeys(dir string) (map[string][]byte, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("signing keys: %w", err)
+	}
+	keys := map[string][]byte{}
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), ".") || e.IsDir() {
+			continue // a mounted Secret's ..data links
+		}
+		data, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			return nil, err
+		}
+		keys[e.Name()] = data
+	}
+	return keys, nil
+}
+
+// conversionRunning reads the ContactConversion's phase through the API.
+func conversionRunning(ref *prefcenter.ObjectKey) (prefcenter.MaintenanceFunc, error) {
+	cfg, err := ctrl.GetConfig()
+	if err != nil {
+		return nil, fmt.Errorf("conversion %s/%s: %w", ref.Namespace, ref.Name, err)
+	}
+	c, err := client.New(cfg, client.Options{Scheme: kubescheme.New()})
+	if err != nil {
+		return nil, err
+	}
+	return func(ctx context.Context) (bool, error) {
+		var cc ccv1.ContactConversion
+		if err := c.Get(ctx, client.ObjectKey{Namespace: ref.Namespace, Name: ref.Name}, &cc); err != nil {
+			return false, err
+		}
+		return cc.Status.Phase == ccv1.PhaseRunning || cc.Status.Phase == ccv1.PhasePaused, nil
+	}, nil
+}

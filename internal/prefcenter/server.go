@@ -1,0 +1,279 @@
+package prefcenter
+
+import (
+	"context"
+	"crypto/sha256"
+	"embed"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"html/template"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/contactconverter/contact-converter/internal/linktoken"
+	"github.com/contactconverter/contact-converter/internal/store"
+)
+
+//go:embed templates
+var templateFiles embed.FS
+
+// Limits on what a client may send.
+const (
+	maxFormBytes = 16 << 10
+	maxAPIBytes  = 10 << 20
+	// formTTL is how long a shown form can be posted.
+	formTTL = 2 * time.Hour
+)
+
+// Options build a Server.
+type Options struct {
+	Config *Config
+	Store  store.Preferences
+	Signer *linktoken.Signer
+	// APIToken is the bearer token of /api/v1; empty disables the API.
+	APIToken string
+	// Now is the clock; nil is time.Now.
+	Now func() time.Time
+	// Registerer receives the metrics; nil registers nothing.
+	Registerer prometheus.Registerer
+	Logger     *slog.Logger
+	// RatePerSecond and Burst limit each client address on token endpoints;
+	// zero uses 5 per second with bursts of 40.
+	RatePerSecond float64
+	Burst         int
+}
+
+// Server serves the pages, the one-click unsubscribe and the API.
+type Server struct {
+	cfg         *Config
+	store       store.Preferences
+	signer      *linktoken.Signer
+	apiToken    string
+	now         func() time.Time
+	log         *slog.Logger
+	ttl         time.Duration
+	catalog     catalog
+	pages       map[string]*template.Template
+	css         []byte
+	trusted     []netip.Prefix
+	limiter     *ipLimiter
+	metrics     *metrics
+	maintenance atomic.Bool
+}
+
+// New checks the options and builds a Server.
+func New(o Options) (*Server, error) {
+	if err := o.Config.Validate(); err != nil {
+		return nil, err
+	}
+	if o.Store == nil || o.Signer == nil {
+		return nil, errors.New("prefcenter: a store and a signer are required")
+	}
+	s := &Server{cfg: o.Config, store: o.Store, signer: o.Signer, apiToken: o.APIToken, now: o.Now, log: o.Logger}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	s.ttl, _ = o.Config.TTL()
+	var err error
+	if s.catalog, err = loadCatalog(); err != nil {
+		return nil, err
+	}
+	if s.pages, err = parsePages(); err != nil {
+		return nil, err
+	}
+	if s.css, err = templateFiles.ReadFile("templates/style.css"); err != nil {
+		return nil, err
+	}
+	for _, p := range o.Config.TrustedProxies {
+		s.trusted = append(s.trusted, netip.MustParsePrefix(p))
+	}
+	rate, burst := o.RatePerSecond, o.Burst
+	if rate == 0 {
+		rate, burst = 5, 40
+	}
+	s.limiter = newIPLimiter(rate, burst, s.now)
+	s.metrics = newMetrics(o.Registerer)
+	return s, nil
+}
+
+func parsePages() (map[string]*template.Template, error) {
+	pages := map[string]*template.Template{}
+	for _, name := range []string{"preferences", "confirm", "message", "data", "rectify"} {
+		t, err := template.ParseFS(templateFiles, "templates/layout.html", "templates/"+name+".html")
+		if err != nil {
+			return nil, err
+		}
+		pages[name] = t
+	}
+	return pages, nil
+}
+
+// SetMaintenance switches maintenance mode: while on, changes are queued.
+func (s *Server) SetMaintenance(on bool) { s.maintenance.Store(on) }
+
+// Handler routes every endpoint.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	page := func(pattern, route string, h http.HandlerFunc) {
+		s.handle(mux, pattern, route, s.limited(h))
+	}
+	page("GET /p/{token}", "preferences", s.showPreferences)
+	page("POST /p/{token}", "preferences", s.savePreferences)
+	page("GET /p/{token}/unsubscribe", "unsubscribe", s.showUnsubscribe)
+	page("POST /p/{token}/unsubscribe", "unsubscribe", s.unsubscribeAll)
+	page("GET /p/{token}/data", "data", s.right(s.cfg.Rights.Export, s.showData))
+	page("GET /p/{token}/data.json", "data", s.right(s.cfg.Rights.Export, s.downloadJSON))
+	page("GET /p/{token}/data.csv", "data", s.right(s.cfg.Rights.Export, s.downloadCSV))
+	page("GET /p/{token}/rectify", "rectify", s.right(s.cfg.Rights.Rectification, s.showRectify))
+	page("POST /p/{token}/rectify", "rectify", s.right(s.cfg.Rights.Rectification, s.rectify))
+	page("GET /p/{token}/erase", "erase", s.right(s.cfg.Rights.Erasure, s.showErase))
+	page("POST /p/{token}/erase", "erase", s.right(s.cfg.Rights.Erasure, s.erase))
+	page("GET /u/{token}", "one-click", s.showOneClick)
+	page("POST /u/{token}", "one-click", s.oneClick)
+	if s.apiToken != "" {
+		api := func(pattern, route string, h http.HandlerFunc) {
+			s.handle(mux, pattern, route, s.limited(s.authorized(h)))
+		}
+		api("POST /api/v1/links", "api-links", s.apiLinks)
+		api("GET /api/v1/contacts/{key}", "api-contact", s.apiExport)
+		api("DELETE /api/v1/contacts/{key}", "api-contact", s.apiErase)
+	}
+	s.handle(mux, "GET /static/style.css", "static", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/css; charset=utf-8")
+		w.Header().Set("Cache-Control", "public, max-age=3600")
+		_, _ = w.Write(s.css)
+	})
+	s.handle(mux, "GET /healthz", "healthz", func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte("ok\n")) })
+	s.handle(mux, "GET /readyz", "readyz", s.ready)
+	s.handle(mux, "/", "other", func(w http.ResponseWriter, r *http.Request) { http.NotFound(w, r) })
+	return s.secured(mux)
+}
+
+// handle registers h, counting its requests under route.
+func (s *Server) handle(mux *http.ServeMux, pattern, route string, h http.HandlerFunc) {
+	mux.Handle(pattern, s.metrics.count(route, h))
+}
+
+// right hides a disabled right: its endpoints answer 404.
+func (s *Server) right(enabled bool, h http.HandlerFunc) http.HandlerFunc {
+	if !enabled {
+		return http.NotFound
+	}
+	return h
+}
+
+func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := s.store.Ping(ctx); err != nil {
+		s.log.Warn("database not answering", "error", err)
+		http.Error(w, "database not answering", http.StatusServiceUnavailable)
+		return
+	}
+	_, _ = w.Write([]byte("ok\n"))
+}
+
+// secured sets the security headers on every response.
+func (s *Server) secured(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self' https: http:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("Cross-Origin-Opener-Policy", "same-origin")
+		if s.cfg.HSTS {
+			h.Set("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// limited applies the per-address rate limit.
+func (s *Server) limited(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if !s.limiter.allow(s.clientIP(r)) {
+			w.Header().Set("Retry-After", "10")
+			http.Error(w, "too many requests", http.StatusTooManyRequests)
+			return
+		}
+		h(w, r)
+	}
+}
+
+// clientIP is the address recorded as evidence: the peer, or, when the peer
+// is a trusted proxy, the last address in X-Forwarded-For that is not one.
+func (s *Server) clientIP(r *http.Request) string {
+	peer, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	addr := peer.Addr().Unmap()
+	if !s.isTrusted(addr) {
+		return addr.String()
+	}
+	hops := strings.Split(r.Header.Get("X-Forwarded-For"), ",")
+	for i := len(hops) - 1; i >= 0; i-- {
+		hop, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+		if err != nil {
+			break
+		}
+		hop = hop.Unmap()
+		if !s.isTrusted(hop) {
+			return hop.String()
+		}
+		addr = hop
+	}
+	return addr.String()
+}
+
+func (s *Server) isTrusted(a netip.Addr) bool {
+	for _, p := range s.trusted {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// textHash is the evidence of what a contact was shown.
+func textHash(parts ...string) string {
+	sum := sha256.Sum256([]byte(strings.Join(parts, "\x00")))
+	return "sha256:" + hex.EncodeToString(sum[:])
+}
+
+// commit applies changes, or queues them during a conversion. It reports
+// whether they were queued.
+func (s *Server) commit(ctx context.Context, changes []store.Change) (queued bool, err error) {
+	if len(changes) == 0 {
+		return false, nil
+	}
+	queued = s.maintenance.Load()
+	if queued {
+		err = s.store.Queue(ctx, changes)
+	} else {
+		err = s.store.Apply(ctx, changes)
+	}
+	if err != nil {
+		return queued, fmt.Errorf("recording %d changes: %w", len(changes), err)
+	}
+	mode := "applied"
+	if queued {
+		mode = "queued"
+		s.metrics.pending.Add(float64(len(changes)))
+	}
+	for _, c := range changes {
+		s.metrics.changes.WithLabelValues(c.Action, mode).Inc()
+	}
+	return queued, nil
+}
