@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the test suite needs, when they are missing:
 # make, git, postgresql (server binaries; the tests start their own server),
-# time.
+# time, and chromium (the preference center's browser test).
 # Go tools (controller-gen, helm, the control plane) are built by `make test`.
 set -euo pipefail
 
@@ -12,6 +12,8 @@ command -v git >/dev/null || need+=(git)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 # /usr/bin/time measures peak memory in `make bench`.
 [ -x /usr/bin/time ] || need+=(time)
+# A real browser drives the preference center's pages.
+[ -x /usr/bin/chromium ] || need+=(chromium)
 if [ ${#need[@]} -eq 0 ]; then
   echo "install-test-deps: Debian packages already present"
   exit 0
