@@ -26,9 +26,9 @@ var brussels, _ = time.LoadLocation("Europe/Brussels")
 var weekdays = []ccv1.Weekday{"Mon", "Tue", "Wed", "Thu", "Fri"}
 
 // kstatusOf computes what Flux, kpt and kubectl's kstatus read.
-func kstatusOf(t *testing.T, cc *ccv1.ContactConversion) status.Status {
+func kstatusOf(t *testing.T, o client.Object) status.Status {
 	t.Helper()
-	obj, err := runtime.DefaultUnstructuredConverter.ToUnstructured(cc)
+	obj, err := runtime.DefaultUnstructuredConverter.ToUnstructured(o)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -86,10 +86,10 @@ func TestValidationReconcile(t *testing.T) {
 		}
 	})
 
-	t.Run("a preference center is Ready, or Stalled on a missing TLS secret", func(t *testing.T) {
+	t.Run("a preference center rolls out, or is Stalled on a missing TLS secret", func(t *testing.T) {
 		pc := makeCenter(ns, "prefs").obj()
 		h.create(t, pc)
-		h.waitCondition(t, pc, ccv1.ConditionReady, metav1.ConditionTrue, ccv1.ReasonValid)
+		h.waitCondition(t, pc, ccv1.ConditionReconciling, metav1.ConditionTrue, reasonRollingOut)
 
 		bad := makeCenter(ns, "prefs-tls").ingressTLS("prefs.acme.example", "prefs-tls").obj()
 		h.create(t, bad)

@@ -1,8 +1,11 @@
 package controllers
 
 import (
+	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -18,10 +21,14 @@ func CacheOptions() cache.Options {
 	return cache.Options{
 		DefaultTransform: cache.TransformStripManagedFields(),
 		ByObject: map[client.Object]cache.ByObject{
-			&batchv1.Job{}:           own,
-			&corev1.ServiceAccount{}: own,
-			&rbacv1.Role{}:           own,
-			&rbacv1.RoleBinding{}:    own,
+			&batchv1.Job{}:                  own,
+			&corev1.ServiceAccount{}:        own,
+			&rbacv1.Role{}:                  own,
+			&rbacv1.RoleBinding{}:           own,
+			&corev1.Service{}:               own,
+			&appsv1.Deployment{}:            own,
+			&networkingv1.Ingress{}:         own,
+			&policyv1.PodDisruptionBudget{}: own,
 		},
 	}
 }

@@ -59,7 +59,7 @@ func startHarnessWithCap(t *testing.T, maxConcurrent int) *harness {
 	if err := (&PreferenceCenterReconciler{
 		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Metadata: mgr.GetCache(),
 		Recorder: mgr.GetEventRecorder("preferencecenter-controller"),
-		Clock:    clk,
+		Clock:    clk, Image: "contact-converter:test",
 	}).SetupWithManager(ctx, mgr); err != nil {
 		t.Fatal(err)
 	}

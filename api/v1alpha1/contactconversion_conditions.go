@@ -40,7 +40,6 @@ const (
 	ReasonResolved          = "Resolved"
 	ReasonSucceeded         = "Succeeded"
 	ReasonJobFailed         = "JobFailed"
-	ReasonValid             = "Valid"
 	ReasonInvalidSchedule   = "InvalidSchedule"
 	ReasonInvalidSpec       = "InvalidSpec"
 	ReasonSecretNotFound    = "SecretNotFound"

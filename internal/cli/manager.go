@@ -105,6 +105,7 @@ func runManager(cmd *cobra.Command, o managerOptions) error {
 		APIReader: mgr.GetAPIReader(), Metadata: mgr.GetCache(),
 		Recorder: mgr.GetEventRecorder("preferencecenter-controller"),
 		Clock:    clk,
+		Image:    o.image,
 	}).SetupWithManager(cmd.Context(), mgr); err != nil {
 		return fmt.Errorf("setting up the PreferenceCenter controller: %w", err)
 	}

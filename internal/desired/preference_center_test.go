@@ -1,0 +1,139 @@
+package desired
+
+import (
+	"encoding/json"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+
+	ccv1 "github.com/contactconverter/contact-converter/api/v1alpha1"
+	"github.com/contactconverter/contact-converter/internal/prefcenter"
+)
+
+func samplePC() *ccv1.PreferenceCenter {
+	return &ccv1.PreferenceCenter{
+		ObjectMeta: metav1.ObjectMeta{Name: "acme", Namespace: "tenant-a", Generation: 3},
+		Spec: ccv1.PreferenceCenterSpec{
+			Database:        ccv1.DatabaseSpec{Postgres: &ccv1.PostgresDatabase{SecretRef: ccv1.SecretKeyReference{Name: "acme-db"}}},
+			Organization:    ccv1.Organization{Name: "ACME", PrivacyPolicyURL: "https://acme.example/privacy"},
+			Languages:       []string{"nl", "fr"},
+			DefaultLanguage: "nl",
+			Topics:          []ccv1.Topic{{Name: "fairs", Title: map[string]string{"nl": "Beurzen"}}},
+			LinkTTL:         &metav1.Duration{Duration: 48 * time.Hour},
+		},
+	}
+}
+
+func TestPreferenceCenterObjects(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		edit  func(*ccv1.PreferenceCenter)
+		check func(t *testing.T, pc *ccv1.PreferenceCenter)
+	}{
+		{"postgres, one replica, no ingress", nil, func(t *testing.T, pc *ccv1.PreferenceCenter) {
+			d := PreferenceCenterDeployment(pc, "img:1", "abc")
+			c := d.Spec.Template.Spec.Containers[0]
+			if c.Env[0].Name != "DATABASE_URL" || c.Env[0].ValueFrom.SecretKeyRef.Name != "acme-db" || c.Env[0].ValueFrom.SecretKeyRef.Key != "uri" {
+				t.Errorf("database env = %+v", c.Env)
+			}
+			if PreferenceCenterPDB(pc) != nil || PreferenceCenterIngress(pc) != nil || PreferenceCenterRole(pc) != nil {
+				t.Error("a PDB, Ingress or Role for one replica without ingress or conversion")
+			}
+			if got := PreferenceCenterURL(pc); got != "http://acme-preference-center.tenant-a.svc" {
+				t.Errorf("URL = %s", got)
+			}
+			if *d.Spec.Template.Spec.AutomountServiceAccountToken {
+				t.Error("a token is mounted though the pod reads no conversion")
+			}
+		}},
+		{"sqlite, three replicas, TLS ingress, conversion", func(pc *ccv1.PreferenceCenter) {
+			pc.Spec.Database = ccv1.DatabaseSpec{SQLite: &ccv1.SQLiteDatabase{PersistentVolumeClaim: "acme-contacts"}}
+			pc.Spec.Replicas = ptr.To[int32](3)
+			pc.Spec.Ingress = &ccv1.IngressSpec{Host: "prefs.acme.example", ClassName: "nginx", TLSSecretName: "prefs-tls"}
+			pc.Spec.ConversionRef = &ccv1.LocalObjectReference{Name: "acme"}
+			pc.Spec.APITokenSecretRef = &ccv1.KeySelector{Name: "api", Key: "token"}
+		}, func(t *testing.T, pc *ccv1.PreferenceCenter) {
+			d := PreferenceCenterDeployment(pc, "img:1", "abc")
+			c := d.Spec.Template.Spec.Containers[0]
+			if !slices.Contains(c.Args, "sqlite:"+SQLiteDir+"/contacts.db") || *d.Spec.Replicas != 3 {
+				t.Errorf("args %v replicas %d", c.Args, *d.Spec.Replicas)
+			}
+			if pdb := PreferenceCenterPDB(pc); pdb == nil || pdb.Spec.MinAvailable.IntValue() != 1 {
+				t.Error("no PDB for three replicas")
+			}
+			ing := PreferenceCenterIngress(pc)
+			if ing == nil || *ing.Spec.IngressClassName != "nginx" || ing.Spec.TLS[0].SecretName != "prefs-tls" {
+				t.Errorf("ingress = %+v", ing)
+			}
+			if got := PreferenceCenterURL(pc); got != "https://prefs.acme.example" {
+				t.Errorf("URL = %s", got)
+			}
+			role := PreferenceCenterRole(pc)
+			if role == nil || !slices.Equal(role.Rules[0].ResourceNames, []string{"acme"}) || !slices.Equal(role.Rules[0].Verbs, []string{"get"}) {
+				t.Errorf("role = %+v", role)
+			}
+			cfg := PreferenceCenterConfig(pc, nil)
+			if !cfg.HSTS || cfg.Conversion.Name != "acme" || cfg.APITokenFile == "" || cfg.PublicURL != "https://prefs.acme.example" {
+				t.Errorf("config = %+v", cfg)
+			}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pc := samplePC()
+			if tc.edit != nil {
+				tc.edit(pc)
+			}
+			d := PreferenceCenterDeployment(pc, "img:1", "abc")
+			spec := d.Spec.Template.Spec
+			c := spec.Containers[0]
+			sc := c.SecurityContext
+			if !*spec.SecurityContext.RunAsNonRoot || !*sc.ReadOnlyRootFilesystem || *sc.AllowPrivilegeEscalation || sc.Capabilities.Drop[0] != "ALL" {
+				t.Error("the pod is not restricted")
+			}
+			if c.ReadinessProbe.HTTPGet.Path != "/readyz" || c.LivenessProbe.HTTPGet.Path != "/healthz" {
+				t.Error("probes missing")
+			}
+			if d.Spec.Template.Annotations[AnnotationConfigHash] != "abc" || c.Image != "img:1" || c.Args[0] != "preference-center" {
+				t.Errorf("template = %+v", d.Spec.Template)
+			}
+			cm, err := PreferenceCenterConfigMap(pc, PreferenceCenterConfig(pc, nil))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var cfg prefcenter.Config
+			if err := json.Unmarshal([]byte(cm.Data[ConfigKey]), &cfg); err != nil {
+				t.Fatal(err)
+			}
+			// The operator renders what the service accepts.
+			if err := cfg.Validate(); err != nil {
+				t.Errorf("rendered configuration is invalid: %v", err)
+			}
+			if !cfg.Rights.Export || !cfg.Rights.Erasure || !cfg.Rights.Rectification || cfg.LinkTTL != "48h0m0s" {
+				t.Errorf("defaults: %+v", cfg)
+			}
+			if ConfigHash(cm, "1") == ConfigHash(cm, "2") {
+				t.Error("a Secret's new version does not change the hash")
+			}
+		})
+	}
+}
+
+func TestSigningSecretNamesSortByDay(t *testing.T) {
+	pc := samplePC()
+	a := SigningSecret(pc, []byte("k"), time.Date(2026, 1, 2, 0, 0, 0, 0, time.UTC))
+	b := SigningSecret(pc, []byte("k"), time.Date(2026, 11, 28, 0, 0, 0, 0, time.UTC))
+	var ka, kb string
+	for k := range a.Data {
+		ka = k
+	}
+	for k := range b.Data {
+		kb = k
+	}
+	if !(ka < kb) || !strings.HasPrefix(ka, "key-") || a.Name != "acme-preference-center-signing" {
+		t.Errorf("keys %q, %q; name %s", ka, kb, a.Name)
+	}
+}
