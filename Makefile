@@ -86,6 +86,8 @@ demo: ## Convert the sample tenant into the embedded SQLite database and show th
 bench: build envtest ## Run the benchmarks and print their figures.
 	@echo ">> engine: 1M contacts in about 1.9M rows across 6 lists (a minute or so)"
 	hack/bench-engine.sh
+	@echo ">> preference center: page and one-click unsubscribe, 16 concurrent clients, SQLite and PostgreSQL"
+	go test -run '^$$' -bench . -benchtime 3000x ./internal/prefcenter/
 	@echo ">> scale: 1,000 ContactConversions in 100 namespaces against a real API server (about a minute)"
 	KUBEBUILDER_ASSETS="$$(K8S_VERSION=$(K8S_VERSION) hack/setup-envtest.sh 2>/dev/null | tail -1)" \
 	go test -run '^$$' -bench . -benchtime 1x -timeout 30m ./test/scale/

@@ -21,7 +21,7 @@ import (
 	ccv1 "github.com/contactconverter/contact-converter/api/v1alpha1"
 	"github.com/contactconverter/contact-converter/internal/desired"
 	"github.com/contactconverter/contact-converter/internal/linktoken"
-	"github.com/contactconverter/contact-converter/internal/prefcenter"
+	"github.com/contactconverter/contact-converter/internal/prefconfig"
 )
 
 func (h *harness) get(t *testing.T, obj client.Object) error {
@@ -96,7 +96,7 @@ func TestPreferenceCenterObjects(t *testing.T) {
 	// The rendered configuration is one the service accepts.
 	cm := &corev1.ConfigMap{ObjectMeta: obj}
 	h.waitObject(t, cm, nil)
-	var cfg prefcenter.Config
+	var cfg prefconfig.Config
 	if err := json.Unmarshal([]byte(cm.Data[desired.ConfigKey]), &cfg); err != nil {
 		t.Fatal(err)
 	}

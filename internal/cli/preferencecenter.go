@@ -24,6 +24,7 @@ import (
 	"github.com/contactconverter/contact-converter/internal/kubescheme"
 	"github.com/contactconverter/contact-converter/internal/linktoken"
 	"github.com/contactconverter/contact-converter/internal/prefcenter"
+	"github.com/contactconverter/contact-converter/internal/prefconfig"
 	"github.com/contactconverter/contact-converter/internal/store"
 )
 
@@ -57,7 +58,7 @@ with a configuration file rendered from a PreferenceCenter.`,
 
 func runPreferenceCenter(ctx context.Context, o preferenceCenterOptions) error {
 	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
-	cfg, err := prefcenter.LoadConfig(o.config)
+	cfg, err := prefconfig.LoadConfig(o.config)
 	if err != nil {
 		return &engine.ConfigError{Err: err}
 	}
@@ -161,7 +162,7 @@ func readSigningKeys(dir string) (map[string][]byte, error) {
 }
 
 // conversionRunning reads the ContactConversion's phase through the API.
-func conversionRunning(ref *prefcenter.ObjectKey) (prefcenter.MaintenanceFunc, error) {
+func conversionRunning(ref *prefconfig.ObjectKey) (prefcenter.MaintenanceFunc, error) {
 	cfg, err := ctrl.GetConfig()
 	if err != nil {
 		return nil, fmt.Errorf("conversion %s/%s: %w", ref.Namespace, ref.Name, err)

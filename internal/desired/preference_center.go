@@ -18,7 +18,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	ccv1 "github.com/contactconverter/contact-converter/api/v1alpha1"
-	"github.com/contactconverter/contact-converter/internal/prefcenter"
+	"github.com/contactconverter/contact-converter/internal/prefconfig"
 )
 
 // Labels of a preference center's objects, and where its pod finds things.
@@ -94,14 +94,14 @@ func PreferenceCenterURL(pc *ccv1.PreferenceCenter) string {
 
 // PreferenceCenterConfig is the service's configuration. cc is the
 // referenced conversion, or nil when there is none (yet).
-func PreferenceCenterConfig(pc *ccv1.PreferenceCenter, cc *ccv1.ContactConversion) *prefcenter.Config {
+func PreferenceCenterConfig(pc *ccv1.PreferenceCenter, cc *ccv1.ContactConversion) *prefconfig.Config {
 	spec := &pc.Spec
-	cfg := &prefcenter.Config{
+	cfg := &prefconfig.Config{
 		Organization:    spec.Organization,
 		Languages:       spec.Languages,
 		DefaultLanguage: spec.DefaultLanguage,
 		Topics:          spec.Topics,
-		Rights: prefcenter.Rights{
+		Rights: prefconfig.Rights{
 			Export:        ptr.Deref(spec.Rights.Export, true),
 			Erasure:       ptr.Deref(spec.Rights.Erasure, true),
 			Rectification: ptr.Deref(spec.Rights.Rectification, true),
@@ -123,7 +123,7 @@ func PreferenceCenterConfig(pc *ccv1.PreferenceCenter, cc *ccv1.ContactConversio
 		cfg.LinkTTL = spec.LinkTTL.Duration.String()
 	}
 	if spec.ConversionRef != nil {
-		cfg.Conversion = &prefcenter.ObjectKey{Namespace: pc.Namespace, Name: spec.ConversionRef.Name}
+		cfg.Conversion = &prefconfig.ObjectKey{Namespace: pc.Namespace, Name: spec.ConversionRef.Name}
 	}
 	if spec.APITokenSecretRef != nil {
 		cfg.APITokenFile = apiTokenDir + "/token"
@@ -132,7 +132,7 @@ func PreferenceCenterConfig(pc *ccv1.PreferenceCenter, cc *ccv1.ContactConversio
 }
 
 // PreferenceCenterConfigMap holds the rendered configuration.
-func PreferenceCenterConfigMap(pc *ccv1.PreferenceCenter, cfg *prefcenter.Config) (*corev1.ConfigMap, error) {
+func PreferenceCenterConfigMap(pc *ccv1.PreferenceCenter, cfg *prefconfig.Config) (*corev1.ConfigMap, error) {
 	data, err := json.MarshalIndent(cfg, "", "  ")
 	if err != nil {
 		return nil, err

@@ -11,7 +11,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	ccv1 "github.com/contactconverter/contact-converter/api/v1alpha1"
-	"github.com/contactconverter/contact-converter/internal/prefcenter"
+	"github.com/contactconverter/contact-converter/internal/prefconfig"
 )
 
 func samplePC() *ccv1.PreferenceCenter {
@@ -104,7 +104,7 @@ func TestPreferenceCenterObjects(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var cfg prefcenter.Config
+			var cfg prefconfig.Config
 			if err := json.Unmarshal([]byte(cm.Data[ConfigKey]), &cfg); err != nil {
 				t.Fatal(err)
 			}

@@ -2,6 +2,7 @@ package prefcenter
 
 import (
 	"context"
+	"github.com/contactconverter/contact-converter/internal/prefconfig"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -31,8 +32,8 @@ const tenant = "../../config/samples/tenant"
 const greta = "greta@example.de"
 
 // testConfig offers three topics; greta never consented to "shop".
-func testConfig(publicURL string) *Config {
-	return &Config{
+func testConfig(publicURL string) *prefconfig.Config {
+	return &prefconfig.Config{
 		Organization:    ccv1.Organization{Name: "ACME <Belgium>", PrivacyPolicyURL: "https://acme.example/privacy", ContactEmail: "privacy@acme.example"},
 		Languages:       []string{"nl", "fr", "en", "de"},
 		DefaultLanguage: "en",
@@ -42,7 +43,7 @@ func testConfig(publicURL string) *Config {
 				Description: map[string]string{"en": "Our monthly news."}},
 			{Name: "shop", Segment: "customers", Title: map[string]string{"en": "Shop offers"}},
 		},
-		Rights:         Rights{Export: true, Erasure: true, Rectification: true},
+		Rights:         prefconfig.Rights{Export: true, Erasure: true, Rectification: true},
 		LinkTTL:        "720h",
 		PublicURL:      publicURL,
 		KeyIsEmail:     true,
@@ -54,7 +55,7 @@ func testConfig(publicURL string) *Config {
 // fixture is a preference center on a database the sample tenant's
 // conversion filled.
 type fixture struct {
-	t      *testing.T
+	t      testing.TB
 	store  store.Store
 	signer *linktoken.Signer
 	server *Server
@@ -63,7 +64,7 @@ type fixture struct {
 }
 
 // seed runs the sample tenant's conversion into st.
-func seed(t *testing.T, st store.Store) {
+func seed(t testing.TB, st store.Store) {
 	t.Helper()
 	data, err := os.ReadFile(filepath.Join(tenant, "conversion.yaml"))
 	if err != nil {
@@ -82,7 +83,7 @@ func seed(t *testing.T, st store.Store) {
 	}
 }
 
-func sqliteStore(t *testing.T) store.Store {
+func sqliteStore(t testing.TB) store.Store {
 	st, err := store.OpenService(context.Background(), "sqlite:"+filepath.Join(t.TempDir(), "contacts.db"))
 	if err != nil {
 		t.Fatal(err)
@@ -91,7 +92,7 @@ func sqliteStore(t *testing.T) store.Store {
 	return st
 }
 
-func postgresStore(t *testing.T) store.Store {
+func postgresStore(t testing.TB) store.Store {
 	st, err := store.OpenService(context.Background(), pgtest.NewDatabase(t, pgtest.Start(t), "prefs"))
 	if err != nil {
 		t.Fatal(err)
@@ -101,9 +102,9 @@ func postgresStore(t *testing.T) store.Store {
 }
 
 // stores are the two databases every handler test runs against.
-var stores = map[string]func(*testing.T) store.Store{"sqlite": sqliteStore, "postgres": postgresStore}
+var stores = map[string]func(testing.TB) store.Store{"sqlite": sqliteStore, "postgres": postgresStore}
 
-func newFixture(t *testing.T, st store.Store, edit func(*Config)) *fixture {
+func newFixture(t testing.TB, st store.Store, edit func(*prefconfig.Config)) *fixture {
 	t.Helper()
 	seed(t, st)
 	f := &fixture{t: t, store: st, now: time.Date(2026, 11, 28, 10, 0, 0, 0, time.UTC)}
@@ -119,7 +120,7 @@ func newFixture(t *testing.T, st store.Store, edit func(*Config)) *fixture {
 		edit(cfg)
 	}
 	if f.server, err = New(Options{Config: cfg, Store: st, Signer: f.signer, APIToken: "api-token-0123456789", Now: f.clock,
-		RatePerSecond: 1000, Burst: 1000}); err != nil {
+		RatePerSecond: 1e6, Burst: 1e6}); err != nil {
 		t.Fatal(err)
 	}
 	handler = f.server.Handler()

@@ -4,6 +4,7 @@ import (
 	"embed"
 	"encoding/json"
 	"fmt"
+	"github.com/contactconverter/contact-converter/internal/prefconfig"
 	"net/http"
 	"slices"
 
@@ -19,7 +20,7 @@ type catalog map[string]map[string]string
 
 func loadCatalog() (catalog, error) {
 	c := catalog{}
-	for _, lang := range translated {
+	for _, lang := range prefconfig.Translated {
 		data, err := translationFiles.ReadFile("translations/" + lang + ".json")
 		if err != nil {
 			return nil, err

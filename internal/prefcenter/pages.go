@@ -4,6 +4,7 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"errors"
+	"github.com/contactconverter/contact-converter/internal/prefconfig"
 	"net/http"
 	"net/url"
 	"slices"
@@ -28,7 +29,7 @@ type view struct {
 	ButtonClass     string
 	CSRF            string
 	Maintenance     bool
-	Rights          Rights
+	Rights          prefconfig.Rights
 	Languages       []choice
 	LanguageOptions []choice
 	Contact         *store.Exported
@@ -163,7 +164,7 @@ func (s *Server) topics(v *view) []topicView {
 	out := make([]topicView, 0, len(s.cfg.Topics))
 	for i := range s.cfg.Topics {
 		t := &s.cfg.Topics[i]
-		tv := topicView{Name: t.Name, Segment: SegmentOf(t), Title: t.Title[v.Lang], Description: t.Description[v.Lang]}
+		tv := topicView{Name: t.Name, Segment: prefconfig.SegmentOf(t), Title: t.Title[v.Lang], Description: t.Description[v.Lang]}
 		if tv.Title == "" {
 			tv.Title = t.Title[s.cfg.DefaultLanguage]
 		}

@@ -1,3 +1,6 @@
+// Package prefcenter is the preference center: the pages where a contact
+// chooses what they receive and exercises their GDPR rights, the one-click
+// unsubscribe, and the mailing system's API.
 package prefcenter
 
 import (
@@ -7,6 +10,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/contactconverter/contact-converter/internal/prefconfig"
 	"html/template"
 	"log/slog"
 	"net/http"
@@ -34,7 +38,7 @@ const (
 
 // Options build a Server.
 type Options struct {
-	Config *Config
+	Config *prefconfig.Config
 	Store  store.Preferences
 	Signer *linktoken.Signer
 	// APIToken is the bearer token of /api/v1; empty disables the API.
@@ -52,7 +56,7 @@ type Options struct {
 
 // Server serves the pages, the one-click unsubscribe and the API.
 type Server struct {
-	cfg         *Config
+	cfg         *prefconfig.Config
 	store       store.Preferences
 	signer      *linktoken.Signer
 	apiToken    string

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
+	"github.com/contactconverter/contact-converter/internal/prefconfig"
 	"net/http"
 	"net/url"
 	"strings"
@@ -259,7 +260,7 @@ func TestMaintenanceQueuesChanges(t *testing.T) {
 }
 
 func TestDisabledRightsAreHidden(t *testing.T) {
-	f := newFixture(t, sqliteStore(t), func(c *Config) { c.Rights = Rights{Export: true} })
+	f := newFixture(t, sqliteStore(t), func(c *prefconfig.Config) { c.Rights = prefconfig.Rights{Export: true} })
 	prefs := f.link(greta, linktoken.PurposePreferences)
 	page := f.get(prefs).body
 	if !strings.Contains(page, "/data") || strings.Contains(page, "/erase") || strings.Contains(page, "/rectify") {
@@ -276,7 +277,7 @@ func TestDisabledRightsAreHidden(t *testing.T) {
 }
 
 func TestSecurityHeaders(t *testing.T) {
-	f := newFixture(t, sqliteStore(t), func(c *Config) { c.HSTS = true })
+	f := newFixture(t, sqliteStore(t), func(c *prefconfig.Config) { c.HSTS = true })
 	r := f.get(f.link(greta, linktoken.PurposePreferences))
 	for h, want := range map[string]string{
 		"Content-Security-Policy":   "frame-ancestors 'none'",
@@ -337,7 +338,7 @@ func (r *recorder) Write(b []byte) (int, error) {
 func (r *recorder) WriteHeader(code int) { r.status = code }
 
 func TestClientIP(t *testing.T) {
-	s := &Server{cfg: &Config{}}
+	s := &Server{cfg: &prefconfig.Config{}}
 	s.trusted = append(s.trusted, mustPrefix("10.0.0.0/8"))
 	for _, tc := range []struct{ peer, xff, want string }{
 		{"192.0.2.1:5", "", "192.0.2.1"},
@@ -379,7 +380,7 @@ func TestTranslationsComplete(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, lang := range translated {
+	for _, lang := range prefconfig.Translated {
 		for key := range c["en"] {
 			if strings.TrimSpace(c[lang][key]) == "" {
 				t.Errorf("%s: %q is missing", lang, key)
@@ -389,19 +390,6 @@ func TestTranslationsComplete(t *testing.T) {
 			if _, ok := c["en"][key]; !ok {
 				t.Errorf("%s: %q is not an English key", lang, key)
 			}
-		}
-	}
-}
-
-func TestConfigErrorsNameTheField(t *testing.T) {
-	c := testConfig("not a url")
-	c.DefaultLanguage = "es"
-	c.TrustedProxies = []string{"10.0.0.1"}
-	c.LinkTTL = "1m"
-	err := c.Validate()
-	for _, want := range []string{"defaultLanguage", "publicURL", "trustedProxies[0]", "linkTTL"} {
-		if err == nil || !strings.Contains(err.Error(), want) {
-			t.Errorf("error %v does not name %s", err, want)
 		}
 	}
 }

@@ -1,7 +1,6 @@
-// Package prefcenter is the preference center: the pages where a contact
-// chooses what they receive and exercises their GDPR rights, the one-click
-// unsubscribe, and the mailing system's API.
-package prefcenter
+// Package prefconfig is the preference center's configuration file: what the
+// operator renders from a PreferenceCenter and the service reads.
+package prefconfig
 
 import (
 	"encoding/json"
@@ -57,8 +56,8 @@ type ObjectKey struct {
 	Name      string `json:"name"`
 }
 
-// Translated languages.
-var translated = []string{"de", "en", "fr", "nl"}
+// Translated are the languages the pages are translated into.
+var Translated = []string{"de", "en", "fr", "nl"}
 
 // LoadConfig reads and checks a configuration file.
 func LoadConfig(path string) (*Config, error) {
@@ -90,7 +89,7 @@ func (c *Config) Validate() error {
 		bad("languages is empty: list at least one of de, en, fr, nl")
 	}
 	for _, l := range c.Languages {
-		if !slices.Contains(translated, l) {
+		if !slices.Contains(Translated, l) {
 			bad("languages: %q has no translation; use de, en, fr or nl", l)
 		}
 	}
