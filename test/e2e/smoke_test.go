@@ -1,0 +1,44 @@
+package e2e
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/contactconverter/contact-converter/test/cluster"
+)
+
+// A Job with the operator image runs the binary in a Pod, with its
+// environment, volumes and user, and ends Complete; another image fails.
+func TestLocalNodeRunsJobs(t *testing.T) {
+	c := startCluster(t)
+	ctx := context.Background()
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "smoke"}}
+	if err := c.Client.Create(ctx, ns); err != nil {
+		t.Fatal(err)
+	}
+	job := &batchv1.Job{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "smoke", Name: "version"},
+		Spec: batchv1.JobSpec{Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{
+			RestartPolicy: corev1.RestartPolicyNever,
+			Containers: []corev1.Container{{Name: "main", Image: cluster.Image, Args: []string{"--version"}}},
+		}}},
+	}
+	if err := c.Client.Create(ctx, job); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 60*time.Second, "job complete", func() string {
+		if err := get(t, c.Client, job); err != nil {
+			return err.Error()
+		}
+		if job.Status.Succeeded == 1 {
+			return ""
+		}
+		return "not yet: " + strings.TrimSpace(job.Status.String())
+	})
+}
