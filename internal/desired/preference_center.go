@@ -158,8 +158,9 @@ func ConfigHash(cm *corev1.ConfigMap, secretVersions ...string) string {
 // PreferenceCenterDeployment runs the service with the operator's image.
 func PreferenceCenterDeployment(pc *ccv1.PreferenceCenter, image, configHash string) *appsv1.Deployment {
 	name := PreferenceCenterName(pc)
+	// The pod listens on its own address only.
 	args := []string{"preference-center", "--config", configDir + "/" + ConfigKey,
-		"--listen", fmt.Sprintf(":%d", httpPort), "--metrics-listen", fmt.Sprintf(":%d", metricsPort)}
+		"--listen", fmt.Sprintf("$(POD_IP):%d", httpPort), "--metrics-listen", fmt.Sprintf("$(POD_IP):%d", metricsPort)}
 	volumes := []corev1.Volume{
 		{Name: "config", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{
 			LocalObjectReference: corev1.LocalObjectReference{Name: name}}}},
@@ -173,7 +174,7 @@ func PreferenceCenterDeployment(pc *ccv1.PreferenceCenter, image, configHash str
 		{Name: "signing", MountPath: signingDir, ReadOnly: true},
 		{Name: "tmp", MountPath: TmpDir},
 	}
-	var env []corev1.EnvVar
+	env := []corev1.EnvVar{{Name: "POD_IP", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "status.podIP"}}}}
 	switch db := &pc.Spec.Database; {
 	case db.Postgres != nil:
 		ref := db.Postgres.SecretRef

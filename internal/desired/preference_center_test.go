@@ -37,7 +37,7 @@ func TestPreferenceCenterObjects(t *testing.T) {
 		{"postgres, one replica, no ingress", nil, func(t *testing.T, pc *ccv1.PreferenceCenter) {
 			d := PreferenceCenterDeployment(pc, "img:1", "abc")
 			c := d.Spec.Template.Spec.Containers[0]
-			if c.Env[0].Name != "DATABASE_URL" || c.Env[0].ValueFrom.SecretKeyRef.Name != "acme-db" || c.Env[0].ValueFrom.SecretKeyRef.Key != "uri" {
+			if c.Env[1].Name != "DATABASE_URL" || c.Env[1].ValueFrom.SecretKeyRef.Name != "acme-db" || c.Env[1].ValueFrom.SecretKeyRef.Key != "uri" {
 				t.Errorf("database env = %+v", c.Env)
 			}
 			if PreferenceCenterPDB(pc) != nil || PreferenceCenterIngress(pc) != nil || PreferenceCenterRole(pc) != nil {

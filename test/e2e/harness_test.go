@@ -3,7 +3,6 @@ package e2e
 import (
 	"context"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -76,4 +75,3 @@ func get(t *testing.T, c client.Client, obj client.Object) error {
 	return c.Get(context.Background(), client.ObjectKeyFromObject(obj), obj)
 }
 
-var _ = filepath.Join

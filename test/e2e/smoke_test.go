@@ -26,7 +26,7 @@ func TestLocalNodeRunsJobs(t *testing.T) {
 		ObjectMeta: metav1.ObjectMeta{Namespace: "smoke", Name: "version"},
 		Spec: batchv1.JobSpec{Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{
 			RestartPolicy: corev1.RestartPolicyNever,
-			Containers: []corev1.Container{{Name: "main", Image: cluster.Image, Args: []string{"--version"}}},
+			Containers:    []corev1.Container{{Name: "main", Image: cluster.Image, Args: []string{"--version"}}},
 		}}},
 	}
 	if err := c.Client.Create(ctx, job); err != nil {

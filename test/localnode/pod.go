@@ -37,8 +37,8 @@ type podRun struct {
 	deleting   bool
 	// failure is set when the Pod cannot run at all.
 	failure, failureMessage string
-	terminated             chan struct{}
-	once                   sync.Once
+	terminated              chan struct{}
+	once                    sync.Once
 }
 
 // containerRun is one container's process and what the API is told of it.

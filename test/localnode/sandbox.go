@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // SandboxArg is the first argument that makes the node's binary act as the
@@ -37,7 +39,7 @@ type mount struct {
 
 // RunSandbox is the sandbox: started by the node in a new mount namespace
 // (CLONE_NEWNS), it makes the mounts private, creates the mount points,
-// makes / read-only if asked, bind-mounts the volumes, drops to the pod's
+// bind-mounts the volumes, makes / read-only if asked, drops to the pod's
 // user, and becomes the container's process. It returns only on failure.
 func RunSandbox(specFile string) error {
 	data, err := os.ReadFile(specFile)
@@ -52,24 +54,39 @@ func RunSandbox(specFile string) error {
 	if err := syscall.Mount("none", "/", "", syscall.MS_REC|syscall.MS_PRIVATE, ""); err != nil {
 		return fmt.Errorf("making mounts private: %w", err)
 	}
-	for _, m := range s.Mounts {
+	// Sources and the binary are opened first: a volume mounted on /tmp
+	// must not hide what lives under /tmp.
+	binFD, err := unix.Open(s.Binary, unix.O_RDONLY, 0)
+	if err != nil {
+		return fmt.Errorf("opening %s: %w", s.Binary, err)
+	}
+	binary := fmt.Sprintf("/proc/self/fd/%d", binFD)
+	sources := make([]string, len(s.Mounts))
+	for i, m := range s.Mounts {
+		fd, err := unix.Open(m.Source, unix.O_PATH|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return fmt.Errorf("opening %s: %w", m.Source, err)
+		}
+		sources[i] = fmt.Sprintf("/proc/self/fd/%d", fd)
 		if err := mountPoint(m); err != nil {
 			return err
 		}
 	}
-	if s.ReadOnlyRoot {
-		if err := syscall.Mount("/", "/", "", syscall.MS_BIND|syscall.MS_REMOUNT|syscall.MS_RDONLY, ""); err != nil {
-			return fmt.Errorf("read-only root: %w", err)
-		}
-	}
-	for _, m := range s.Mounts {
-		if err := syscall.Mount(m.Source, m.Target, "", syscall.MS_BIND|syscall.MS_REC, ""); err != nil {
+	for i, m := range s.Mounts {
+		if err := syscall.Mount(sources[i], m.Target, "", syscall.MS_BIND|syscall.MS_REC, ""); err != nil {
 			return fmt.Errorf("mounting %s at %s: %w", m.Source, m.Target, err)
 		}
 		if m.ReadOnly {
 			if err := syscall.Mount("", m.Target, "", syscall.MS_BIND|syscall.MS_REMOUNT|syscall.MS_RDONLY, ""); err != nil {
 				return fmt.Errorf("read-only %s: %w", m.Target, err)
 			}
+		}
+	}
+	// Last, / becomes read-only; the volumes, mounted already, stay
+	// writable (a bind mount takes its flags from its source's mount).
+	if s.ReadOnlyRoot {
+		if err := syscall.Mount("/", "/", "", syscall.MS_BIND|syscall.MS_REMOUNT|syscall.MS_RDONLY, ""); err != nil {
+			return fmt.Errorf("read-only root: %w", err)
 		}
 	}
 	if len(s.Groups) > 0 {
@@ -96,7 +113,7 @@ func RunSandbox(specFile string) error {
 			return err
 		}
 	}
-	return syscall.Exec(s.Binary, append([]string{s.Binary}, s.Args...), s.Env)
+	return syscall.Exec(binary, append([]string{s.Binary}, s.Args...), s.Env)
 }
 
 // mountPoint creates the folder, or the empty file, a volume is mounted on.

@@ -1,0 +1,76 @@
+package e2e
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	ccv1 "github.com/contactconverter/contact-converter/api/v1alpha1"
+	"github.com/contactconverter/contact-converter/internal/linktoken"
+)
+
+// The demo tenant as a user applies it: the conversion waits for its
+// window, runs on request in a real Pod, stops at the pending conflict, and
+// the database equals the golden export. The preference page answers on
+// its Pod's address, and an unsubscribe there reaches the database.
+func TestHappyPath(t *testing.T) {
+	start := time.Now()
+	c := startCluster(t)
+	applyDemo(t, c)
+	cc := conversion("acme", "acme")
+	eventually(t, 30*time.Second, "scheduled", func() string {
+		if err := get(t, c.Client, cc); err != nil {
+			return err.Error()
+		}
+		if cc.Status.Phase == ccv1.PhaseWaiting || cc.Status.Phase == ccv1.PhaseRunning {
+			return ""
+		}
+		return "phase " + string(cc.Status.Phase)
+	})
+	if cc.Status.Phase == ccv1.PhaseWaiting {
+		runNow(t, c, "acme", "acme")
+	}
+	waitPhase(t, c, cc, ccv1.PhaseConflictsPending, 120*time.Second)
+	p := cc.Status.Progress
+	if p == nil || p.Contacts != 9 || cc.Status.Conflicts == nil || cc.Status.Conflicts.Unresolved != 1 {
+		t.Errorf("status: progress %+v conflicts %+v", p, cc.Status.Conflicts)
+	}
+	if got := exportClaim(t, c, "acme", "acme-contacts"); got != golden(t) {
+		t.Errorf("the cluster's database differs from the golden export:\n%s", got)
+	}
+	t.Logf("conversion done in %s", time.Since(start).Round(time.Second))
+
+	pc := &ccv1.PreferenceCenter{ObjectMeta: metav1.ObjectMeta{Namespace: "acme", Name: "acme"}}
+	addr := pageAddress(t, c, pc)
+	sg := signer(t, c, pc)
+	tok, err := sg.Mint("greta@example.de", linktoken.PurposePreferences, time.Now().Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, body := httpGet(t, addr+"/p/"+tok); code != 200 || !strings.Contains(body, "Beurzen en salons") {
+		t.Fatalf("preference page: %d\n%s", code, body)
+	}
+	unsub, _ := sg.Mint("greta@example.de", linktoken.PurposeUnsubscribe, time.Now().Add(time.Hour))
+	// 202 while the page has not yet seen the run end: queued, then applied.
+	if code := oneClick(t, addr+"/u/"+unsub); code != 200 && code != 202 {
+		t.Fatalf("one-click: %d", code)
+	}
+	eventually(t, 20*time.Second, "the unsubscribe in the database", func() string {
+		if line := lineOf(exportClaim(t, c, "acme", "acme-contacts"), "greta@example.de"); !strings.Contains(line, `"globalOptOut":true`) {
+			return line
+		}
+		return ""
+	})
+	t.Logf("happy path in %s", time.Since(start).Round(time.Second))
+}
+
+func lineOf(export, key string) string {
+	for _, l := range strings.Split(export, "\n") {
+		if strings.Contains(l, `"key":"`+key+`"`) {
+			return l
+		}
+	}
+	return ""
+}
