@@ -79,8 +79,14 @@ test: tools verify-generated ## Run the whole suite: unit, envtest, chart and en
 ##@ Benchmarks
 
 .PHONY: demo
-demo: ## Convert the sample tenant into the embedded SQLite database and show the result.
-	hack/demo.sh
+demo: envtest ## Run the whole system on loopback (control plane, local node, operator) on config/samples/demo.
+	@echo ">> running the demo: a local cluster, the sample tenant, a conversion and its preference page (Ctrl-C ends it)"
+	go build -o bin/demo ./hack/demo
+	KUBEBUILDER_ASSETS="$$(K8S_VERSION=$(K8S_VERSION) hack/setup-envtest.sh | tail -1)" bin/demo
+
+.PHONY: preview
+preview: ## Convert the sample tenant on this machine, without a cluster, and show the result.
+	hack/preview.sh
 
 .PHONY: bench
 bench: build envtest ## Run the benchmarks and print their figures.

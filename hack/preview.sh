@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# make demo: converts the sample tenant (four messy, overlapping lists in four
+# make preview: converts the sample tenant (four messy, overlapping lists in four
 # encodings) into the embedded SQLite database and shows what came out.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bin=bin/contact-converter
-out=demo
+out=preview
 tenant=config/samples/tenant
 
 step() { printf '\n== %s\n' "$*"; }
