@@ -41,6 +41,21 @@ type Options struct {
 	WorkDir string
 	// Progress receives one line per step.
 	Progress io.Writer
+	// Prebuilt, when set, is a folder holding contact-converter and
+	// localnode already built (see Build); otherwise Start builds them.
+	Prebuilt string
+}
+
+// Build builds contact-converter and the local node into dir.
+func Build(ctx context.Context, repoRoot, dir string) error {
+	for out, pkg := range map[string]string{filepath.Join(dir, "contact-converter"): ".", filepath.Join(dir, "localnode"): "./hack/localnode"} {
+		cmd := exec.CommandContext(ctx, "go", "build", "-o", out, pkg)
+		cmd.Dir = repoRoot
+		if b, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("go build %s: %v\n%s", pkg, err, b)
+		}
+	}
+	return nil
 }
 
 // Cluster is a running local cluster.
@@ -77,16 +92,17 @@ func Start(ctx context.Context, o Options) (*Cluster, error) {
 	if err := os.Chmod(o.WorkDir, 0o755); err != nil {
 		return nil, err
 	}
-	c := &Cluster{o: o, procs: map[string]*exec.Cmd{},
-		Binary: filepath.Join(o.WorkDir, "bin", "contact-converter"), nodeBinary: filepath.Join(o.WorkDir, "bin", "localnode")}
-	c.say(">> building contact-converter and the local node")
-	for out, pkg := range map[string]string{c.Binary: ".", c.nodeBinary: "./hack/localnode"} {
-		cmd := exec.CommandContext(ctx, "go", "build", "-o", out, pkg)
-		cmd.Dir = o.RepoRoot
-		if b, err := cmd.CombinedOutput(); err != nil {
-			return nil, fmt.Errorf("go build %s: %v\n%s", pkg, err, b)
+	bin := o.Prebuilt
+	if bin == "" {
+		bin = filepath.Join(o.WorkDir, "bin")
+		c := &Cluster{o: o}
+		c.say(">> building contact-converter and the local node")
+		if err := Build(ctx, o.RepoRoot, bin); err != nil {
+			return nil, err
 		}
 	}
+	c := &Cluster{o: o, procs: map[string]*exec.Cmd{},
+		Binary: filepath.Join(bin, "contact-converter"), nodeBinary: filepath.Join(bin, "localnode")}
 	c.say(">> starting etcd and kube-apiserver on loopback")
 	c.Env = &envtest.Environment{
 		BinaryAssetsDirectory: o.AssetsDir,

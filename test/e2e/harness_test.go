@@ -21,7 +21,7 @@ func startCluster(t *testing.T) *cluster.Cluster {
 		t.Fatal(err)
 	}
 	c, err := cluster.Start(context.Background(), cluster.Options{
-		RepoRoot: testenv.RepoRoot(), AssetsDir: testenv.AssetsDir(t), WorkDir: work, Progress: testWriter{t},
+		RepoRoot: testenv.RepoRoot(), AssetsDir: testenv.AssetsDir(t), WorkDir: work, Progress: testWriter{t}, Prebuilt: prebuilt,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -74,4 +74,3 @@ func get(t *testing.T, c client.Client, obj client.Object) error {
 	t.Helper()
 	return c.Get(context.Background(), client.ObjectKeyFromObject(obj), obj)
 }
-

@@ -158,3 +158,8 @@ func oneClick(t *testing.T, url string) int {
 	res.Body.Close()
 	return res.StatusCode
 }
+
+func execOutput(bin string, args ...string) (string, error) {
+	out, err := exec.Command(bin, args...).Output()
+	return string(out), err
+}
