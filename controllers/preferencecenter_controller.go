@@ -208,7 +208,14 @@ func (r *PreferenceCenterReconciler) secretVersions(ctx context.Context, pc *ccv
 	versions := make([]string, 0, len(names))
 	for _, name := range names {
 		m := secretMetadata()
-		if err := r.Metadata.Get(ctx, client.ObjectKey{Namespace: pc.Namespace, Name: name}, m); err != nil {
+		key := client.ObjectKey{Namespace: pc.Namespace, Name: name}
+		err := r.Metadata.Get(ctx, key, m)
+		if apierrors.IsNotFound(err) {
+			// Just created: the cache has not seen it yet. Asking the API
+			// server avoids rolling the pods twice.
+			err = r.APIReader.Get(ctx, key, m)
+		}
+		if err != nil {
 			if apierrors.IsNotFound(err) {
 				versions = append(versions, "")
 				continue

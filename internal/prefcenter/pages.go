@@ -68,6 +68,7 @@ func (s *Server) open(w http.ResponseWriter, r *http.Request, purpose string) (*
 	v := s.newView(r, "")
 	key, err := s.signer.Verify(token, purpose, s.now())
 	if err != nil {
+		s.invalidLink(r)
 		v.Title, v.Body = "invalid.title", "invalid.body"
 		s.render(w, http.StatusForbidden, "message", v)
 		return nil, false
@@ -261,20 +262,23 @@ func (s *Server) showOneClick(w http.ResponseWriter, r *http.Request) {
 }
 
 // oneClick is RFC 8058's POST with List-Unsubscribe=One-Click, or the
-// confirmation form of showOneClick.
+// confirmation form of showOneClick. A one-click unsubscribe is recorded
+// even for a contact the database does not hold (yet), as during a first
+// conversion: the link is ours, and the opt-out waits for the import.
 func (s *Server) oneClick(w http.ResponseWriter, r *http.Request) {
-	vis, ok := s.open(w, r, linktoken.PurposeUnsubscribe)
-	if !ok {
-		return
-	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 	if err := r.ParseMultipartForm(maxFormBytes); err != nil && !errors.Is(err, http.ErrNotMultipart) {
 		http.Error(w, "the form is too large or malformed", http.StatusBadRequest)
 		return
 	}
 	if r.PostForm.Get("List-Unsubscribe") == "One-Click" {
-		c := s.change(r, vis, store.ActionUnsubscribeAll, "*")
-		c.Source = store.SourceOneClick
+		key, err := s.signer.Verify(r.PathValue("token"), linktoken.PurposeUnsubscribe, s.now())
+		if err != nil {
+			s.invalidLink(r)
+			http.Error(w, "this link is not valid or has expired", http.StatusForbidden)
+			return
+		}
+		c := store.Change{Key: key, Action: store.ActionUnsubscribeAll, Topic: "*", Source: store.SourceOneClick, IP: s.clientIP(r), At: s.now()}
 		queued, err := s.commit(r.Context(), []store.Change{c})
 		if err != nil {
 			s.log.Error("one-click unsubscribe", "error", err)
@@ -286,6 +290,10 @@ func (s *Server) oneClick(w http.ResponseWriter, r *http.Request) {
 			w.WriteHeader(http.StatusAccepted)
 		}
 		_, _ = w.Write([]byte("unsubscribed\n"))
+		return
+	}
+	vis, ok := s.open(w, r, linktoken.PurposeUnsubscribe)
+	if !ok {
 		return
 	}
 	if key, err := s.signer.Verify(r.PostForm.Get("csrf"), linktoken.PurposeForm, s.now()); err != nil || key != vis.key {

@@ -48,8 +48,9 @@ type Options struct {
 	// Registerer receives the metrics; nil registers nothing.
 	Registerer prometheus.Registerer
 	Logger     *slog.Logger
-	// RatePerSecond and Burst limit each client address on token endpoints;
-	// zero uses 5 per second with bursts of 40.
+	// RatePerSecond and Burst limit the invalid links each client address
+	// may try; zero uses 5 per second with bursts of 40. Any request counts
+	// against twenty times that.
 	RatePerSecond float64
 	Burst         int
 }
@@ -67,7 +68,8 @@ type Server struct {
 	pages       map[string]*template.Template
 	css         []byte
 	trusted     []netip.Prefix
-	limiter     *ipLimiter
+	failures    *ipLimiter
+	requests    *ipLimiter
 	metrics     *metrics
 	maintenance atomic.Bool
 }
@@ -105,7 +107,8 @@ func New(o Options) (*Server, error) {
 	if rate == 0 {
 		rate, burst = 5, 40
 	}
-	s.limiter = newIPLimiter(rate, burst, s.now)
+	s.failures = newIPLimiter(rate, burst, s.now)
+	s.requests = newIPLimiter(rate*20, burst*20, s.now)
 	s.metrics = newMetrics(o.Registerer)
 	return s, nil
 }
@@ -203,10 +206,11 @@ func (s *Server) secured(next http.Handler) http.Handler {
 	})
 }
 
-// limited applies the per-address rate limit.
+// limited applies the per-address rate limits.
 func (s *Server) limited(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if !s.limiter.allow(s.clientIP(r)) {
+		ip := s.clientIP(r)
+		if s.failures.exhausted(ip) || !s.requests.allow(ip) {
 			w.Header().Set("Retry-After", "10")
 			http.Error(w, "too many requests", http.StatusTooManyRequests)
 			return
@@ -214,6 +218,9 @@ func (s *Server) limited(h http.HandlerFunc) http.HandlerFunc {
 		h(w, r)
 	}
 }
+
+// invalidLink counts a bad link against the client's address.
+func (s *Server) invalidLink(r *http.Request) { s.failures.allow(s.clientIP(r)) }
 
 // clientIP is the address recorded as evidence: the peer, or, when the peer
 // is a trusted proxy, the last address in X-Forwarded-For that is not one.

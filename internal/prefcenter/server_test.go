@@ -393,3 +393,25 @@ func TestTranslationsComplete(t *testing.T) {
 		}
 	}
 }
+
+// A one-click unsubscribe for a contact not imported yet is kept, and the
+// import that brings the contact in honours it.
+func TestOneClickBeforeImport(t *testing.T) {
+	f := newFixture(t, sqliteStore(t), nil)
+	res, err := http.Post(f.http.URL+f.link("newcomer@example.be", linktoken.PurposeUnsubscribe), "application/x-www-form-urlencoded",
+		strings.NewReader("List-Unsubscribe=One-Click"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("one-click for a contact not imported yet: %d", res.StatusCode)
+	}
+	if err := f.store.WritePartition(context.Background(), "later", 0, 1, []merge.Contact{{Key: "newcomer@example.be", Email: "newcomer@example.be",
+		Fields: map[string]string{}, Segments: map[string]string{"fairs": merge.Subscribed}}}, store.PartStats{}); err != nil {
+		t.Fatal(err)
+	}
+	if !f.contact("newcomer@example.be").GlobalOptOut {
+		t.Error("the import overrode an unsubscribe received before it")
+	}
+}
