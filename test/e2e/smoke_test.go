@@ -41,4 +41,24 @@ func TestLocalNodeRunsJobs(t *testing.T) {
 		}
 		return "not yet: " + strings.TrimSpace(job.Status.String())
 	})
+
+	// Any other image fails its Pod with a clear reason.
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "smoke", Name: "nginx"},
+		Spec: corev1.PodSpec{RestartPolicy: corev1.RestartPolicyNever,
+			Containers: []corev1.Container{{Name: "web", Image: "nginx:1.27"}}},
+	}
+	if err := c.Client.Create(ctx, pod); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 30*time.Second, "the foreign image's Pod fails", func() string {
+		if err := get(t, c.Client, pod); err != nil {
+			return err.Error()
+		}
+		if pod.Status.Phase != corev1.PodFailed || !strings.Contains(pod.Status.Message, "nginx:1.27") {
+			return "phase " + string(pod.Status.Phase) + ": " + pod.Status.Message
+		}
+		return ""
+	})
+	t.Logf("foreign image: %s: %s", pod.Status.Reason, pod.Status.Message)
 }
