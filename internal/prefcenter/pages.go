@@ -221,34 +221,10 @@ func (s *Server) savePreferences(w http.ResponseWriter, r *http.Request) {
 	s.done(w, r, vis, changes, "saved.title", "saved.body")
 }
 
-func (s *Server) showUnsubscribe(w http.ResponseWriter, r *http.Request) {
-	vis, ok := s.open(w, r, linktoken.PurposePreferences)
-	if !ok {
-		return
-	}
-	s.confirm(w, http.StatusOK, vis.v, "unsubscribe", vis.v.Base+"/unsubscribe", "unsubscribe.confirm", "")
-}
-
 // confirm shows a page whose one button posts to action.
 func (s *Server) confirm(w http.ResponseWriter, status int, v *view, what, action, button, class string) {
 	v.Title, v.Body, v.Action, v.Button, v.ButtonClass = what+".title", what+".body", action, button, class
 	s.render(w, status, "confirm", v)
-}
-
-func (s *Server) unsubscribeAll(w http.ResponseWriter, r *http.Request) {
-	vis, ok := s.open(w, r, linktoken.PurposePreferences)
-	if !ok {
-		return
-	}
-	if !s.posted(w, r, vis) {
-		if vis.v.Message != "" {
-			s.confirm(w, http.StatusForbidden, vis.v, "unsubscribe", vis.v.Base+"/unsubscribe", "unsubscribe.confirm", "")
-		}
-		return
-	}
-	c := s.change(r, vis, store.ActionUnsubscribeAll, "*")
-	c.TextHash = textHash(vis.v.Lang, vis.v.T("unsubscribe.body", s.cfg.Organization.Name))
-	s.done(w, r, vis, []store.Change{c}, "unsubscribed.title", "unsubscribed.body")
 }
 
 // showOneClick answers a GET on a List-Unsubscribe link (a mail client or
@@ -482,27 +458,55 @@ func cleanName(v string) (string, bool) {
 	return v, !strings.ContainsFunc(v, unicode.IsControl)
 }
 
-func (s *Server) showErase(w http.ResponseWriter, r *http.Request) {
-	vis, ok := s.open(w, r, linktoken.PurposePreferences)
-	if !ok {
-		return
-	}
-	s.confirm(w, http.StatusOK, vis.v, "erase", vis.v.Base+"/erase", "erase.confirm", "danger")
+// decision is a page whose one button, after the contact confirms, makes a
+// change: unsubscribing from everything, or erasing their data.
+type decision struct {
+	// what names the texts: what.title and what.body; done names those of
+	// the outcome.
+	what, done   string
+	path, button string
+	class        string
+	action       string
+	// gone: nothing is left to go back to afterwards.
+	gone bool
 }
 
-func (s *Server) erase(w http.ResponseWriter, r *http.Request) {
-	vis, ok := s.open(w, r, linktoken.PurposePreferences)
-	if !ok {
-		return
-	}
-	if !s.posted(w, r, vis) {
-		if vis.v.Message != "" {
-			s.confirm(w, http.StatusForbidden, vis.v, "erase", vis.v.Base+"/erase", "erase.confirm", "danger")
+var (
+	unsubscribeAll = decision{what: "unsubscribe", done: "unsubscribed", path: "/unsubscribe", button: "unsubscribe.confirm",
+		action: store.ActionUnsubscribeAll}
+	erasure = decision{what: "erase", done: "erased", path: "/erase", button: "erase.confirm", class: "danger",
+		action: store.ActionErase, gone: true}
+)
+
+// ask shows the decision's confirmation page.
+func (s *Server) ask(d decision) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		vis, ok := s.open(w, r, linktoken.PurposePreferences)
+		if !ok {
+			return
 		}
-		return
+		s.confirm(w, http.StatusOK, vis.v, d.what, vis.v.Base+d.path, d.button, d.class)
 	}
-	c := s.change(r, vis, store.ActionErase, "*")
-	c.TextHash = textHash(vis.v.Lang, vis.v.T("erase.body", s.cfg.Organization.Name))
-	vis.v.Base = "" // nothing left to go back to
-	s.done(w, r, vis, []store.Change{c}, "erased.title", "erased.body")
+}
+
+// decide makes the confirmed change, recording the text the contact saw.
+func (s *Server) decide(d decision) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		vis, ok := s.open(w, r, linktoken.PurposePreferences)
+		if !ok {
+			return
+		}
+		if !s.posted(w, r, vis) {
+			if vis.v.Message != "" {
+				s.confirm(w, http.StatusForbidden, vis.v, d.what, vis.v.Base+d.path, d.button, d.class)
+			}
+			return
+		}
+		c := s.change(r, vis, d.action, "*")
+		c.TextHash = textHash(vis.v.Lang, vis.v.T(d.what+".body", s.cfg.Organization.Name))
+		if d.gone {
+			vis.v.Base = ""
+		}
+		s.done(w, r, vis, []store.Change{c}, d.done+".title", d.done+".body")
+	}
 }
