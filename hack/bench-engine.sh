@@ -55,7 +55,7 @@ psql=("$bindir/psql" -q -X -h 127.0.0.1 -p "$port" -U postgres postgres)
 "${psql[@]}" -c "CREATE TABLE copy_probe (LIKE contacts)"
 "${psql[@]}" -c "\copy contacts TO '$pgdir/contacts.copy'"
 start=$(date +%s.%N)
-"${psql[@]}" -c "BEGIN" -c "ALTER TABLE copy_probe ADD PRIMARY KEY (part, key)" \
+"${psql[@]}" -c "BEGIN" -c "ALTER TABLE copy_probe ADD PRIMARY KEY (bucket, key)" \
   -c "\copy copy_probe FROM '$pgdir/contacts.copy'" -c "COMMIT"
 end=$(date +%s.%N)
 python3 - "$dir" "$start" "$end" <<'PY'

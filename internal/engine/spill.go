@@ -144,15 +144,21 @@ func readRows(path string, rows []merge.Row, buf []byte) ([]merge.Row, []byte, e
 	}
 }
 
-// sortByKey orders rows by key, then source, then line, whichever writer
-// spilled them. Sorting small indexes and copying once beats moving the rows
-// around.
+// sortByKey orders rows by bucket, key, source and line, whichever writer
+// spilled them: a key's rows end up together, and contacts reach the
+// database in its (bucket, key) order, so inserts append to the B-tree.
+// Sorting small indexes and copying once beats moving the rows around.
 func sortByKey(rows []merge.Row) []merge.Row {
 	idx := make([]int32, len(rows))
+	buckets := make([]uint16, len(rows))
 	for i := range idx {
 		idx[i] = int32(i)
+		buckets[i] = uint16(store.Bucket(rows[i].Key))
 	}
 	slices.SortFunc(idx, func(a, b int32) int {
+		if buckets[a] != buckets[b] {
+			return int(buckets[a]) - int(buckets[b])
+		}
 		ra, rb := &rows[a], &rows[b]
 		if c := strings.Compare(ra.Key, rb.Key); c != 0 {
 			return c
