@@ -1,0 +1,250 @@
+// Command demo runs the whole system on loopback, the way a user sees it:
+// a control plane, the local node running real Pods, and the operator; it
+// applies config/samples/demo and walks through a conversion and the
+// preference page. It leaves everything up until Ctrl-C, then cleans up.
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	ccv1 "github.com/contactconverter/contact-converter/api/v1alpha1"
+	"github.com/contactconverter/contact-converter/internal/desired"
+	"github.com/contactconverter/contact-converter/internal/linktoken"
+	"github.com/contactconverter/contact-converter/test/cluster"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "demo:", err)
+		os.Exit(1)
+	}
+}
+
+func step(format string, args ...any) { fmt.Printf("\n== "+format+"\n", args...) }
+
+func run() error {
+	assets := os.Getenv("KUBEBUILDER_ASSETS")
+	if assets == "" {
+		return fmt.Errorf("KUBEBUILDER_ASSETS is not set: run `make demo`, which builds the control plane first")
+	}
+	root, err := os.Getwd()
+	if err != nil {
+		return err
+	}
+	work, err := os.MkdirTemp("", "contact-converter-demo-")
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	step("Starting a local cluster on loopback (work folder %s)", work)
+	c, err := cluster.Start(ctx, cluster.Options{RepoRoot: root, AssetsDir: assets, WorkDir: work, Progress: os.Stdout})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		step("Stopping the cluster and removing %s", work)
+		c.Stop()
+		_ = os.RemoveAll(work)
+	}()
+	if err := c.StartOperator(); err != nil {
+		return err
+	}
+	kubectl := func(args ...string) (string, error) { return c.Kubectl(ctx, args...) }
+	show := func(args ...string) error {
+		out, err := kubectl(args...)
+		fmt.Print(indent(out))
+		return err
+	}
+
+	step("kubectl apply -k config/samples/demo  (namespace acme: 4 messy lists, a conversion on SQLite, a preference center)")
+	if err := show("apply", "-k", filepath.Join(root, "config", "samples", "demo")); err != nil {
+		return err
+	}
+
+	cc := &ccv1.ContactConversion{ObjectMeta: metav1.ObjectMeta{Namespace: "acme", Name: "acme"}}
+	watch := &phaseWatch{c: c, cc: cc, kubectl: kubectl}
+	step("kubectl get contactconversions -n acme -w")
+	if err := watch.until(ctx, 60*time.Second, ccv1.PhaseWaiting, ccv1.PhaseRunning, ccv1.PhaseConflictsPending); err != nil {
+		return err
+	}
+	runNow := func() error {
+		if cc.Status.Phase != ccv1.PhaseWaiting {
+			return nil
+		}
+		fmt.Printf("   (outside its evening window: kubectl annotate contactconversion acme %s=<now>)\n", ccv1.RunRequestedAtAnnotation)
+		_, err := kubectl("-n", "acme", "annotate", "--overwrite", "contactconversion", "acme",
+			ccv1.RunRequestedAtAnnotation+"="+time.Now().UTC().Format(time.RFC3339Nano))
+		return err
+	}
+	if err := runNow(); err != nil {
+		return err
+	}
+	if err := watch.until(ctx, 3*time.Minute, ccv1.PhaseConflictsPending, ccv1.PhaseSucceeded); err != nil {
+		return err
+	}
+
+	step("The conflicts (ConfigMap acme-conflicts, filled by the Job)")
+	if err := show("-n", "acme", "get", "configmap", "acme-conflicts", "-o", `jsonpath={.data.conflicts\.csv}`); err != nil {
+		return err
+	}
+
+	step("Settling Marie's first name: kubectl patch contactconversion acme --type json ...")
+	patch := `[{"op":"add","path":"/spec/conflicts/resolutions/-","value":{"key":"marie.dubois@example.fr","field":"firstName","value":"Marie-Claire"}}]`
+	fmt.Printf("   %s\n", patch)
+	if err := show("-n", "acme", "patch", "contactconversion", "acme", "--type", "json", "-p", patch); err != nil {
+		return err
+	}
+	if err := watch.until(ctx, 30*time.Second, ccv1.PhaseWaiting, ccv1.PhaseRunning, ccv1.PhaseSucceeded); err != nil {
+		return err
+	}
+	if err := runNow(); err != nil {
+		return err
+	}
+	if err := watch.until(ctx, 3*time.Minute, ccv1.PhaseSucceeded); err != nil {
+		return err
+	}
+
+	step("The counts: kubectl get contactconversion acme -o wide, and its status")
+	if err := show("-n", "acme", "get", "contactconversion", "acme", "-o", "wide"); err != nil {
+		return err
+	}
+	if err := show("-n", "acme", "get", "contactconversion", "acme", "-o",
+		`jsonpath=rows read {.status.progress.rowsRead}, contacts {.status.progress.contacts}, rejected {.status.progress.rowsRejected}, conflicts {.status.conflicts.total} ({.status.conflicts.unresolved} unresolved), given the default language {.status.languages.assignedDefault}{"\n"}`); err != nil {
+		return err
+	}
+
+	step("The preference center (a Deployment run by the local node)")
+	url, err := preferenceURL(ctx, c)
+	if err != nil {
+		return err
+	}
+	if err := show("-n", "acme", "get", "preferencecenters", "-o", "wide"); err != nil {
+		return err
+	}
+	fmt.Printf("   A signed link for greta@example.de (valid one hour), answering on loopback:\n   %s\n", url)
+
+	step("Explore further (the cluster stays up until Ctrl-C)")
+	fmt.Printf(`   export KUBECONFIG=%s
+   %s get contactconversions,preferencecenters,jobs,pods -A
+   %s -n acme describe contactconversion acme
+   open or curl the link above; POST it to /u/... for a one-click unsubscribe
+   logs: %s
+`, c.Kubeconfig, filepath.Join(assets, "kubectl"), filepath.Join(assets, "kubectl"), filepath.Join(work, "logs"))
+	<-ctx.Done()
+	return nil
+}
+
+func indent(s string) string {
+	s = strings.TrimRight(s, "\n")
+	if s == "" {
+		return ""
+	}
+	return "   " + strings.ReplaceAll(s, "\n", "\n   ") + "\n"
+}
+
+// phaseWatch prints the conversion's row whenever its phase changes, as
+// kubectl get -w does.
+type phaseWatch struct {
+	c       *cluster.Cluster
+	cc      *ccv1.ContactConversion
+	kubectl func(...string) (string, error)
+	last    string
+	header  bool
+}
+
+func (w *phaseWatch) until(ctx context.Context, timeout time.Duration, phases ...ccv1.Phase) error {
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		if err := w.c.Client.Get(ctx, client.ObjectKeyFromObject(w.cc), w.cc); err == nil {
+			row := string(w.cc.Status.Phase) + "/" + fmt.Sprint(w.cc.Status.ObservedGeneration)
+			if row != w.last && w.cc.Status.Phase != "" {
+				w.last = row
+				args := []string{"-n", "acme", "get", "contactconversion", "acme"}
+				if w.header {
+					args = append(args, "--no-headers")
+				}
+				w.header = true
+				if out, err := w.kubectl(args...); err == nil {
+					fmt.Print(indent(out))
+				}
+			}
+			for _, p := range phases {
+				if w.cc.Status.Phase == p {
+					return nil
+				}
+			}
+			if w.cc.Status.Phase == ccv1.PhaseFailed {
+				return fmt.Errorf("the conversion failed: see kubectl -n acme describe contactconversion acme")
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(300 * time.Millisecond):
+		}
+	}
+	return fmt.Errorf("the conversion did not reach %v within %s", phases, timeout)
+}
+
+// preferenceURL mints a link with the generated signing key and checks it
+// answers on the ready Pod's address.
+func preferenceURL(ctx context.Context, c *cluster.Cluster) (string, error) {
+	pc := &ccv1.PreferenceCenter{ObjectMeta: metav1.ObjectMeta{Namespace: "acme", Name: "acme"}}
+	deadline := time.Now().Add(2 * time.Minute)
+	for time.Now().Before(deadline) {
+		var s corev1.Secret
+		var pods corev1.PodList
+		if err := c.Client.Get(ctx, client.ObjectKey{Namespace: "acme", Name: desired.SigningSecretName(pc)}, &s); err == nil &&
+			c.Client.List(ctx, &pods, client.InNamespace("acme"), client.MatchingLabels{desired.LabelPreferenceCenter: "acme"}) == nil {
+			for _, p := range pods.Items {
+				if !podReady(&p) {
+					continue
+				}
+				signer, err := linktoken.NewSigner(s.Data)
+				if err != nil {
+					return "", err
+				}
+				tok, err := signer.Mint("greta@example.de", linktoken.PurposePreferences, time.Now().Add(time.Hour))
+				if err != nil {
+					return "", err
+				}
+				url := "http://" + p.Status.PodIP + ":8080/p/" + tok
+				if res, err := http.Get(url); err == nil {
+					res.Body.Close()
+					if res.StatusCode == http.StatusOK {
+						return url, nil
+					}
+				}
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return "", ctx.Err()
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+	return "", fmt.Errorf("the preference page did not answer within 2 minutes")
+}
+
+func podReady(p *corev1.Pod) bool {
+	for _, c := range p.Status.Conditions {
+		if c.Type == corev1.PodReady {
+			return c.Status == corev1.ConditionTrue && p.DeletionTimestamp == nil
+		}
+	}
+	return false
+}
