@@ -226,6 +226,10 @@ func TestCRDValidation(t *testing.T) {
 		{name: "center with zero replicas", base: validCenter, edit: func(s map[string]any) {
 			s["replicas"] = 0
 		}, want: "should be greater than or equal to 1"},
+		{name: "center with replicas on SQLite", base: validCenter, edit: func(s map[string]any) {
+			s["database"] = map[string]any{"sqlite": map[string]any{"persistentVolumeClaim": "contacts"}}
+			s["replicas"] = 2
+		}, want: "replicas above 1 need database.postgres"},
 	}
 	for i, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
