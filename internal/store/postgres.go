@@ -18,6 +18,7 @@ import (
 
 // Postgres is the PostgreSQL store; bulk writes use COPY.
 type Postgres struct {
+	preferences
 	pool *pgxpool.Pool
 }
 
@@ -38,18 +39,15 @@ func OpenPostgres(ctx context.Context, url string) (Store, error) {
 		return nil, fmt.Errorf("migrating %s: %w", redact(url), err)
 	}
 	_ = db.Close()
-	return &Postgres{pool: pool}, nil
+	return &Postgres{pool: pool, preferences: preferences{db: pgConn{pool}, inTx: func(ctx context.Context, fn func(conn) error) error {
+		return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error { return fn(pgConn{tx}) })
+	}}}, nil
 }
 
 // Close implements Store.
 func (p *Postgres) Close() error {
 	p.pool.Close()
 	return nil
-}
-
-// Suppressions implements Store.
-func (p *Postgres) Suppressions(ctx context.Context) (*Suppressions, error) {
-	return loadSuppressions(ctx, pgConn{p.pool})
 }
 
 // ReplaceRejected implements Store.
@@ -116,55 +114,6 @@ func (p *Postgres) WritePartition(ctx context.Context, runKey string, part, part
 			ON CONFLICT (run_key, part) DO UPDATE SET stats = EXCLUDED.stats`, runKey, part, string(st))
 		return err
 	})
-}
-
-// Suppress implements Store.
-func (p *Postgres) Suppress(ctx context.Context, key, origin string) error {
-	return p.Apply(ctx, []Change{{Key: key, Action: ActionErase, Topic: "*", Source: origin, At: time.Now()}})
-}
-
-// Contact implements Preferences.
-func (p *Postgres) Contact(ctx context.Context, key string) (*Exported, error) {
-	return contact(ctx, pgConn{p.pool}, key)
-}
-
-// ConsentEvents implements Preferences.
-func (p *Postgres) ConsentEvents(ctx context.Context, key string) ([]ConsentEvent, error) {
-	return consentEvents(ctx, pgConn{p.pool}, key)
-}
-
-// Apply implements Preferences.
-func (p *Postgres) Apply(ctx context.Context, changes []Change) error {
-	return pgx.BeginFunc(ctx, p.pool, func(tx pgx.Tx) error {
-		c := pgConn{tx}
-		salt, err := saltOf(ctx, c)
-		if err != nil {
-			return err
-		}
-		for i := range changes {
-			if err := applyChange(ctx, c, salt, &changes[i]); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-}
-
-// Queue implements Preferences.
-func (p *Postgres) Queue(ctx context.Context, changes []Change) error {
-	return pgx.BeginFunc(ctx, p.pool, func(tx pgx.Tx) error { return queueChanges(ctx, pgConn{tx}, changes) })
-}
-
-// ApplyPending implements Preferences.
-func (p *Postgres) ApplyPending(ctx context.Context) (int, error) {
-	return applyPending(ctx, pgConn{p.pool}, func(fn func(conn) error) error {
-		return pgx.BeginFunc(ctx, p.pool, func(tx pgx.Tx) error { return fn(pgConn{tx}) })
-	})
-}
-
-// PendingChanges implements Preferences.
-func (p *Postgres) PendingChanges(ctx context.Context) (int64, error) {
-	return pendingCount(ctx, pgConn{p.pool})
 }
 
 // Ping implements Preferences.

@@ -110,6 +110,95 @@ type Preferences interface {
 	Ping(ctx context.Context) error
 }
 
+// preferences implements Preferences, and Suppress, once for both
+// databases: db runs single statements, inTx runs fn in a transaction.
+type preferences struct {
+	db   conn
+	inTx func(ctx context.Context, fn func(conn) error) error
+}
+
+// Suppressions implements Store.
+func (p preferences) Suppressions(ctx context.Context) (*Suppressions, error) {
+	return loadSuppressions(ctx, p.db)
+}
+
+// Suppress implements Store: the erasure of a contact.
+func (p preferences) Suppress(ctx context.Context, key, origin string) error {
+	return p.Apply(ctx, []Change{{Key: key, Action: ActionErase, Topic: "*", Source: origin, At: time.Now()}})
+}
+
+// Contact implements Preferences.
+func (p preferences) Contact(ctx context.Context, key string) (*Exported, error) {
+	return contact(ctx, p.db, key)
+}
+
+// ConsentEvents implements Preferences.
+func (p preferences) ConsentEvents(ctx context.Context, key string) ([]ConsentEvent, error) {
+	return consentEvents(ctx, p.db, key)
+}
+
+// Apply implements Preferences.
+func (p preferences) Apply(ctx context.Context, changes []Change) error {
+	return p.inTx(ctx, func(c conn) error {
+		salt, err := saltOf(ctx, c)
+		if err != nil {
+			return err
+		}
+		for i := range changes {
+			if err := applyChange(ctx, c, salt, &changes[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// Queue implements Preferences.
+func (p preferences) Queue(ctx context.Context, changes []Change) error {
+	return p.inTx(ctx, func(c conn) error { return queueChanges(ctx, c, changes) })
+}
+
+// ApplyPending implements Preferences: queued changes oldest first, each
+// with the removal of its queue row in one transaction, so a crash neither
+// loses nor repeats one.
+func (p preferences) ApplyPending(ctx context.Context) (int, error) {
+	applied := 0
+	for {
+		var id int64
+		var raw []byte
+		found, err := queryOne(ctx, p.db, `SELECT id, change FROM pending_changes ORDER BY id LIMIT 1`, nil, &id, &raw)
+		if err != nil || !found {
+			return applied, err
+		}
+		var ch Change
+		if err := json.Unmarshal(raw, &ch); err != nil {
+			return applied, fmt.Errorf("pending change %d: %w", id, err)
+		}
+		err = p.inTx(ctx, func(c conn) error {
+			n, err := c.exec(ctx, `DELETE FROM pending_changes WHERE id = ?`, id)
+			if err != nil || n == 0 { // another replica applied it
+				return err
+			}
+			salt, err := saltOf(ctx, c)
+			if err != nil {
+				return err
+			}
+			return applyChange(ctx, c, salt, &ch)
+		})
+		if err != nil {
+			return applied, fmt.Errorf("applying pending change %d: %w", id, err)
+		}
+		applied++
+	}
+}
+
+// PendingChanges implements Preferences.
+func (p preferences) PendingChanges(ctx context.Context) (int64, error) {
+	var n int64
+	_, err := queryOne(ctx, p.db, `SELECT count(*) FROM pending_changes`, nil, &n)
+	return n, err
+}
+
 // contactSelect reads contacts in scanExported's order; CAST reads
 // PostgreSQL's jsonb as text.
 const contactSelect = `SELECT key, email, first_name, last_name, language, CAST(fields AS text), CAST(sources AS text),
@@ -276,46 +365,6 @@ func queueChanges(ctx context.Context, c conn, changes []Change) error {
 		}
 	}
 	return nil
-}
-
-// applyPending applies queued changes oldest first, each with the removal
-// of its queue row in one transaction, so a crash neither loses nor
-// repeats one.
-func applyPending(ctx context.Context, db conn, inTx func(func(conn) error) error) (int, error) {
-	applied := 0
-	for {
-		var id int64
-		var raw []byte
-		found, err := queryOne(ctx, db, `SELECT id, change FROM pending_changes ORDER BY id LIMIT 1`, nil, &id, &raw)
-		if err != nil || !found {
-			return applied, err
-		}
-		var ch Change
-		if err := json.Unmarshal(raw, &ch); err != nil {
-			return applied, fmt.Errorf("pending change %d: %w", id, err)
-		}
-		err = inTx(func(c conn) error {
-			n, err := c.exec(ctx, `DELETE FROM pending_changes WHERE id = ?`, id)
-			if err != nil || n == 0 { // another replica applied it
-				return err
-			}
-			salt, err := saltOf(ctx, c)
-			if err != nil {
-				return err
-			}
-			return applyChange(ctx, c, salt, &ch)
-		})
-		if err != nil {
-			return applied, fmt.Errorf("applying pending change %d: %w", id, err)
-		}
-		applied++
-	}
-}
-
-func pendingCount(ctx context.Context, c conn) (int64, error) {
-	var n int64
-	_, err := queryOne(ctx, c, `SELECT count(*) FROM pending_changes`, nil, &n)
-	return n, err
 }
 
 // saltOf reads the suppression salt, creating it on first use.

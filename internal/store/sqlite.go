@@ -24,6 +24,7 @@ var migrations embed.FS
 
 // SQLite is the embedded store.
 type SQLite struct {
+	preferences
 	db *sql.DB
 }
 
@@ -50,7 +51,11 @@ func OpenSQLite(ctx context.Context, path string, durable bool) (*SQLite, error)
 		_ = db.Close()
 		return nil, fmt.Errorf("opening %s: %w", path, err)
 	}
-	return &SQLite{db: db}, nil
+	s := &SQLite{db: db}
+	s.preferences = preferences{db: sqliteConn{db}, inTx: func(ctx context.Context, fn func(conn) error) error {
+		return s.tx(ctx, func(tx *sql.Tx) error { return fn(sqliteConn{tx}) })
+	}}
+	return s, nil
 }
 
 func migrate(ctx context.Context, db *sql.DB, dialect goose.Dialect, dir string) error {
@@ -68,11 +73,6 @@ func migrate(ctx context.Context, db *sql.DB, dialect goose.Dialect, dir string)
 
 // Close implements Store.
 func (s *SQLite) Close() error { return s.db.Close() }
-
-// Suppressions implements Store.
-func (s *SQLite) Suppressions(ctx context.Context) (*Suppressions, error) {
-	return loadSuppressions(ctx, sqliteConn{s.db})
-}
 
 // ReplaceRejected implements Store.
 func (s *SQLite) ReplaceRejected(ctx context.Context, next func() (Rejected, error)) error {
@@ -137,55 +137,6 @@ func (s *SQLite) WritePartition(ctx context.Context, runKey string, part, partit
 		_, err = tx.ExecContext(ctx, `INSERT OR REPLACE INTO checkpoints (run_key, part, stats) VALUES (?, ?, ?)`, runKey, part, string(st))
 		return err
 	})
-}
-
-// Suppress implements Store.
-func (s *SQLite) Suppress(ctx context.Context, key, origin string) error {
-	return s.Apply(ctx, []Change{{Key: key, Action: ActionErase, Topic: "*", Source: origin, At: time.Now()}})
-}
-
-// Contact implements Preferences.
-func (s *SQLite) Contact(ctx context.Context, key string) (*Exported, error) {
-	return contact(ctx, sqliteConn{s.db}, key)
-}
-
-// ConsentEvents implements Preferences.
-func (s *SQLite) ConsentEvents(ctx context.Context, key string) ([]ConsentEvent, error) {
-	return consentEvents(ctx, sqliteConn{s.db}, key)
-}
-
-// Apply implements Preferences.
-func (s *SQLite) Apply(ctx context.Context, changes []Change) error {
-	return s.tx(ctx, func(tx *sql.Tx) error {
-		c := sqliteConn{tx}
-		salt, err := saltOf(ctx, c)
-		if err != nil {
-			return err
-		}
-		for i := range changes {
-			if err := applyChange(ctx, c, salt, &changes[i]); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-}
-
-// Queue implements Preferences.
-func (s *SQLite) Queue(ctx context.Context, changes []Change) error {
-	return s.tx(ctx, func(tx *sql.Tx) error { return queueChanges(ctx, sqliteConn{tx}, changes) })
-}
-
-// ApplyPending implements Preferences.
-func (s *SQLite) ApplyPending(ctx context.Context) (int, error) {
-	return applyPending(ctx, sqliteConn{s.db}, func(fn func(conn) error) error {
-		return s.tx(ctx, func(tx *sql.Tx) error { return fn(sqliteConn{tx}) })
-	})
-}
-
-// PendingChanges implements Preferences.
-func (s *SQLite) PendingChanges(ctx context.Context) (int64, error) {
-	return pendingCount(ctx, sqliteConn{s.db})
 }
 
 // Ping implements Preferences.
