@@ -24,24 +24,11 @@ import (
 // ensureConverterObjects keeps the Jobs' ServiceAccount, Role and
 // RoleBinding in place, owned by the conversion.
 func (r *ContactConversionReconciler) ensureConverterObjects(ctx context.Context, cc *ccv1.ContactConversion) error {
-	if sa := desired.ConverterServiceAccount(cc); sa != nil {
-		if err := r.apply(ctx, cc, sa, func(existing client.Object) { existing.SetLabels(sa.Labels) }); err != nil {
-			return err
+	for _, obj := range []client.Object{desired.ConverterServiceAccount(cc), desired.ConverterRole(cc), desired.ConverterRoleBinding(cc)} {
+		if isNil(obj) {
+			continue // the spec names its own ServiceAccount
 		}
-	}
-	if role := desired.ConverterRole(cc); role != nil {
-		var existing = role.DeepCopy()
-		if err := r.apply(ctx, cc, existing, func(client.Object) {
-			existing.Labels, existing.Rules = role.Labels, role.Rules
-		}); err != nil {
-			return err
-		}
-	}
-	if rb := desired.ConverterRoleBinding(cc); rb != nil {
-		var existing = rb.DeepCopy()
-		if err := r.apply(ctx, cc, existing, func(client.Object) {
-			existing.Labels, existing.RoleRef, existing.Subjects = rb.Labels, rb.RoleRef, rb.Subjects
-		}); err != nil {
+		if err := applyOwned(ctx, r.Client, cc, obj); err != nil {
 			return err
 		}
 	}
@@ -57,18 +44,6 @@ func (r *ContactConversionReconciler) ensureConflictReport(ctx context.Context, 
 	}
 	if err := r.Create(ctx, cm); err != nil && !apierrors.IsAlreadyExists(err) {
 		return fmt.Errorf("creating ConfigMap %s: %w", cm.Name, err)
-	}
-	return nil
-}
-
-// apply creates obj, or corrects it when edited by hand, owned by cc.
-func (r *ContactConversionReconciler) apply(ctx context.Context, cc *ccv1.ContactConversion, obj client.Object, mutate func(client.Object)) error {
-	_, err := controllerutil.CreateOrUpdate(ctx, r.Client, obj, func() error {
-		mutate(obj)
-		return controllerutil.SetControllerReference(cc, obj, r.Scheme())
-	})
-	if err != nil {
-		return fmt.Errorf("applying %T %s: %w", obj, obj.GetName(), err)
 	}
 	return nil
 }

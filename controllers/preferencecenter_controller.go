@@ -22,6 +22,7 @@ import (
 
 	ccv1 "github.com/contactconverter/contact-converter/api/v1alpha1"
 	"github.com/contactconverter/contact-converter/internal/desired"
+	"github.com/contactconverter/contact-converter/internal/linktoken"
 )
 
 // PreferenceCenterReconciler keeps a tenant's preference page running: its
@@ -39,8 +40,6 @@ type PreferenceCenterReconciler struct {
 	Clock    clock.PassiveClock
 	// Image runs the page: the operator's own image.
 	Image string
-	// NewKey makes a signing key; nil uses crypto/rand.
-	NewKey func() []byte
 }
 
 // +kubebuilder:rbac:groups=contacts.contactconverter.io,resources=preferencecenters,verbs=get;list;watch
@@ -154,21 +153,6 @@ func (r *PreferenceCenterReconciler) ensureObjects(ctx context.Context, pc *ccv1
 	return nil
 }
 
-// isNil sees through a typed nil in an interface.
-func isNil(o client.Object) bool {
-	switch v := o.(type) {
-	case *rbacv1.Role:
-		return v == nil
-	case *rbacv1.RoleBinding:
-		return v == nil
-	case *networkingv1.Ingress:
-		return v == nil
-	case *policyv1.PodDisruptionBudget:
-		return v == nil
-	}
-	return o == nil
-}
-
 // ensureSigningSecret generates the signing key once. An existing Secret is
 // never overwritten: the user may have added keys to rotate.
 func (r *PreferenceCenterReconciler) ensureSigningSecret(ctx context.Context, pc *ccv1.PreferenceCenter) error {
@@ -180,11 +164,7 @@ func (r *PreferenceCenterReconciler) ensureSigningSecret(ctx context.Context, pc
 	if err == nil || !apierrors.IsNotFound(err) {
 		return err
 	}
-	newKey := r.NewKey
-	if newKey == nil {
-		newKey = newSigningKey
-	}
-	secret := desired.SigningSecret(pc, newKey(), r.Clock.Now())
+	secret := desired.SigningSecret(pc, linktoken.NewKey(), r.Clock.Now())
 	if err := ctrl.SetControllerReference(pc, secret, r.Scheme()); err != nil {
 		return err
 	}

@@ -1,7 +1,6 @@
 package controllers
 
 import (
-	"crypto/rand"
 	"fmt"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -59,11 +58,4 @@ func deploymentAvailable(d *appsv1.Deployment) bool {
 		}
 	}
 	return false
-}
-
-// newSigningKey is 32 random bytes.
-func newSigningKey() []byte {
-	b := make([]byte, 32)
-	_, _ = rand.Read(b)
-	return b
 }
