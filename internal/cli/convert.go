@@ -57,9 +57,8 @@ The database is --database, or spec.database.postgres, or ./contacts.db.
 In a cluster (the operator's Jobs), --namespace and --name read the
 ContactConversion, its ConfigMaps and Secrets through the API, and write the
 progress into its status.`,
-		Example: `  contact-converter convert -f config/samples/tenant/conversion.yaml \
-      --objects config/samples/tenant/lists.yaml --database sqlite:./contacts.db`,
-		Args: cobra.NoArgs,
+		Example: `  contact-converter convert -f config/samples/tenant/conversion.yaml --database sqlite:./contacts.db`,
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := tuneMemory(o.memLimit); err != nil {
 				return err

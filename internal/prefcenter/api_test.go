@@ -3,7 +3,6 @@ package prefcenter
 import (
 	"encoding/csv"
 	"encoding/json"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -15,21 +14,11 @@ import (
 
 func (f *fixture) api(method, path, contentType, body string) response {
 	f.t.Helper()
-	req, err := http.NewRequest(method, f.http.URL+path, strings.NewReader(body))
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	req.Header.Set("Authorization", "Bearer api-token-0123456789")
+	header := map[string]string{"Authorization": "Bearer api-token-0123456789"}
 	if contentType != "" {
-		req.Header.Set("Content-Type", contentType)
+		header["Content-Type"] = contentType
 	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	defer res.Body.Close()
-	data, _ := io.ReadAll(res.Body)
-	return response{res.StatusCode, res.Header, string(data)}
+	return f.send(method, path, strings.NewReader(body), header)
 }
 
 func TestAPIRequiresTheToken(t *testing.T) {

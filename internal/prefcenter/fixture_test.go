@@ -2,7 +2,6 @@ package prefcenter
 
 import (
 	"context"
-	"github.com/contactconverter/contact-converter/internal/prefconfig"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -14,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/contactconverter/contact-converter/internal/prefconfig"
 
 	"sigs.k8s.io/yaml"
 
@@ -148,18 +149,25 @@ type response struct {
 	body   string
 }
 
+// do sends a form, or nothing when form is nil.
 func (f *fixture) do(method, path string, form url.Values, header map[string]string) response {
 	f.t.Helper()
-	var body io.Reader
-	if form != nil {
-		body = strings.NewReader(form.Encode())
+	if form == nil {
+		return f.send(method, path, nil, header)
 	}
+	h := map[string]string{"Content-Type": "application/x-www-form-urlencoded"}
+	for k, v := range header {
+		h[k] = v
+	}
+	return f.send(method, path, strings.NewReader(form.Encode()), h)
+}
+
+// send makes a request with header and reads the whole answer.
+func (f *fixture) send(method, path string, body io.Reader, header map[string]string) response {
+	f.t.Helper()
 	req, err := http.NewRequest(method, f.http.URL+path, body)
 	if err != nil {
 		f.t.Fatal(err)
-	}
-	if form != nil {
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	}
 	for k, v := range header {
 		req.Header.Set(k, v)

@@ -54,7 +54,6 @@ type topicView struct {
 
 // visit is one request on a signed link.
 type visit struct {
-	token   string
 	key     string
 	contact *store.Exported
 	v       *view
@@ -93,7 +92,7 @@ func (s *Server) open(w http.ResponseWriter, r *http.Request, purpose string) (*
 	if csrf, err := s.signer.Mint(key, linktoken.PurposeForm, s.now().Add(formTTL)); err == nil {
 		v.CSRF = csrf
 	}
-	return &visit{token: token, key: key, contact: c, v: v}, true
+	return &visit{key: key, contact: c, v: v}, true
 }
 
 // newView starts a page in the language the request and contact call for.
