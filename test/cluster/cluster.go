@@ -72,9 +72,9 @@ type Cluster struct {
 	OperatorMetrics string
 }
 
-func (c *Cluster) say(format string, args ...any) {
-	if c.o.Progress != nil {
-		fmt.Fprintf(c.o.Progress, format+"\n", args...)
+func (o Options) say(format string, args ...any) {
+	if o.Progress != nil {
+		fmt.Fprintf(o.Progress, format+"\n", args...)
 	}
 }
 
@@ -95,15 +95,14 @@ func Start(ctx context.Context, o Options) (*Cluster, error) {
 	bin := o.Prebuilt
 	if bin == "" {
 		bin = filepath.Join(o.WorkDir, "bin")
-		c := &Cluster{o: o}
-		c.say(">> building contact-converter and the local node")
+		o.say(">> building contact-converter and the local node")
 		if err := Build(ctx, o.RepoRoot, bin); err != nil {
 			return nil, err
 		}
 	}
 	c := &Cluster{o: o, procs: map[string]*exec.Cmd{},
 		Binary: filepath.Join(bin, "contact-converter"), nodeBinary: filepath.Join(bin, "localnode")}
-	c.say(">> starting etcd and kube-apiserver on loopback")
+	c.o.say(">> starting etcd and kube-apiserver on loopback")
 	c.Env = &envtest.Environment{
 		BinaryAssetsDirectory: o.AssetsDir,
 		CRDDirectoryPaths:     []string{filepath.Join(o.RepoRoot, "config", "crd", "bases")},
@@ -122,7 +121,7 @@ func Start(ctx context.Context, o Options) (*Cluster, error) {
 		c.Stop()
 		return nil, err
 	}
-	c.say(">> starting kube-controller-manager (Job, ReplicaSet, Deployment, disruption, garbage collector)")
+	c.o.say(">> starting kube-controller-manager (Job, ReplicaSet, Deployment, disruption, garbage collector)")
 	if err := c.start("kube-controller-manager", filepath.Join(o.AssetsDir, "kube-controller-manager"),
 		"--kubeconfig", c.Kubeconfig, "--leader-elect=false", "--secure-port=0", "--use-service-account-credentials=false",
 		"--controllers=job-controller,replicaset-controller,deployment-controller,garbage-collector-controller,serviceaccount-controller,disruption-controller",
@@ -130,7 +129,7 @@ func Start(ctx context.Context, o Options) (*Cluster, error) {
 		c.Stop()
 		return nil, err
 	}
-	c.say(">> starting the local node")
+	c.o.say(">> starting the local node")
 	if err := c.start("localnode", c.nodeBinary, "--kubeconfig", c.Kubeconfig, "--name", "localnode",
 		"--data-dir", filepath.Join(o.WorkDir, "node"), "--binary", c.Binary, "--image", Image); err != nil {
 		c.Stop()
@@ -175,7 +174,7 @@ func (c *Cluster) start(name, bin string, args ...string) error {
 
 // StartOperator runs the operator (contact-converter manager) as a process.
 func (c *Cluster) StartOperator(extra ...string) error {
-	c.say(">> starting the operator")
+	c.o.say(">> starting the operator")
 	c.OperatorMetrics = freeAddr()
 	args := append([]string{"manager", "--image", Image, "--metrics-bind-address", c.OperatorMetrics,
 		"--health-probe-bind-address", freeAddr()}, extra...)
