@@ -87,7 +87,7 @@ func (r *PreferenceCenterReconciler) Reconcile(ctx context.Context, req ctrl.Req
 	if err := r.Get(ctx, client.ObjectKey{Namespace: pc.Namespace, Name: desired.PreferenceCenterName(&pc)}, &deployment); client.IgnoreNotFound(err) != nil {
 		return ctrl.Result{}, err
 	}
-	r.setStatus(&pc, cc, &deployment)
+	r.setStatus(&pc, &deployment)
 	return ctrl.Result{}, r.patchStatus(ctx, orig, &pc)
 }
 
@@ -128,8 +128,10 @@ func (r *PreferenceCenterReconciler) ensureObjects(ctx context.Context, pc *ccv1
 		obj   client.Object
 		empty client.Object
 	}{
-		{desired.PreferenceCenterRole(pc), &rbacv1.Role{ObjectMeta: meta}},
-		{desired.PreferenceCenterRoleBinding(pc), &rbacv1.RoleBinding{ObjectMeta: meta}},
+		// The pods read nothing from the API any more: the Role and
+		// RoleBinding an earlier version made are deleted.
+		{nil, &rbacv1.Role{ObjectMeta: meta}},
+		{nil, &rbacv1.RoleBinding{ObjectMeta: meta}},
 		{desired.PreferenceCenterIngress(pc), &networkingv1.Ingress{ObjectMeta: meta}},
 		{desired.PreferenceCenterPDB(pc), &policyv1.PodDisruptionBudget{ObjectMeta: meta}},
 	}
@@ -256,7 +258,7 @@ func (r *PreferenceCenterReconciler) SetupWithManager(ctx context.Context, mgr c
 		Owns(&policyv1.PodDisruptionBudget{}).
 		Owns(&rbacv1.Role{}).
 		Owns(&rbacv1.RoleBinding{}).
-		// The conversion's phase sets maintenance mode.
+		// The conversion's unique key shapes the configuration.
 		Watches(&ccv1.ContactConversion{}, handler.EnqueueRequestsFromMapFunc(r.followers)).
 		Named("preferencecenter")
 	b = watchReferences(b, mgr.GetClient(), func() client.ObjectList { return &ccv1.PreferenceCenterList{} })

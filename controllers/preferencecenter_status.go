@@ -5,6 +5,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/utils/ptr"
 
 	ccv1 "github.com/contactconverter/contact-converter/api/v1alpha1"
@@ -13,18 +14,17 @@ import (
 
 // Reasons of a preference center's conditions.
 const (
-	reasonAvailable          = "Available"
-	reasonRollingOut         = "RollingOut"
-	reasonConversionRunning  = "ConversionRunning"
-	reasonConversionIdle     = "ConversionIdle"
-	reasonNoConversion       = "NoConversion"
-	reasonConversionNotFound = "ConversionNotFound"
+	reasonAvailable  = "Available"
+	reasonRollingOut = "RollingOut"
 )
 
-// setStatus reports the Deployment's readiness and the conversion's
-// maintenance. applied is the Deployment as the cache has it; empty when
-// the cache has not seen it yet.
-func (r *PreferenceCenterReconciler) setStatus(pc *ccv1.PreferenceCenter, cc *ccv1.ContactConversion, applied *appsv1.Deployment) {
+// conditionMaintenance was set by an earlier version, which held changes
+// back while a conversion ran; changes now always apply at once.
+const conditionMaintenance = "Maintenance"
+
+// setStatus reports the Deployment's readiness. applied is the Deployment
+// as the cache has it; empty when the cache has not seen it yet.
+func (r *PreferenceCenterReconciler) setStatus(pc *ccv1.PreferenceCenter, applied *appsv1.Deployment) {
 	conds := pc.Conditions()
 	conds.Now = r.Clock.Now()
 	pc.Status.URL = desired.PreferenceCenterURL(pc)
@@ -38,17 +38,7 @@ func (r *PreferenceCenterReconciler) setStatus(pc *ccv1.PreferenceCenter, cc *cc
 		conds.Reconciling(reasonRollingOut, fmt.Sprintf("Deployment %s: %d/%d replicas updated and available", desired.PreferenceCenterName(pc), min(st.UpdatedReplicas, st.AvailableReplicas), want))
 	}
 
-	switch {
-	case pc.Spec.ConversionRef == nil:
-		conds.False(ccv1.ConditionMaintenance, reasonNoConversion, "No conversionRef: changes always apply at once.")
-	case cc == nil:
-		conds.False(ccv1.ConditionMaintenance, reasonConversionNotFound, fmt.Sprintf("ContactConversion %s does not exist (yet).", pc.Spec.ConversionRef.Name))
-	case cc.Status.Phase == ccv1.PhaseRunning || cc.Status.Phase == ccv1.PhasePaused:
-		conds.True(ccv1.ConditionMaintenance, reasonConversionRunning,
-			fmt.Sprintf("ContactConversion %s is %s: changes are queued and applied after it.", cc.Name, cc.Status.Phase))
-	default:
-		conds.False(ccv1.ConditionMaintenance, reasonConversionIdle, fmt.Sprintf("ContactConversion %s is not running.", cc.Name))
-	}
+	meta.RemoveStatusCondition(&pc.Status.Conditions, conditionMaintenance)
 }
 
 func deploymentAvailable(d *appsv1.Deployment) bool {

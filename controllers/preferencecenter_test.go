@@ -100,7 +100,7 @@ func TestPreferenceCenterObjects(t *testing.T) {
 	if err := json.Unmarshal([]byte(cm.Data[desired.ConfigKey]), &cfg); err != nil {
 		t.Fatal(err)
 	}
-	if err := cfg.Validate(); err != nil || cfg.PublicURL != "https://prefs.acme.example" || !cfg.HSTS || cfg.Conversion.Name != "acme" {
+	if err := cfg.Validate(); err != nil || cfg.PublicURL != "https://prefs.acme.example" || !cfg.HSTS {
 		t.Errorf("config = %+v (%v)", cfg, err)
 	}
 
@@ -112,7 +112,7 @@ func TestPreferenceCenterObjects(t *testing.T) {
 		t.Errorf("deployment = %+v", d.Spec)
 	}
 	for _, o := range []client.Object{&corev1.Service{ObjectMeta: obj}, &networkingv1.Ingress{ObjectMeta: obj},
-		&policyv1.PodDisruptionBudget{ObjectMeta: obj}, &corev1.ServiceAccount{ObjectMeta: obj}, &rbacv1.Role{ObjectMeta: obj}, &rbacv1.RoleBinding{ObjectMeta: obj}} {
+		&policyv1.PodDisruptionBudget{ObjectMeta: obj}, &corev1.ServiceAccount{ObjectMeta: obj}} {
 		h.waitObject(t, o, nil)
 	}
 	h.waitCondition(t, pc, ccv1.ConditionReconciling, metav1.ConditionTrue, reasonRollingOut)
@@ -130,12 +130,18 @@ func TestPreferenceCenterObjects(t *testing.T) {
 		t.Errorf("kstatus = %s, want Current", got)
 	}
 
-	// Maintenance follows the conversion's phase.
-	h.waitCondition(t, pc, ccv1.ConditionMaintenance, metav1.ConditionFalse, reasonConversionIdle)
+	// A running conversion holds nothing back: no maintenance condition,
+	// and the pods read nothing from the API.
 	setConversionPhase(t, h, cc, ccv1.PhaseRunning)
-	h.waitCondition(t, pc, ccv1.ConditionMaintenance, metav1.ConditionTrue, reasonConversionRunning)
-	setConversionPhase(t, h, cc, ccv1.PhaseSucceeded)
-	h.waitCondition(t, pc, ccv1.ConditionMaintenance, metav1.ConditionFalse, reasonConversionIdle)
+	h.waitObject(t, pc, func() string {
+		if meta.FindStatusCondition(pc.Status.Conditions, conditionMaintenance) != nil || pc.Status.ObservedGeneration != pc.Generation {
+			return "a Maintenance condition"
+		}
+		return ""
+	})
+	for _, o := range []client.Object{&rbacv1.Role{ObjectMeta: obj}, &rbacv1.RoleBinding{ObjectMeta: obj}} {
+		h.waitGone(t, o)
+	}
 
 	// Hand edits are corrected; a deleted Deployment comes back.
 	d.Spec.Replicas = ptr.To[int32](7)
@@ -188,10 +194,9 @@ func TestPreferenceCenterObjects(t *testing.T) {
 	patchCenter(t, h, pc, func(pc *ccv1.PreferenceCenter) {
 		pc.Spec.Replicas, pc.Spec.Ingress, pc.Spec.ConversionRef = ptr.To[int32](1), nil, nil
 	})
-	for _, o := range []client.Object{&policyv1.PodDisruptionBudget{ObjectMeta: obj}, &networkingv1.Ingress{ObjectMeta: obj}, &rbacv1.Role{ObjectMeta: obj}} {
+	for _, o := range []client.Object{&policyv1.PodDisruptionBudget{ObjectMeta: obj}, &networkingv1.Ingress{ObjectMeta: obj}} {
 		h.waitGone(t, o)
 	}
-	h.waitCondition(t, pc, ccv1.ConditionMaintenance, metav1.ConditionFalse, reasonNoConversion)
 }
 
 func TestPreferenceCenterStallsOnMissingDatabaseSecret(t *testing.T) {

@@ -25,7 +25,6 @@ const (
 	ConditionSuspended         = "Suspended"
 	ConditionConflictsResolved = "ConflictsResolved"
 	ConditionComplete          = "Complete"
-	ConditionMaintenance       = "Maintenance"
 )
 
 // Condition reasons.

@@ -184,7 +184,7 @@ type PreferenceCenterStatus struct {
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
-	// Conditions: Ready, Reconciling and Stalled (kstatus), plus Maintenance.
+	// Conditions: Ready, Reconciling and Stalled (kstatus).
 	// +listType=map
 	// +listMapKey=type
 	// +patchStrategy=merge

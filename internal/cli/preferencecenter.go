@@ -16,12 +16,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
-	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	ccv1 "github.com/contactconverter/contact-converter/api/v1alpha1"
 	"github.com/contactconverter/contact-converter/internal/engine"
-	"github.com/contactconverter/contact-converter/internal/kubescheme"
 	"github.com/contactconverter/contact-converter/internal/linktoken"
 	"github.com/contactconverter/contact-converter/internal/prefcenter"
 	"github.com/contactconverter/contact-converter/internal/prefconfig"
@@ -30,7 +26,6 @@ import (
 
 type preferenceCenterOptions struct {
 	config, listen, metricsListen, database string
-	maintenanceInterval                     time.Duration
 }
 
 func newPreferenceCenterCommand() *cobra.Command {
@@ -52,7 +47,6 @@ with a configuration file rendered from a PreferenceCenter.`,
 	f.StringVar(&o.listen, "listen", ":8080", "address of the pages, the API, /healthz and /readyz")
 	f.StringVar(&o.metricsListen, "metrics-listen", ":9090", "address of /metrics (empty: off)")
 	f.StringVar(&o.database, "database", "", "database URL, sqlite:PATH or postgres://... (default $DATABASE_URL)")
-	f.DurationVar(&o.maintenanceInterval, "maintenance-interval", 2*time.Second, "how often to check whether the conversion runs")
 	return cmd
 }
 
@@ -99,14 +93,13 @@ func runPreferenceCenter(ctx context.Context, o preferenceCenterOptions) error {
 	if err != nil {
 		return &engine.ConfigError{Err: err}
 	}
-	if cfg.Conversion != nil {
-		check, err := conversionRunning(cfg.Conversion)
-		if err != nil {
-			return err
-		}
-		go srv.WatchMaintenance(ctx, check, o.maintenanceInterval)
-	} else if _, err := srv.DrainPending(ctx); err != nil {
+	// Changes are applied at once; an earlier version queued them during
+	// conversions. Apply what it left, safely in any order: the newest
+	// change per contact and topic wins.
+	if n, err := st.ApplyPending(ctx); err != nil {
 		return err
+	} else if n > 0 {
+		log.Info("applied changes an earlier version queued", "count", n)
 	}
 
 	servers := []*http.Server{{Addr: o.listen, Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second,
@@ -159,23 +152,4 @@ func readSigningKeys(dir string) (map[string][]byte, error) {
 		keys[e.Name()] = data
 	}
 	return keys, nil
-}
-
-// conversionRunning reads the ContactConversion's phase through the API.
-func conversionRunning(ref *prefconfig.ObjectKey) (prefcenter.MaintenanceFunc, error) {
-	cfg, err := ctrl.GetConfig()
-	if err != nil {
-		return nil, fmt.Errorf("conversion %s/%s: %w", ref.Namespace, ref.Name, err)
-	}
-	c, err := client.New(cfg, client.Options{Scheme: kubescheme.New()})
-	if err != nil {
-		return nil, err
-	}
-	return func(ctx context.Context) (bool, error) {
-		var cc ccv1.ContactConversion
-		if err := c.Get(ctx, client.ObjectKey{Namespace: ref.Namespace, Name: ref.Name}, &cc); err != nil {
-			return false, err
-		}
-		return cc.Status.Phase == ccv1.PhaseRunning || cc.Status.Phase == ccv1.PhasePaused, nil
-	}, nil
 }

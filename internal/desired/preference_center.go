@@ -11,7 +11,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
-	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
@@ -122,9 +121,6 @@ func PreferenceCenterConfig(pc *ccv1.PreferenceCenter, cc *ccv1.ContactConversio
 	if spec.LinkTTL != nil {
 		cfg.LinkTTL = spec.LinkTTL.Duration.String()
 	}
-	if spec.ConversionRef != nil {
-		cfg.Conversion = &prefconfig.ObjectKey{Namespace: pc.Namespace, Name: spec.ConversionRef.Name}
-	}
 	if spec.APITokenSecretRef != nil {
 		cfg.APITokenFile = apiTokenDir + "/token"
 	}
@@ -209,7 +205,7 @@ func PreferenceCenterDeployment(pc *ccv1.PreferenceCenter, image, configHash str
 				ObjectMeta: metav1.ObjectMeta{Labels: podLabels, Annotations: map[string]string{AnnotationConfigHash: configHash}},
 				Spec: corev1.PodSpec{
 					ServiceAccountName:            name,
-					AutomountServiceAccountToken:  ptr.To(pc.Spec.ConversionRef != nil),
+					AutomountServiceAccountToken:  ptr.To(false),
 					TerminationGracePeriodSeconds: ptr.To[int64](30),
 					SecurityContext:               RestrictedPodSecurity(),
 					Volumes:                       volumes,
@@ -298,33 +294,4 @@ func PreferenceCenterPDB(pc *ccv1.PreferenceCenter) *policyv1.PodDisruptionBudge
 // PreferenceCenterServiceAccount is the pods' identity.
 func PreferenceCenterServiceAccount(pc *ccv1.PreferenceCenter) *corev1.ServiceAccount {
 	return &corev1.ServiceAccount{ObjectMeta: preferenceCenterMeta(pc, PreferenceCenterName(pc)), AutomountServiceAccountToken: ptr.To(false)}
-}
-
-// PreferenceCenterRole lets the pods read the one conversion they follow,
-// or is nil when there is none.
-func PreferenceCenterRole(pc *ccv1.PreferenceCenter) *rbacv1.Role {
-	if pc.Spec.ConversionRef == nil {
-		return nil
-	}
-	return &rbacv1.Role{
-		ObjectMeta: preferenceCenterMeta(pc, PreferenceCenterName(pc)),
-		Rules: []rbacv1.PolicyRule{{
-			APIGroups: []string{ccv1.GroupVersion.Group}, Resources: []string{"contactconversions"},
-			ResourceNames: []string{pc.Spec.ConversionRef.Name}, Verbs: []string{"get"},
-		}},
-	}
-}
-
-// PreferenceCenterRoleBinding binds the Role to the pods' ServiceAccount, or
-// is nil.
-func PreferenceCenterRoleBinding(pc *ccv1.PreferenceCenter) *rbacv1.RoleBinding {
-	if pc.Spec.ConversionRef == nil {
-		return nil
-	}
-	name := PreferenceCenterName(pc)
-	return &rbacv1.RoleBinding{
-		ObjectMeta: preferenceCenterMeta(pc, name),
-		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: name},
-		Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: name, Namespace: pc.Namespace}},
-	}
 }

@@ -40,14 +40,14 @@ func TestPreferenceCenterObjects(t *testing.T) {
 			if c.Env[1].Name != "DATABASE_URL" || c.Env[1].ValueFrom.SecretKeyRef.Name != "acme-db" || c.Env[1].ValueFrom.SecretKeyRef.Key != "uri" {
 				t.Errorf("database env = %+v", c.Env)
 			}
-			if PreferenceCenterPDB(pc) != nil || PreferenceCenterIngress(pc) != nil || PreferenceCenterRole(pc) != nil {
-				t.Error("a PDB, Ingress or Role for one replica without ingress or conversion")
+			if PreferenceCenterPDB(pc) != nil || PreferenceCenterIngress(pc) != nil {
+				t.Error("a PDB or Ingress for one replica without ingress")
 			}
 			if got := PreferenceCenterURL(pc); got != "http://acme-preference-center.tenant-a.svc" {
 				t.Errorf("URL = %s", got)
 			}
 			if *d.Spec.Template.Spec.AutomountServiceAccountToken {
-				t.Error("a token is mounted though the pod reads no conversion")
+				t.Error("a token is mounted though the pod reads nothing from the API")
 			}
 		}},
 		{"sqlite, three replicas, TLS ingress, conversion", func(pc *ccv1.PreferenceCenter) {
@@ -72,12 +72,11 @@ func TestPreferenceCenterObjects(t *testing.T) {
 			if got := PreferenceCenterURL(pc); got != "https://prefs.acme.example" {
 				t.Errorf("URL = %s", got)
 			}
-			role := PreferenceCenterRole(pc)
-			if role == nil || !slices.Equal(role.Rules[0].ResourceNames, []string{"acme"}) || !slices.Equal(role.Rules[0].Verbs, []string{"get"}) {
-				t.Errorf("role = %+v", role)
+			if *d.Spec.Template.Spec.AutomountServiceAccountToken {
+				t.Error("a token is mounted though the pod reads nothing from the API")
 			}
 			cfg := PreferenceCenterConfig(pc, nil)
-			if !cfg.HSTS || cfg.Conversion.Name != "acme" || cfg.APITokenFile == "" || cfg.PublicURL != "https://prefs.acme.example" {
+			if !cfg.HSTS || cfg.APITokenFile == "" || cfg.PublicURL != "https://prefs.acme.example" {
 				t.Errorf("config = %+v", cfg)
 			}
 		}},

@@ -109,7 +109,6 @@ type runner struct {
 	rules  *merge.Rules
 	report *Report
 	spill  *spill
-	sup    *store.Suppressions
 	// readers read sources concurrently, each into its own spill files.
 	readers []*reader
 	// sourceHashes digest each source's header and records.
@@ -132,13 +131,6 @@ func (r *runner) mine(part int) bool { return part%r.o.Shards == r.o.Shard }
 
 func (r *runner) run(ctx context.Context) error {
 	spec := r.o.Spec
-	r.sup = &store.Suppressions{}
-	if r.o.Store != nil {
-		var err error
-		if r.sup, err = r.o.Store.Suppressions(ctx); err != nil {
-			return fmt.Errorf("reading suppressions: %w", err)
-		}
-	}
 	tables, total, err := r.openSources(ctx)
 	defer func() {
 		for _, tb := range tables {
@@ -183,11 +175,12 @@ func (r *runner) run(ctx context.Context) error {
 		return err
 	}
 	r.report.Seconds.Read = time.Since(t).Seconds()
-	// The run key covers everything the result depends on: spec, layout,
-	// erasures, and every header and record read.
+	// The run key covers everything the merge depends on: spec, layout, and
+	// every header and record read. Erasures and preference changes are not
+	// in it: each partition write applies them as they stand then.
 	key := sha256.New()
 	// Shards of one run share the key: their partitions never overlap.
-	fmt.Fprintf(key, "%s|%d|%d|%s\n", desired.RunSpecHash(spec), r.o.Partitions, r.o.Shards, r.sup.Digest())
+	fmt.Fprintf(key, "%s|%d|%d\n", desired.RunSpecHash(spec), r.o.Partitions, r.o.Shards)
 	for _, h := range r.sourceHashes {
 		key.Write(h.Sum(nil))
 	}
@@ -332,10 +325,6 @@ func (r *runner) readSource(ctx context.Context, rd *reader, i int, tb source.Ta
 			}
 			continue
 		}
-		if r.sup.Contains(row.Key) {
-			sr.RowsSuppressed++
-			continue
-		}
 		part := store.PartitionOf(row.Key, r.o.Partitions)
 		if !r.mine(part) {
 			sr.RowsOtherShards++
@@ -395,11 +384,10 @@ func (r *runner) mergeAll(ctx context.Context) error {
 	// Merging (CPU) and writing (the database) overlap: one goroutine merges
 	// the next partitions while this one writes.
 	type merged struct {
-		part     int
-		contacts []merge.Contact
-		stats    store.PartStats
-		skipped  bool
-		err      error
+		part int
+		mergedPartition
+		skipped bool
+		err     error
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -410,7 +398,7 @@ func (r *runner) mergeAll(ctx context.Context) error {
 			m := merged{part: p}
 			m.stats, m.skipped = done[p]
 			if !m.skipped {
-				m.contacts, m.stats, m.err = r.mergePartition(p)
+				m.mergedPartition, m.err = r.mergePartition(p)
 			}
 			select {
 			case results <- m:
@@ -434,9 +422,12 @@ func (r *runner) mergeAll(ctx context.Context) error {
 			r.report.PartitionsResumed++
 		} else if r.o.Store != nil {
 			t := time.Now()
-			if err := r.o.Store.WritePartition(ctx, r.report.RunKey, m.part, r.o.Partitions, m.contacts, m.stats); err != nil {
+			w := &store.PartitionWrite{RunKey: r.report.RunKey, Part: m.part, Partitions: r.o.Partitions,
+				Contacts: m.contacts, Stats: m.stats, Erased: m.unmerge}
+			if err := r.o.Store.WritePartition(ctx, w); err != nil {
 				return fmt.Errorf("writing partition %d: %w", m.part, err)
 			}
+			m.stats = w.Stats
 			r.report.Seconds.Write += time.Since(t).Seconds()
 		}
 		n++
@@ -449,16 +440,56 @@ func (r *runner) mergeAll(ctx context.Context) error {
 	return nil
 }
 
+// mergedPartition is a partition's contacts, what they count, and the
+// source of each row merged into them.
+type mergedPartition struct {
+	contacts []merge.Contact
+	stats    store.PartStats
+	// rowSources holds the source of every row, contact after contact;
+	// contact i's rows end at rowEnds[i].
+	rowSources []int
+	rowEnds    []int
+}
+
+// unmerge takes contact i out of stats: the store dropped it because its
+// key was erased while the run went on, so its rows count as suppressed.
+func (m *mergedPartition) unmerge(i int, stats *store.PartStats) {
+	start := 0
+	if i > 0 {
+		start = m.rowEnds[i-1]
+	}
+	rows := m.rowSources[start:m.rowEnds[i]]
+	if stats.RowsSuppressed == nil {
+		stats.RowsSuppressed = make([]int64, len(stats.RowsMerged))
+	}
+	for _, src := range rows {
+		stats.RowsMerged[src]--
+		stats.RowsSuppressed[src]++
+	}
+	c := &m.contacts[i]
+	stats.Contacts--
+	stats.DuplicatesMerged -= int64(len(rows) - 1)
+	if c.LanguageDefaulted {
+		stats.LanguageDefault--
+	}
+	for _, cf := range c.Conflicts {
+		stats.Conflicts--
+		if !cf.Resolved {
+			stats.Unresolved--
+		}
+	}
+}
+
 // mergePartition merges one partition's rows into contacts. It runs beside
 // the writer, so it touches nothing the writer does.
-func (r *runner) mergePartition(p int) ([]merge.Contact, store.PartStats, error) {
+func (r *runner) mergePartition(p int) (mergedPartition, error) {
 	t := time.Now()
 	rows, err := r.spill.load(p)
 	if err != nil {
-		return nil, store.PartStats{}, err
+		return mergedPartition{}, err
 	}
-	stats := store.PartStats{RowsMerged: make([]int64, len(r.o.Spec.Sources))}
-	var contacts []merge.Contact
+	m := mergedPartition{stats: store.PartStats{RowsMerged: make([]int64, len(r.o.Spec.Sources))}, rowSources: make([]int, 0, len(rows))}
+	stats := &m.stats
 	for start := 0; start < len(rows); {
 		end := start + 1
 		for end < len(rows) && rows[end].Key == rows[start].Key {
@@ -467,7 +498,9 @@ func (r *runner) mergePartition(p int) ([]merge.Contact, store.PartStats, error)
 		c := r.rules.Merge(rows[start:end])
 		for _, x := range rows[start:end] {
 			stats.RowsMerged[x.Source]++
+			m.rowSources = append(m.rowSources, x.Source)
 		}
+		m.rowEnds = append(m.rowEnds, len(m.rowSources))
 		stats.Contacts++
 		stats.DuplicatesMerged += int64(end - start - 1)
 		if c.LanguageDefaulted {
@@ -479,11 +512,11 @@ func (r *runner) mergePartition(p int) ([]merge.Contact, store.PartStats, error)
 				stats.Unresolved++
 			}
 		}
-		contacts = append(contacts, c)
+		m.contacts = append(m.contacts, c)
 		start = end
 	}
 	r.mergeSeconds.Add(int64(time.Since(t)))
-	return contacts, stats, nil
+	return m, nil
 }
 
 func (r *runner) addStats(s store.PartStats) {
@@ -496,6 +529,11 @@ func (r *runner) addStats(s store.PartStats) {
 	for i, n := range s.RowsMerged {
 		if i < len(rep.Sources) {
 			rep.Sources[i].RowsMerged += n
+		}
+	}
+	for i, n := range s.RowsSuppressed {
+		if i < len(rep.Sources) {
+			rep.Sources[i].RowsSuppressed += n
 		}
 	}
 	r.update(func(p *Progress) { p.Contacts, p.DuplicatesMerged = rep.Contacts, rep.DuplicatesMerged })
@@ -541,7 +579,13 @@ func (r *runner) finish(ctx context.Context) error {
 		rep.UnknownOptOutValues += rd.parser.unknownOptOuts
 	}
 	rep.UnknownLanguages = topCounts(unknown, 20)
-	rep.Suppressions = r.sup.Len()
+	if r.o.Store != nil {
+		sup, err := r.o.Store.Suppressions(ctx)
+		if err != nil {
+			return fmt.Errorf("reading suppressions: %w", err)
+		}
+		rep.Suppressions = sup.Len()
+	}
 	if err := rep.checkAccounting(); err != nil {
 		return err
 	}

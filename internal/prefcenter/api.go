@@ -195,18 +195,17 @@ func (s *Server) apiErase(w http.ResponseWriter, r *http.Request) {
 		apiError(w, http.StatusUnprocessableEntity, err.Error())
 		return
 	}
-	queued, err := s.commit(r.Context(), []store.Change{{Key: key, Action: store.ActionErase, Topic: "*",
+	err = s.commit(r.Context(), []store.Change{{Key: key, Action: store.ActionErase, Topic: "*",
 		Source: store.SourceAPI, IP: s.clientIP(r), At: s.now()}})
+	if errors.Is(err, errBusy) {
+		w.Header().Set("Retry-After", retryAfter)
+		apiError(w, http.StatusServiceUnavailable, err.Error())
+		return
+	}
 	if err != nil {
 		s.log.Error("api erase", "error", err)
 		apiError(w, http.StatusInternalServerError, "the database did not answer")
 		return
 	}
-	if queued {
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(http.StatusAccepted)
-		_ = json.NewEncoder(w).Encode(map[string]any{"erased": false, "queued": true})
-		return
-	}
-	writeJSON(w, map[string]any{"erased": true, "queued": false})
+	writeJSON(w, map[string]any{"erased": true})
 }

@@ -2,6 +2,7 @@ package prefcenter
 
 import (
 	"context"
+	"database/sql"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/contactconverter/contact-converter/internal/prefconfig"
 
+	"github.com/jackc/pgx/v5"
 	"sigs.k8s.io/yaml"
 
 	ccv1 "github.com/contactconverter/contact-converter/api/v1alpha1"
@@ -85,16 +87,57 @@ func seed(t testing.TB, st store.Store) {
 }
 
 func sqliteStore(t testing.TB) store.Store {
-	st, err := store.OpenService(context.Background(), "sqlite:"+filepath.Join(t.TempDir(), "contacts.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = st.Close() })
-	return st
+	return openService(t, "sqlite:"+filepath.Join(t.TempDir(), "contacts.db"))
 }
 
 func postgresStore(t testing.TB) store.Store {
-	st, err := store.OpenService(context.Background(), pgtest.NewDatabase(t, pgtest.Start(t), "prefs"))
+	return openService(t, pgtest.NewDatabase(t, pgtest.Start(t), "prefs"))
+}
+
+// lockableStores open each database with a way to hold a contact's
+// partition as a conversion's write does, until release is called.
+var lockableStores = map[string]func(*testing.T) (store.Store, func(t *testing.T, key string) (release func())){
+	"sqlite": func(t *testing.T) (store.Store, func(*testing.T, string) func()) {
+		path := filepath.Join(t.TempDir(), "contacts.db")
+		st := openService(t, "sqlite:"+path)
+		return st, func(t *testing.T, _ string) func() {
+			db, err := sql.Open("sqlite", path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			conn, err := db.Conn(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := conn.ExecContext(context.Background(), "BEGIN IMMEDIATE"); err != nil {
+				t.Fatal(err)
+			}
+			return func() { _, _ = conn.ExecContext(context.Background(), "ROLLBACK"); _ = conn.Close(); _ = db.Close() }
+		}
+	},
+	"postgres": func(t *testing.T) (store.Store, func(*testing.T, string) func()) {
+		url := pgtest.NewDatabase(t, pgtest.Start(t), "prefs")
+		st := openService(t, url)
+		return st, func(t *testing.T, key string) func() {
+			ctx := context.Background()
+			conn, err := pgx.Connect(ctx, url)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tx, err := conn.Begin(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, $2)`, 0x4343, store.Bucket(key)); err != nil {
+				t.Fatal(err)
+			}
+			return func() { _ = tx.Rollback(ctx); _ = conn.Close(ctx) }
+		}
+	},
+}
+
+func openService(t testing.TB, url string) store.Store {
+	st, err := store.OpenService(context.Background(), url)
 	if err != nil {
 		t.Fatal(err)
 	}

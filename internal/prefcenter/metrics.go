@@ -10,7 +10,6 @@ import (
 type metrics struct {
 	requests *prometheus.CounterVec
 	changes  *prometheus.CounterVec
-	pending  prometheus.Gauge
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -19,14 +18,11 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "preference_center_requests_total", Help: "HTTP requests by route and status code.",
 		}, []string{"route", "code"}),
 		changes: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "preference_center_changes_total", Help: "Changes contacts made, by action and whether they were applied or queued.",
-		}, []string{"action", "mode"}),
-		pending: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "preference_center_pending_changes", Help: "Changes queued until the running conversion ends.",
-		}),
+			Name: "preference_center_changes_total", Help: "Changes contacts made, by action and outcome: applied, busy (refused with 503 to be tried again) or failed.",
+		}, []string{"action", "outcome"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.requests, m.changes, m.pending)
+		reg.MustRegister(m.requests, m.changes)
 	}
 	return m
 }

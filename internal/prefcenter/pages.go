@@ -28,7 +28,6 @@ type view struct {
 	Button          string
 	ButtonClass     string
 	CSRF            string
-	Maintenance     bool
 	Rights          prefconfig.Rights
 	Languages       []choice
 	LanguageOptions []choice
@@ -98,7 +97,7 @@ func (s *Server) open(w http.ResponseWriter, r *http.Request, purpose string) (*
 // newView starts a page in the language the request and contact call for.
 func (s *Server) newView(r *http.Request, contactLanguage string) *view {
 	lang := pageLanguage(r, s.cfg.Languages, contactLanguage, s.cfg.DefaultLanguage)
-	v := &view{Lang: lang, Org: s.cfg.Organization, Rights: s.cfg.Rights, Maintenance: s.maintenance.Load(), catalog: s.catalog}
+	v := &view{Lang: lang, Org: s.cfg.Organization, Rights: s.cfg.Rights, catalog: s.catalog}
 	if r.URL.Query().Has("lang") {
 		v.Query = "?lang=" + url.QueryEscape(lang)
 	}
@@ -138,19 +137,23 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, v *view, err error
 	s.render(w, http.StatusInternalServerError, "message", v)
 }
 
-// done shows the outcome of a change: applied, or queued (202).
+// done shows the outcome of a change: applied, or refused while the
+// database is busy (503: nothing was recorded, try again).
 func (s *Server) done(w http.ResponseWriter, r *http.Request, vis *visit, changes []store.Change, title, body string) {
-	queued, err := s.commit(r.Context(), changes)
+	err := s.commit(r.Context(), changes)
+	if errors.Is(err, errBusy) {
+		s.log.Warn("change refused", "route", r.Pattern, "error", err)
+		w.Header().Set("Retry-After", retryAfter)
+		vis.v.Title, vis.v.Body, vis.v.Base = "busy.title", "busy.body", ""
+		s.render(w, http.StatusServiceUnavailable, "message", vis.v)
+		return
+	}
 	if err != nil {
 		s.fail(w, r, vis.v, err)
 		return
 	}
-	status := http.StatusOK
 	vis.v.Title, vis.v.Body = title, body
-	if queued {
-		status, vis.v.Title, vis.v.Body = http.StatusAccepted, "queued.title", "queued.body"
-	}
-	s.render(w, status, "message", vis.v)
+	s.render(w, http.StatusOK, "message", vis.v)
 }
 
 func (s *Server) change(r *http.Request, vis *visit, action, topic string) store.Change {
@@ -254,16 +257,13 @@ func (s *Server) oneClick(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		c := store.Change{Key: key, Action: store.ActionUnsubscribeAll, Topic: "*", Source: store.SourceOneClick, IP: s.clientIP(r), At: s.now()}
-		queued, err := s.commit(r.Context(), []store.Change{c})
-		if err != nil {
+		if err := s.commit(r.Context(), []store.Change{c}); err != nil {
 			s.log.Error("one-click unsubscribe", "error", err)
-			http.Error(w, "please try again later", http.StatusServiceUnavailable)
+			w.Header().Set("Retry-After", retryAfter)
+			http.Error(w, "not recorded: please try again in a few seconds", http.StatusServiceUnavailable)
 			return
 		}
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		if queued {
-			w.WriteHeader(http.StatusAccepted)
-		}
 		_, _ = w.Write([]byte("unsubscribed\n"))
 		return
 	}

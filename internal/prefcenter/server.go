@@ -16,7 +16,6 @@ import (
 	"net/http"
 	"net/netip"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -34,7 +33,16 @@ const (
 	maxAPIBytes  = 10 << 20
 	// formTTL is how long a shown form can be posted.
 	formTTL = 2 * time.Hour
+	// commitTimeout is how long a change may wait for the database, as for
+	// a conversion's write of the contact's partition. Past it the change
+	// is refused (503 with Retry-After), never parked.
+	commitTimeout = 2 * time.Second
+	// retryAfter is the Retry-After of a refused change, in seconds.
+	retryAfter = "5"
 )
+
+// errBusy is a change the database could not take within commitTimeout.
+var errBusy = errors.New("the database is busy; try again in a few seconds")
 
 // Options build a Server.
 type Options struct {
@@ -57,21 +65,20 @@ type Options struct {
 
 // Server serves the pages, the one-click unsubscribe and the API.
 type Server struct {
-	cfg         *prefconfig.Config
-	store       store.Preferences
-	signer      *linktoken.Signer
-	apiToken    string
-	now         func() time.Time
-	log         *slog.Logger
-	ttl         time.Duration
-	catalog     catalog
-	pages       map[string]*template.Template
-	css         []byte
-	trusted     []netip.Prefix
-	failures    *ipLimiter
-	requests    *ipLimiter
-	metrics     *metrics
-	maintenance atomic.Bool
+	cfg      *prefconfig.Config
+	store    store.Preferences
+	signer   *linktoken.Signer
+	apiToken string
+	now      func() time.Time
+	log      *slog.Logger
+	ttl      time.Duration
+	catalog  catalog
+	pages    map[string]*template.Template
+	css      []byte
+	trusted  []netip.Prefix
+	failures *ipLimiter
+	requests *ipLimiter
+	metrics  *metrics
 }
 
 // New checks the options and builds a Server.
@@ -124,9 +131,6 @@ func parsePages() (map[string]*template.Template, error) {
 	}
 	return pages, nil
 }
-
-// SetMaintenance switches maintenance mode: while on, changes are queued.
-func (s *Server) SetMaintenance(on bool) { s.maintenance.Store(on) }
 
 // Handler routes every endpoint.
 func (s *Server) Handler() http.Handler {
@@ -263,28 +267,26 @@ func textHash(parts ...string) string {
 	return "sha256:" + hex.EncodeToString(sum[:])
 }
 
-// commit applies changes, or queues them during a conversion. It reports
-// whether they were queued.
-func (s *Server) commit(ctx context.Context, changes []store.Change) (queued bool, err error) {
+// commit applies changes within commitTimeout. A conversion running or
+// paused does not hold them back: each partition write applies the changes
+// made before it, and the ones made after it land on what it wrote.
+func (s *Server) commit(ctx context.Context, changes []store.Change) error {
 	if len(changes) == 0 {
-		return false, nil
+		return nil
 	}
-	queued = s.maintenance.Load()
-	if queued {
-		err = s.store.Queue(ctx, changes)
-	} else {
-		err = s.store.Apply(ctx, changes)
-	}
-	if err != nil {
-		return queued, fmt.Errorf("recording %d changes: %w", len(changes), err)
-	}
-	mode := "applied"
-	if queued {
-		mode = "queued"
-		s.metrics.pending.Add(float64(len(changes)))
+	ctx, cancel := context.WithTimeout(ctx, commitTimeout)
+	defer cancel()
+	err := s.store.Apply(ctx, changes)
+	outcome := "applied"
+	switch {
+	case err == nil:
+	case ctx.Err() != nil || store.IsBusy(err):
+		outcome, err = "busy", fmt.Errorf("%w (%d changes)", errBusy, len(changes))
+	default:
+		outcome, err = "failed", fmt.Errorf("recording %d changes: %w", len(changes), err)
 	}
 	for _, c := range changes {
-		s.metrics.changes.WithLabelValues(c.Action, mode).Inc()
+		s.metrics.changes.WithLabelValues(c.Action, outcome).Inc()
 	}
-	return queued, nil
+	return err
 }

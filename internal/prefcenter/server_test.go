@@ -193,67 +193,41 @@ func TestOneClickUnsubscribe(t *testing.T) {
 	}
 }
 
-// While a conversion runs, changes are queued (202) and applied after it, in
-// order, none lost, and the conversion's merge does not override them.
-func TestMaintenanceQueuesChanges(t *testing.T) {
-	for name, open := range stores {
+// A change is never parked: it lands at once, or waits at most two seconds
+// for the conversion's write of the contact's partition, or is refused with
+// 503 and Retry-After, so the mail provider or the person tries again.
+func TestChangesApplyAtOnceOrAreRefused(t *testing.T) {
+	for name, open := range lockableStores {
 		t.Run(name, func(t *testing.T) {
-			f := newFixture(t, open(t), nil)
-			ctx := context.Background()
-			running := true
-			check := func(context.Context) (bool, error) { return running, nil }
-			f.server.pollMaintenance(ctx, check)
-
-			var keys []string
-			if err := f.store.Export(ctx, func(e *store.Exported) error { keys = append(keys, e.Key); return nil }); err != nil {
-				t.Fatal(err)
+			st, lock := open(t)
+			f := newFixture(t, st, nil)
+			oneClick := func(key string) response {
+				return f.do(http.MethodPost, f.link(key, linktoken.PurposeUnsubscribe), url.Values{"List-Unsubscribe": {"One-Click"}}, nil)
 			}
-			for _, key := range keys {
-				res, err := http.Post(f.http.URL+f.link(key, linktoken.PurposeUnsubscribe), "application/x-www-form-urlencoded",
-					strings.NewReader("List-Unsubscribe=One-Click"))
-				if err != nil {
-					t.Fatal(err)
-				}
-				res.Body.Close()
-				if res.StatusCode != http.StatusAccepted {
-					t.Fatalf("one-click during a conversion: %d, want 202", res.StatusCode)
-				}
+			if r := oneClick(greta); r.status != http.StatusOK {
+				t.Fatalf("one-click: %d, want 200", r.status)
 			}
-			prefs := f.link(greta, linktoken.PurposePreferences)
-			if page := f.get(prefs); !strings.Contains(page.body, `role="status"`) {
-				t.Error("no maintenance notice on the page")
-			}
-			r := f.do(http.MethodPost, prefs, url.Values{"csrf": {f.csrf(prefs)}, "topic": {"shop"}}, nil)
-			if r.status != http.StatusAccepted || !strings.Contains(r.body, "Uw verzoek is ontvangen") {
-				t.Fatalf("save during a conversion: %d", r.status)
-			}
-			if f.contact(greta).GlobalOptOut {
-				t.Fatal("a change was applied during the conversion")
+			if !f.contact(greta).GlobalOptOut {
+				t.Fatal("the one-click unsubscribe did not take effect at once")
 			}
 
-			seed(t, f.store) // the conversion runs again meanwhile
-			running = false
-			f.server.pollMaintenance(ctx, check)
-
-			if n, _ := f.store.PendingChanges(ctx); n != 0 {
-				t.Errorf("%d changes still queued", n)
+			// A conversion holds the partition of these contacts longer than
+			// a change may wait.
+			const other = "tom@example.be"
+			release := lock(t, other)
+			r := oneClick(other)
+			if r.status != http.StatusServiceUnavailable || r.header.Get("Retry-After") == "" {
+				t.Errorf("one-click while the contact's partition is held: %d, Retry-After %q; want 503 with Retry-After",
+					r.status, r.header.Get("Retry-After"))
 			}
-			for _, key := range keys {
-				if !f.contact(key).GlobalOptOut {
-					t.Errorf("%s: the unsubscribe sent during the conversion is lost", key)
-				}
+			prefs := f.link(other, linktoken.PurposePreferences)
+			page := f.do(http.MethodPost, prefs+"/unsubscribe?lang=nl", url.Values{"csrf": {f.csrf(prefs)}}, nil)
+			if page.status != http.StatusServiceUnavailable || !strings.Contains(page.body, "opnieuw") {
+				t.Errorf("page while the partition is held: %d; want 503 asking to try again", page.status)
 			}
-			// greta's save came after her unsubscribe, so it wins: she
-			// withdrew her objection and subscribed to the shop.
-			c := f.contact(greta)
-			if c.GlobalOptOut && c.Segments["customers"] != merge.Subscribed {
-				t.Errorf("greta = %+v, want her later save applied after her unsubscribe", c)
-			}
-			seed(t, f.store) // and a later conversion does not undo any of it
-			for _, key := range keys {
-				if key != greta && !f.contact(key).GlobalOptOut {
-					t.Errorf("%s: a later merge overrode the unsubscribe", key)
-				}
+			release()
+			if r := oneClick(other); r.status != http.StatusOK || !f.contact(other).GlobalOptOut {
+				t.Errorf("one-click after the write: %d, opted out %v", r.status, f.contact(other).GlobalOptOut)
 			}
 		})
 	}
@@ -407,8 +381,9 @@ func TestOneClickBeforeImport(t *testing.T) {
 	if res.StatusCode != http.StatusOK {
 		t.Fatalf("one-click for a contact not imported yet: %d", res.StatusCode)
 	}
-	if err := f.store.WritePartition(context.Background(), "later", 0, 1, []merge.Contact{{Key: "newcomer@example.be", Email: "newcomer@example.be",
-		Fields: map[string]string{}, Segments: map[string]string{"fairs": merge.Subscribed}}}, store.PartStats{}); err != nil {
+	if err := f.store.WritePartition(context.Background(), &store.PartitionWrite{RunKey: "later", Part: 0, Partitions: 1,
+		Contacts: []merge.Contact{{Key: "newcomer@example.be", Email: "newcomer@example.be",
+			Fields: map[string]string{}, Segments: map[string]string{"fairs": merge.Subscribed}}}}); err != nil {
 		t.Fatal(err)
 	}
 	if !f.contact("newcomer@example.be").GlobalOptOut {

@@ -34,9 +34,6 @@ type Config struct {
 	// HSTS is set when the service is reached over TLS.
 	HSTS           bool     `json:"hsts,omitempty"`
 	TrustedProxies []string `json:"trustedProxies,omitempty"`
-	// Conversion is the ContactConversion filling the database; while it
-	// runs, changes are queued.
-	Conversion *ObjectKey `json:"conversion,omitempty"`
 	// SigningKeysDir holds one file per signing key (a mounted Secret).
 	SigningKeysDir string `json:"signingKeysDir"`
 	// APITokenFile holds the bearer token of /api/v1; empty disables it.
@@ -48,12 +45,6 @@ type Rights struct {
 	Export        bool `json:"export"`
 	Erasure       bool `json:"erasure"`
 	Rectification bool `json:"rectification"`
-}
-
-// ObjectKey names a namespaced object.
-type ObjectKey struct {
-	Namespace string `json:"namespace"`
-	Name      string `json:"name"`
 }
 
 // Translated are the languages the pages are translated into.

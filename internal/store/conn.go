@@ -3,12 +3,30 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"strconv"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
 )
+
+// IsBusy tells whether err means another writer held the data past the
+// wait: SQLite's lock, or PostgreSQL's lock or statement timeout.
+func IsBusy(err error) bool {
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		code := se.Code() & 0xff
+		return code == sqlite3.SQLITE_BUSY || code == sqlite3.SQLITE_LOCKED
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return pe.Code == "55P03" || pe.Code == "57014" // lock_not_available, query_canceled
+	}
+	return false
+}
 
 // conn is what the preference-center code needs of a connection or
 // transaction, in either database. Queries use ? placeholders.

@@ -12,8 +12,6 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
-
-	"github.com/contactconverter/contact-converter/internal/merge"
 )
 
 // Postgres is the PostgreSQL store; bulk writes use COPY.
@@ -82,15 +80,16 @@ func (p *Postgres) DonePartitions(ctx context.Context, runKey string) (map[int]P
 }
 
 // WritePartition implements Store. It holds the advisory locks of the
-// partition's buckets, so a preference-center change to one of them waits.
-func (p *Postgres) WritePartition(ctx context.Context, runKey string, part, partitions int, contacts []merge.Contact, stats PartStats) error {
-	lo, hi := BucketRange(part, partitions)
+// partition's buckets, so a preference change to one of them waits for it,
+// or lands before it and is seen by screen.
+func (p *Postgres) WritePartition(ctx context.Context, w *PartitionWrite) error {
+	lo, hi := BucketRange(w.Part, w.Partitions)
 	return pgx.BeginFunc(ctx, p.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, b) FROM generate_series($2::int, $3::int - 1) b`,
 			advisoryLockClass, lo, hi); err != nil {
 			return err
 		}
-		o, err := loadOverrides(ctx, pgConn{tx}, lo, hi)
+		contacts, err := screen(ctx, pgConn{tx}, w)
 		if err != nil {
 			return err
 		}
@@ -100,18 +99,16 @@ func (p *Postgres) WritePartition(ctx context.Context, runKey string, part, part
 		var buf []byte
 		_, err = tx.CopyFrom(ctx, pgx.Identifier{"contacts"}, contactColumns,
 			pgx.CopyFromSlice(len(contacts), func(i int) ([]any, error) {
-				c := &contacts[i]
-				o.apply(c)
 				var values []any
-				values, buf = contactRow(c, buf)
+				values, buf = contactRow(contacts[i], buf)
 				return values, nil
 			}))
 		if err != nil {
 			return err
 		}
-		st, _ := json.Marshal(stats)
-		_, err = tx.Exec(ctx, `INSERT INTO checkpoints (run_key, part, stats) VALUES ($1, $2, $3)
-			ON CONFLICT (run_key, part) DO UPDATE SET stats = EXCLUDED.stats`, runKey, part, string(st))
+		st, _ := json.Marshal(w.Stats)
+		_, err = tx.Exec(ctx, `INSERT INTO checkpoints (run_key, part, stats, lo, hi) VALUES ($1, $2, $3, $4, $5)
+			ON CONFLICT (run_key, part) DO UPDATE SET stats = EXCLUDED.stats`, w.RunKey, w.Part, string(st), lo, hi)
 		return err
 	})
 }

@@ -100,12 +100,9 @@ type Preferences interface {
 	ConsentEvents(ctx context.Context, key string) ([]ConsentEvent, error)
 	// Apply applies changes and records them as evidence, atomically.
 	Apply(ctx context.Context, changes []Change) error
-	// Queue keeps changes to apply after the running conversion.
-	Queue(ctx context.Context, changes []Change) error
-	// ApplyPending applies queued changes in order and returns how many.
+	// ApplyPending applies the changes an earlier version queued during
+	// conversions, and returns how many.
 	ApplyPending(ctx context.Context) (int, error)
-	// PendingChanges counts queued changes.
-	PendingChanges(ctx context.Context) (int64, error)
 	// Ping checks the database answers.
 	Ping(ctx context.Context) error
 }
@@ -153,11 +150,6 @@ func (p preferences) Apply(ctx context.Context, changes []Change) error {
 	})
 }
 
-// Queue implements Preferences.
-func (p preferences) Queue(ctx context.Context, changes []Change) error {
-	return p.inTx(ctx, func(c conn) error { return queueChanges(ctx, c, changes) })
-}
-
 // ApplyPending implements Preferences: queued changes oldest first, each
 // with the removal of its queue row in one transaction, so a crash neither
 // loses nor repeats one.
@@ -190,13 +182,6 @@ func (p preferences) ApplyPending(ctx context.Context) (int, error) {
 		}
 		applied++
 	}
-}
-
-// PendingChanges implements Preferences.
-func (p preferences) PendingChanges(ctx context.Context) (int64, error) {
-	var n int64
-	_, err := queryOne(ctx, p.db, `SELECT count(*) FROM pending_changes`, nil, &n)
-	return n, err
 }
 
 // contactSelect reads contacts in scanExported's order; CAST reads
@@ -246,17 +231,30 @@ func consentEvents(ctx context.Context, c conn, key string) ([]ConsentEvent, err
 	return events, rows.Err()
 }
 
-func timestamp(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
+// timestamp is a time as stored: fixed width, so that text order is time
+// order down to the nanosecond.
+func timestamp(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000000000Z") }
 
-// applyChange applies one change inside a transaction. A change to a
-// contact the database does not hold (yet) is still kept as an override, so
-// an import never undoes it.
+// applyChange applies one change inside a transaction, holding the
+// contact's bucket.
+//   - A change to a contact the database does not hold (yet) is still kept
+//     as an override, so an import never undoes it.
+//   - Per contact and topic (a segment, the global opt-out, a field), the
+//     change made last wins, whatever the order changes arrive in; every
+//     change is kept as evidence.
+//   - An erased address is never written again: a later change for it is
+//     dropped, evidence included.
 func applyChange(ctx context.Context, c conn, salt []byte, ch *Change) error {
 	if err := ch.Validate(); err != nil {
 		return err
 	}
 	bucket := Bucket(ch.Key)
 	if err := c.lockBucket(ctx, bucket); err != nil {
+		return err
+	}
+	hash := HashKey(salt, ch.Key)
+	erased, err := queryOne(ctx, c, `SELECT 1 FROM suppressions WHERE key_hash = ?`, []any{hash}, new(int))
+	if err != nil || erased {
 		return err
 	}
 	at := timestamp(ch.At)
@@ -267,11 +265,14 @@ func applyChange(ctx context.Context, c conn, salt []byte, ch *Change) error {
 		if ch.Action == ActionUnsubscribe {
 			status = merge.Unsubscribed
 		}
-		if err := setOverride(ctx, c, bucket, ch.Key, ch.Segment, status, at); err != nil {
+		won, err := setOverride(ctx, c, bucket, ch.Key, ch.Segment, status, at)
+		if err != nil {
 			return err
 		}
-		if err := setContactSegment(ctx, c, bucket, ch.Key, ch.Segment, status); err != nil {
-			return err
+		if won {
+			if err := setContactSegment(ctx, c, bucket, ch.Key, ch.Segment, status); err != nil {
+				return err
+			}
 		}
 	case ActionUnsubscribeAll, ActionWithdrawObjection:
 		optOut := ch.Action == ActionUnsubscribeAll
@@ -279,18 +280,26 @@ func applyChange(ctx context.Context, c conn, salt []byte, ch *Change) error {
 		if optOut {
 			status = merge.Unsubscribed
 		}
-		if err := setOverride(ctx, c, bucket, ch.Key, "*", status, at); err != nil {
+		won, err := setOverride(ctx, c, bucket, ch.Key, "*", status, at)
+		if err != nil {
 			return err
 		}
-		if _, err := c.exec(ctx, `UPDATE contacts SET global_opt_out = ? WHERE bucket = ? AND key = ?`, optOut, bucket, ch.Key); err != nil {
-			return err
+		if won {
+			if _, err := c.exec(ctx, `UPDATE contacts SET global_opt_out = ? WHERE bucket = ? AND key = ?`, optOut, bucket, ch.Key); err != nil {
+				return err
+			}
 		}
 	case ActionRectify:
 		for field, value := range ch.Fields {
-			if _, err := c.exec(ctx, `INSERT INTO field_overrides (bucket, key, field, value, changed_at) VALUES (?, ?, ?, ?, ?)
-				ON CONFLICT (bucket, key, field) DO UPDATE SET value = excluded.value, changed_at = excluded.changed_at`,
-				bucket, ch.Key, field, value, at); err != nil {
+			won, err := c.exec(ctx, `INSERT INTO field_overrides (bucket, key, field, value, changed_at) VALUES (?, ?, ?, ?, ?)
+				ON CONFLICT (bucket, key, field) DO UPDATE SET value = excluded.value, changed_at = excluded.changed_at
+				WHERE field_overrides.changed_at <= excluded.changed_at`,
+				bucket, ch.Key, field, value, at)
+			if err != nil {
 				return err
+			}
+			if won == 0 {
+				continue
 			}
 			q := `UPDATE contacts SET ` + rectifiable[field] + ` = ?`
 			if field == "language" {
@@ -301,15 +310,19 @@ func applyChange(ctx context.Context, c conn, salt []byte, ch *Change) error {
 			}
 		}
 	case ActionErase:
-		hash := HashKey(salt, ch.Key)
-		if _, err := c.exec(ctx, `INSERT INTO suppressions (key_hash, created_at, origin) VALUES (?, ?, ?) ON CONFLICT (key_hash) DO NOTHING`,
-			hash, at, ch.Source); err != nil {
+		if _, err := c.exec(ctx, `INSERT INTO suppressions (key_hash, created_at, origin, bucket) VALUES (?, ?, ?, ?) ON CONFLICT (key_hash) DO NOTHING`,
+			hash, at, ch.Source, bucket); err != nil {
 			return err
 		}
 		for _, q := range erasures {
 			if _, err := c.exec(ctx, q+` WHERE key = ?`, ch.Key); err != nil {
 				return err
 			}
+		}
+		// The partition holding the key is merged again by the next run, so
+		// its report counts the erased rows as suppressed.
+		if _, err := c.exec(ctx, `DELETE FROM checkpoints WHERE (lo <= ? AND ? < hi) OR lo < 0`, bucket, bucket); err != nil {
+			return err
 		}
 		// The history stays as evidence, under the salted hash instead of
 		// the key.
@@ -322,16 +335,20 @@ func applyChange(ctx context.Context, c conn, salt []byte, ch *Change) error {
 	if topic == "" {
 		topic = ch.Segment
 	}
-	_, err := c.exec(ctx, `INSERT INTO consent_events (key, topic, action, at, source, text_hash, ip) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+	_, err = c.exec(ctx, `INSERT INTO consent_events (key, topic, action, at, source, text_hash, ip) VALUES (?, ?, ?, ?, ?, ?, ?)`,
 		eventKey, topic, ch.Action, at, ch.Source, ch.TextHash, ch.IP)
 	return err
 }
 
-func setOverride(ctx context.Context, c conn, bucket int, key, segment, status, at string) error {
-	_, err := c.exec(ctx, `INSERT INTO preference_overrides (bucket, key, segment, status, changed_at) VALUES (?, ?, ?, ?, ?)
-		ON CONFLICT (bucket, key, segment) DO UPDATE SET status = excluded.status, changed_at = excluded.changed_at`,
+// setOverride records a contact's choice for a segment ('*' for the global
+// opt-out) unless a later one is already recorded, and reports whether it
+// did.
+func setOverride(ctx context.Context, c conn, bucket int, key, segment, status, at string) (bool, error) {
+	n, err := c.exec(ctx, `INSERT INTO preference_overrides (bucket, key, segment, status, changed_at) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (bucket, key, segment) DO UPDATE SET status = excluded.status, changed_at = excluded.changed_at
+		WHERE preference_overrides.changed_at <= excluded.changed_at`,
 		bucket, key, segment, status, at)
-	return err
+	return n > 0, err
 }
 
 func setContactSegment(ctx context.Context, c conn, bucket int, key, segment, status string) error {
@@ -348,23 +365,6 @@ func setContactSegment(ctx context.Context, c conn, bucket int, key, segment, st
 	_, err = c.exec(ctx, `UPDATE contacts SET segments = ? WHERE bucket = ? AND key = ?`,
 		string(appendJSONMap(nil, segments)), bucket, key)
 	return err
-}
-
-func queueChanges(ctx context.Context, c conn, changes []Change) error {
-	for i := range changes {
-		if err := changes[i].Validate(); err != nil {
-			return err
-		}
-		data, err := json.Marshal(&changes[i])
-		if err != nil {
-			return err
-		}
-		if _, err := c.exec(ctx, `INSERT INTO pending_changes (key, change, queued_at) VALUES (?, ?, ?)`,
-			changes[i].Key, string(data), timestamp(changes[i].At)); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // saltOf reads the suppression salt, creating it on first use.

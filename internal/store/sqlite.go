@@ -15,8 +15,6 @@ import (
 
 	"github.com/pressly/goose/v3"
 	_ "modernc.org/sqlite" // the "sqlite" database/sql driver, pure Go
-
-	"github.com/contactconverter/contact-converter/internal/merge"
 )
 
 //go:embed migrations
@@ -33,11 +31,13 @@ type SQLite struct {
 // nothing, but one of the machine may lose the last commits.
 func OpenSQLite(ctx context.Context, path string, durable bool) (*SQLite, error) {
 	q := url.Values{}
-	sync := "synchronous(OFF)"
+	// A conversion waits long for the service's short transactions; the
+	// service waits at most as long as a change may (then it answers 503).
+	sync, busy := "synchronous(OFF)", "busy_timeout(60000)"
 	if durable {
-		sync = "synchronous(FULL)"
+		sync, busy = "synchronous(FULL)", "busy_timeout(2000)"
 	}
-	for _, p := range []string{"journal_mode(WAL)", sync, "busy_timeout(10000)", "foreign_keys(1)", "cache_size(-32768)", "temp_store(MEMORY)", "wal_autocheckpoint(16384)"} {
+	for _, p := range []string{"journal_mode(WAL)", sync, busy, "foreign_keys(1)", "cache_size(-32768)", "temp_store(MEMORY)", "wal_autocheckpoint(16384)"} {
 		q.Add("_pragma", p)
 	}
 	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode()+"&_txlock=immediate")
@@ -107,11 +107,13 @@ func (s *SQLite) DonePartitions(ctx context.Context, runKey string) (map[int]Par
 	return readCheckpoints(rows)
 }
 
-// WritePartition implements Store.
-func (s *SQLite) WritePartition(ctx context.Context, runKey string, part, partitions int, contacts []merge.Contact, stats PartStats) error {
-	lo, hi := BucketRange(part, partitions)
+// WritePartition implements Store. The transaction starts IMMEDIATE, so
+// it holds SQLite's write lock: a preference change waits for it, or lands
+// before it and is seen by screen.
+func (s *SQLite) WritePartition(ctx context.Context, w *PartitionWrite) error {
+	lo, hi := BucketRange(w.Part, w.Partitions)
 	return s.tx(ctx, func(tx *sql.Tx) error {
-		o, err := loadOverrides(ctx, sqliteConn{tx}, lo, hi)
+		contacts, err := screen(ctx, sqliteConn{tx}, w)
 		if err != nil {
 			return err
 		}
@@ -121,20 +123,19 @@ func (s *SQLite) WritePartition(ctx context.Context, runKey string, part, partit
 		contactRows := newBatcher(tx, `INSERT INTO contacts (`+strings.Join(contactColumns, ", ")+`) VALUES `, len(contactColumns))
 		defer contactRows.close()
 		var buf []byte
-		for i := range contacts {
-			c := &contacts[i]
-			o.apply(c)
+		for i, c := range contacts {
 			var values []any
 			values, buf = contactRow(c, buf)
 			if err := contactRows.add(ctx, values...); err != nil {
-				return fmt.Errorf("writing contact %q: %w", c.Key, err)
+				return fmt.Errorf("writing the partition's contact %d: %w", i+1, err)
 			}
 		}
 		if err := contactRows.flush(ctx); err != nil {
 			return err
 		}
-		st, _ := json.Marshal(stats)
-		_, err = tx.ExecContext(ctx, `INSERT OR REPLACE INTO checkpoints (run_key, part, stats) VALUES (?, ?, ?)`, runKey, part, string(st))
+		st, _ := json.Marshal(w.Stats)
+		_, err = tx.ExecContext(ctx, `INSERT OR REPLACE INTO checkpoints (run_key, part, stats, lo, hi) VALUES (?, ?, ?, ?, ?)`,
+			w.RunKey, w.Part, string(st), lo, hi)
 		return err
 	})
 }
@@ -214,59 +215,6 @@ func (s *SQLite) tx(ctx context.Context, fn func(*sql.Tx) error) error {
 		return errors.Join(err, tx.Rollback())
 	}
 	return tx.Commit()
-}
-
-// overrides are a partition's preference-center changes: key -> segment
-// ('*' for the global opt-out) -> status, and key -> field -> value.
-type overrides struct {
-	segments map[string]map[string]string
-	fields   map[string]map[string]string
-}
-
-func loadOverrides(ctx context.Context, c conn, lo, hi int) (*overrides, error) {
-	rows, err := c.query(ctx, `SELECT key, 's', segment, status FROM preference_overrides WHERE bucket >= ? AND bucket < ?
-		UNION ALL SELECT key, 'f', field, value FROM field_overrides WHERE bucket >= ? AND bucket < ?`, lo, hi, lo, hi)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	o := &overrides{segments: map[string]map[string]string{}, fields: map[string]map[string]string{}}
-	for rows.Next() {
-		var key, kind, name, value string
-		if err := rows.Scan(&key, &kind, &name, &value); err != nil {
-			return nil, err
-		}
-		m := o.segments
-		if kind == "f" {
-			m = o.fields
-		}
-		if m[key] == nil {
-			m[key] = map[string]string{}
-		}
-		m[key][name] = value
-	}
-	return o, rows.Err()
-}
-
-// apply lets the contact's own choices win over what the lists said.
-func (o *overrides) apply(c *merge.Contact) {
-	for seg, status := range o.segments[c.Key] {
-		if seg == "*" {
-			c.GlobalOptOut = status == merge.Unsubscribed
-			continue
-		}
-		c.Segments[seg] = status
-	}
-	for field, value := range o.fields[c.Key] {
-		switch field {
-		case "firstName":
-			c.FirstName = value
-		case "lastName":
-			c.LastName = value
-		case "language":
-			c.Language, c.LanguageDefaulted = value, false
-		}
-	}
 }
 
 func decodeExported(e *Exported, fields, sources, segments, conflicts []byte) error {

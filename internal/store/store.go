@@ -28,8 +28,10 @@ type Segment struct {
 
 // PartStats counts what one partition merged, per source index.
 type PartStats struct {
-	Contacts         int64   `json:"contacts"`
-	RowsMerged       []int64 `json:"rowsMerged"`
+	Contacts   int64   `json:"contacts"`
+	RowsMerged []int64 `json:"rowsMerged"`
+	// RowsSuppressed are rows of contacts erased while the run went on.
+	RowsSuppressed   []int64 `json:"rowsSuppressed,omitempty"`
 	DuplicatesMerged int64   `json:"duplicatesMerged"`
 	LanguageDefault  int64   `json:"languageDefault"`
 	Conflicts        int64   `json:"conflicts"`
@@ -67,10 +69,11 @@ type Store interface {
 	ReplaceRejected(ctx context.Context, next func() (Rejected, error)) error
 	// DonePartitions returns the partitions a run already wrote.
 	DonePartitions(ctx context.Context, runKey string) (map[int]PartStats, error)
-	// WritePartition replaces the contacts of partition part of partitions
-	// (a range of buckets) and records it as done for runKey, atomically.
-	// Preference-center changes win over the merge.
-	WritePartition(ctx context.Context, runKey string, part, partitions int, contacts []merge.Contact, stats PartStats) error
+	// WritePartition replaces the contacts of a partition (a range of
+	// buckets) and records it as done for its run, atomically. Inside that
+	// transaction, erasures and preference changes made since the lists were
+	// read win over the merge.
+	WritePartition(ctx context.Context, w *PartitionWrite) error
 	// FinishRun replaces the segments, drops other runs' checkpoints and
 	// records the report.
 	FinishRun(ctx context.Context, runKey string, segments []Segment, report []byte) error

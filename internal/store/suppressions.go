@@ -6,8 +6,6 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
-	"slices"
-	"strings"
 )
 
 // Suppressions are erased contacts, held as salted hashes of their keys.
@@ -22,18 +20,6 @@ func (s *Suppressions) Hash(key string) string { return HashKey(s.salt, key) }
 // Contains tells whether a key was erased.
 func (s *Suppressions) Contains(key string) bool {
 	return len(s.hashes) > 0 && s.hashes[s.Hash(key)]
-}
-
-// Digest identifies the set of suppressions, so a run after an erasure does
-// not resume from checkpoints written before it.
-func (s *Suppressions) Digest() string {
-	hashes := make([]string, 0, len(s.hashes))
-	for h := range s.hashes {
-		hashes = append(hashes, h)
-	}
-	slices.Sort(hashes)
-	sum := sha256.Sum256([]byte(strings.Join(hashes, ",")))
-	return hex.EncodeToString(sum[:])
 }
 
 // Len is the number of suppressed keys.

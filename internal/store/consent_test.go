@@ -1,0 +1,189 @@
+package store_test
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver
+
+	"github.com/contactconverter/contact-converter/internal/merge"
+	"github.com/contactconverter/contact-converter/internal/store"
+)
+
+// rawDB opens the database behind url with database/sql, and gives the
+// placeholder its queries use for "?".
+func rawDB(t *testing.T, url string) (*sql.DB, func(q string) string) {
+	t.Helper()
+	driver, dsn := "pgx", url
+	rebind := func(q string) string {
+		for n := 1; strings.Contains(q, "?"); n++ {
+			q = strings.Replace(q, "?", fmt.Sprintf("$%d", n), 1)
+		}
+		return q
+	}
+	if path, ok := strings.CutPrefix(url, "sqlite:"); ok {
+		driver, dsn, rebind = "sqlite", path, func(q string) string { return q }
+	}
+	db, err := sql.Open(driver, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	return db, rebind
+}
+
+func execRaw(t *testing.T, url, q string, args ...any) {
+	t.Helper()
+	db, rebind := rawDB(t, url)
+	if _, err := db.Exec(rebind(q), args...); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// footprint counts, per table, the rows that hold key in their key column:
+// what the database still says about that address.
+func footprint(t *testing.T, url, key string) map[string]int {
+	t.Helper()
+	db, rebind := rawDB(t, url)
+	out := map[string]int{}
+	for _, table := range []string{"contacts", "preference_overrides", "field_overrides", "consent_events", "pending_changes"} {
+		var n int
+		if err := db.QueryRow(rebind(`SELECT count(*) FROM `+table+` WHERE key = ?`), key).Scan(&n); err != nil {
+			t.Fatalf("%s: %v", table, err)
+		}
+		if n > 0 {
+			out[table] = n
+		}
+	}
+	return out
+}
+
+// oneContactRun is the write of a one-partition run holding the imported
+// contact, merged from one row of source 0.
+func oneContactRun(erased *int) *store.PartitionWrite {
+	return &store.PartitionWrite{
+		RunKey: "run", Part: 0, Partitions: 1,
+		Contacts: []merge.Contact{imported()},
+		Stats:    store.PartStats{Contacts: 1, RowsMerged: []int64{1}},
+		Erased: func(i int, s *store.PartStats) {
+			*erased++
+			s.Contacts--
+			s.RowsMerged[0]--
+			s.RowsSuppressed = []int64{1}
+		},
+	}
+}
+
+func TestARunNeverWritesBackAnErasedContact(t *testing.T) {
+	at := time.Date(2026, 11, 28, 10, 0, 0, 0, time.UTC)
+	for name, db := range openBothDBs(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			// The erasure lands after the run read its lists, before it writes
+			// the partition holding the contact.
+			if err := db.Apply(ctx, []store.Change{{Key: "an@example.be", Action: store.ActionErase, Topic: "*", Source: store.SourcePreferenceCenter, At: at}}); err != nil {
+				t.Fatal(err)
+			}
+			erased := 0
+			if err := db.WritePartition(ctx, oneContactRun(&erased)); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := db.Contact(ctx, "an@example.be"); !errors.Is(err, store.ErrNotFound) {
+				t.Errorf("the run wrote the erased contact back (err = %v)", err)
+			}
+			if erased != 1 {
+				t.Errorf("Erased called %d times, want 1", erased)
+			}
+			done, err := db.DonePartitions(ctx, "run")
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := map[int]store.PartStats{0: {Contacts: 0, RowsMerged: []int64{0}, RowsSuppressed: []int64{1}}}
+			if diff := cmp.Diff(want, done); diff != "" {
+				t.Errorf("checkpoint stats (-want +got):\n%s", diff)
+			}
+			if got := footprint(t, db.URL, "an@example.be"); len(got) != 0 {
+				t.Errorf("rows still under the erased address: %v", got)
+			}
+		})
+	}
+}
+
+func TestTheNewestChangeWinsWhateverTheOrderOfArrival(t *testing.T) {
+	older := time.Date(2026, 11, 28, 10, 0, 0, 0, time.UTC)
+	newer := older.Add(1500 * time.Millisecond) // same second: the order must hold below it
+	for name, st := range openBoth(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			importRun(t, st)
+			// The newer changes arrive first (another replica, a retried
+			// request): the older ones must not undo them.
+			for _, batch := range [][]store.Change{
+				{
+					{Key: "an@example.be", Action: store.ActionUnsubscribeAll, Topic: "*", Source: store.SourceOneClick, At: newer},
+					{Key: "an@example.be", Action: store.ActionSubscribe, Segment: "news", Topic: "news", Source: store.SourcePreferenceCenter, At: newer},
+					{Key: "an@example.be", Action: store.ActionRectify, Fields: map[string]string{"firstName": "Anne"}, Topic: "profile", Source: store.SourcePreferenceCenter, At: newer},
+				},
+				{
+					{Key: "an@example.be", Action: store.ActionWithdrawObjection, Topic: "*", Source: store.SourcePreferenceCenter, At: older},
+					{Key: "an@example.be", Action: store.ActionUnsubscribe, Segment: "news", Topic: "news", Source: store.SourcePreferenceCenter, At: older},
+					{Key: "an@example.be", Action: store.ActionRectify, Fields: map[string]string{"firstName": "Annie"}, Topic: "profile", Source: store.SourcePreferenceCenter, At: older},
+				},
+			} {
+				if err := st.Apply(ctx, batch); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for _, when := range []string{"after the changes", "after a new import"} {
+				e := mustContact(t, st)
+				if !e.GlobalOptOut || e.Segments["news"] != merge.Subscribed || e.FirstName != "Anne" {
+					t.Errorf("%s: globalOptOut=%v news=%s firstName=%s; want the newer changes: true, subscribed, Anne",
+						when, e.GlobalOptOut, e.Segments["news"], e.FirstName)
+				}
+				importRun(t, st)
+			}
+			events, err := st.ConsentEvents(ctx, "an@example.be")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(events) != 6 {
+				t.Errorf("%d consent events, want all 6 requests kept as evidence", len(events))
+			}
+		})
+	}
+}
+
+func TestChangesToAnErasedAddressWriteNothing(t *testing.T) {
+	at := time.Date(2026, 11, 28, 10, 0, 0, 0, time.UTC)
+	for name, db := range openBothDBs(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			importRun(t, db)
+			if err := db.Apply(ctx, []store.Change{{Key: "an@example.be", Action: store.ActionErase, Topic: "*", Source: store.SourceAPI, At: at}}); err != nil {
+				t.Fatal(err)
+			}
+			// An old newsletter's one-click link, a page left open, a late
+			// rectification: each arrives after the erasure, some dated before it.
+			if err := db.Apply(ctx, []store.Change{
+				{Key: "an@example.be", Action: store.ActionUnsubscribeAll, Topic: "*", Source: store.SourceOneClick, At: at.Add(time.Hour)},
+				{Key: "an@example.be", Action: store.ActionSubscribe, Segment: "news", Topic: "news", Source: store.SourcePreferenceCenter, At: at.Add(-time.Minute)},
+				{Key: "an@example.be", Action: store.ActionRectify, Fields: map[string]string{"firstName": "Anne"}, Topic: "profile", Source: store.SourcePreferenceCenter, At: at.Add(time.Minute)},
+			}); err != nil {
+				t.Fatal(err)
+			}
+			if got := footprint(t, db.URL, "an@example.be"); len(got) != 0 {
+				t.Errorf("the erased address was written back: %v", got)
+			}
+			importRun(t, db)
+			if got := footprint(t, db.URL, "an@example.be"); len(got) != 0 {
+				t.Errorf("an import wrote the erased address back: %v", got)
+			}
+		})
+	}
+}

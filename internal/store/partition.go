@@ -1,0 +1,146 @@
+package store
+
+import (
+	"context"
+
+	"github.com/contactconverter/contact-converter/internal/merge"
+)
+
+// PartitionWrite is one partition of a run, as the engine hands it over.
+type PartitionWrite struct {
+	RunKey string
+	// Part of Partitions: the range of buckets the write replaces.
+	Part, Partitions int
+	Contacts         []merge.Contact
+	// Stats are recorded with the checkpoint.
+	Stats PartStats
+	// Erased is called, before Stats are recorded, for each contact dropped
+	// because its key was erased after the lists were read: it moves the
+	// contact's rows from merged to suppressed in stats. Nil drops them
+	// uncounted.
+	Erased func(i int, stats *PartStats)
+}
+
+// screen runs inside the transaction that rewrites w's partition, holding
+// its buckets: it drops the contacts erased since the lists were read and
+// lets every contact's own choices win over the lists. It returns the
+// contacts to write.
+func screen(ctx context.Context, c conn, w *PartitionWrite) ([]*merge.Contact, error) {
+	lo, hi := BucketRange(w.Part, w.Partitions)
+	erased, err := loadErased(ctx, c, lo, hi)
+	if err != nil {
+		return nil, err
+	}
+	o, err := loadOverrides(ctx, c, lo, hi)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*merge.Contact, 0, len(w.Contacts))
+	for i := range w.Contacts {
+		ct := &w.Contacts[i]
+		if erased.contains(ct.Key) {
+			if w.Erased != nil {
+				w.Erased(i, &w.Stats)
+			}
+			continue
+		}
+		o.apply(ct)
+		out = append(out, ct)
+	}
+	return out, nil
+}
+
+// erasedSet is the erasures of a range of buckets.
+type erasedSet struct {
+	salt    []byte
+	hashes  map[string]bool
+	buckets map[int]bool
+	// anyBucket is set by erasures recorded without their bucket.
+	anyBucket bool
+}
+
+func loadErased(ctx context.Context, c conn, lo, hi int) (*erasedSet, error) {
+	rows, err := c.query(ctx, `SELECT key_hash, bucket FROM suppressions WHERE (bucket >= ? AND bucket < ?) OR bucket < 0`, lo, hi)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	e := &erasedSet{hashes: map[string]bool{}, buckets: map[int]bool{}}
+	for rows.Next() {
+		var h string
+		var b int
+		if err := rows.Scan(&h, &b); err != nil {
+			return nil, err
+		}
+		e.hashes[h] = true
+		e.buckets[b] = true
+		e.anyBucket = e.anyBucket || b < 0
+	}
+	if err := rows.Err(); err != nil || len(e.hashes) == 0 {
+		return e, err
+	}
+	e.salt, err = saltOf(ctx, c)
+	return e, err
+}
+
+// contains tells whether key was erased; only keys in a bucket with an
+// erasure pay for the hash.
+func (e *erasedSet) contains(key string) bool {
+	if len(e.hashes) == 0 || (!e.anyBucket && !e.buckets[Bucket(key)]) {
+		return false
+	}
+	return e.hashes[HashKey(e.salt, key)]
+}
+
+// overrides are a partition's preference-center changes: key -> segment
+// ('*' for the global opt-out) -> status, and key -> field -> value.
+type overrides struct {
+	segments map[string]map[string]string
+	fields   map[string]map[string]string
+}
+
+func loadOverrides(ctx context.Context, c conn, lo, hi int) (*overrides, error) {
+	rows, err := c.query(ctx, `SELECT key, 's', segment, status FROM preference_overrides WHERE bucket >= ? AND bucket < ?
+		UNION ALL SELECT key, 'f', field, value FROM field_overrides WHERE bucket >= ? AND bucket < ?`, lo, hi, lo, hi)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	o := &overrides{segments: map[string]map[string]string{}, fields: map[string]map[string]string{}}
+	for rows.Next() {
+		var key, kind, name, value string
+		if err := rows.Scan(&key, &kind, &name, &value); err != nil {
+			return nil, err
+		}
+		m := o.segments
+		if kind == "f" {
+			m = o.fields
+		}
+		if m[key] == nil {
+			m[key] = map[string]string{}
+		}
+		m[key][name] = value
+	}
+	return o, rows.Err()
+}
+
+// apply lets the contact's own choices win over what the lists said.
+func (o *overrides) apply(c *merge.Contact) {
+	for seg, status := range o.segments[c.Key] {
+		if seg == "*" {
+			c.GlobalOptOut = status == merge.Unsubscribed
+			continue
+		}
+		c.Segments[seg] = status
+	}
+	for field, value := range o.fields[c.Key] {
+		switch field {
+		case "firstName":
+			c.FirstName = value
+		case "lastName":
+			c.LastName = value
+		case "language":
+			c.Language, c.LanguageDefaulted = value, false
+		}
+	}
+}
