@@ -94,6 +94,8 @@ bench: build envtest ## Run the benchmarks and print their figures.
 	hack/bench-engine.sh
 	@echo ">> preference center: page and one-click unsubscribe, 16 concurrent clients, SQLite and PostgreSQL"
 	go test -run '^$$' -bench . -benchtime 3000x ./internal/prefcenter/
+	@echo ">> consent under interleaving: 200,000 contacts, random changes during runs paused, resumed and killed (SQLite and PostgreSQL)"
+	CONSENT_PROPERTY_CONTACTS=200000 go test -count=1 -v -run '^TestConsentHoldsAgainstRunsPausesAndKills$$' -timeout 20m ./internal/cli/ | grep -E '^(=== RUN|--- |\s+consent_property_test.go)'
 	@echo ">> scale: 1,000 ContactConversions in 100 namespaces against a real API server (about a minute)"
 	KUBEBUILDER_ASSETS="$$(K8S_VERSION=$(K8S_VERSION) hack/setup-envtest.sh 2>/dev/null | tail -1)" \
 	go test -run '^$$' -bench . -benchtime 1x -timeout 30m ./test/scale/

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"bytes"
-	"database/sql"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -11,10 +10,9 @@ import (
 	"testing"
 	"time"
 
-	_ "modernc.org/sqlite"
-
 	"github.com/contactconverter/contact-converter/internal/engine"
 	"github.com/contactconverter/contact-converter/internal/listgen"
+	"github.com/contactconverter/contact-converter/internal/store/storetest"
 )
 
 // generatedTenant writes a tenant large enough to interrupt mid-run.
@@ -41,11 +39,12 @@ func generatedTenant(t *testing.T, contacts int) string {
 	return dir
 }
 
-// converter starts this test binary as `contact-converter convert`.
-func converter(t *testing.T, tenant, db string) (*exec.Cmd, *bytes.Buffer) {
+// converter starts this test binary as `contact-converter convert` into
+// the database at url.
+func converter(t *testing.T, tenant, url string, args ...string) (*exec.Cmd, *bytes.Buffer) {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "convert", "-f", filepath.Join(tenant, "conversion.yaml"), "--database", "sqlite:"+db,
-		"--spill-dir", filepath.Join(t.TempDir(), "spill"))
+	cmd := exec.Command(os.Args[0], append([]string{"convert", "-f", filepath.Join(tenant, "conversion.yaml"), "--database", url,
+		"--spill-dir", filepath.Join(t.TempDir(), "spill")}, args...)...)
 	cmd.Env = append(os.Environ(), "CONTACT_CONVERTER_RUN_CLI=1")
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
@@ -55,26 +54,29 @@ func converter(t *testing.T, tenant, db string) (*exec.Cmd, *bytes.Buffer) {
 	return cmd, &stderr
 }
 
-// waitCheckpoints waits until a run has written n partitions.
-func waitCheckpoints(t *testing.T, db string, n int, cmd *exec.Cmd) {
+// waitCheckpoints waits until the database at url holds n checkpoints.
+func waitCheckpoints(t *testing.T, url string, n int, cmd *exec.Cmd) {
 	t.Helper()
-	deadline := time.Now().Add(2 * time.Minute)
-	for time.Now().Before(deadline) {
+	if !checkpointsReach(t, url, n, cmd, 2*time.Minute) {
+		t.Fatalf("no %d checkpoints after 2 minutes", n)
+	}
+}
+
+// checkpointsReach waits up to d for n checkpoints, and reports whether
+// they came before the run ended.
+func checkpointsReach(t *testing.T, url string, n int, cmd *exec.Cmd, d time.Duration) bool {
+	t.Helper()
+	db, rebind := storetest.Open(t, url)
+	for deadline := time.Now().Add(d); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 		if cmd.ProcessState != nil {
 			t.Fatal("the converter ended before it could be interrupted")
 		}
-		conn, err := sql.Open("sqlite", "file:"+db+"?mode=ro&_pragma=busy_timeout(1000)")
-		if err == nil {
-			var got int
-			if conn.QueryRow(`SELECT count(*) FROM checkpoints`).Scan(&got) == nil && got >= n {
-				conn.Close()
-				return
-			}
-			conn.Close()
+		var got int
+		if db.QueryRow(rebind(`SELECT count(*) FROM checkpoints`)).Scan(&got) == nil && got >= n {
+			return true
 		}
-		time.Sleep(20 * time.Millisecond)
 	}
-	t.Fatalf("no %d checkpoints after 2 minutes", n)
+	return false
 }
 
 func exportOf(t *testing.T, db string) string {
@@ -105,8 +107,8 @@ func TestInterruptedRunsEndIdentical(t *testing.T) {
 	}{{"SIGTERM", syscall.SIGTERM}, {"kill -9", syscall.SIGKILL}} {
 		t.Run(tc.name, func(t *testing.T) {
 			db := filepath.Join(t.TempDir(), "contacts.db")
-			cmd, stderr := converter(t, tenant, db)
-			waitCheckpoints(t, db, 30, cmd)
+			cmd, stderr := converter(t, tenant, "sqlite:"+db)
+			waitCheckpoints(t, "sqlite:"+db, 30, cmd)
 			sent := time.Now()
 			if err := cmd.Process.Signal(tc.signal); err != nil {
 				t.Fatal(err)

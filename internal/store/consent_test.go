@@ -2,67 +2,18 @@ package store_test
 
 import (
 	"context"
-	"database/sql"
 	"errors"
-	"fmt"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver
 
 	"github.com/contactconverter/contact-converter/internal/merge"
 	"github.com/contactconverter/contact-converter/internal/store"
+	"github.com/contactconverter/contact-converter/internal/store/storetest"
 )
 
-// rawDB opens the database behind url with database/sql, and gives the
-// placeholder its queries use for "?".
-func rawDB(t *testing.T, url string) (*sql.DB, func(q string) string) {
-	t.Helper()
-	driver, dsn := "pgx", url
-	rebind := func(q string) string {
-		for n := 1; strings.Contains(q, "?"); n++ {
-			q = strings.Replace(q, "?", fmt.Sprintf("$%d", n), 1)
-		}
-		return q
-	}
-	if path, ok := strings.CutPrefix(url, "sqlite:"); ok {
-		driver, dsn, rebind = "sqlite", path, func(q string) string { return q }
-	}
-	db, err := sql.Open(driver, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = db.Close() })
-	return db, rebind
-}
-
-func execRaw(t *testing.T, url, q string, args ...any) {
-	t.Helper()
-	db, rebind := rawDB(t, url)
-	if _, err := db.Exec(rebind(q), args...); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// footprint counts, per table, the rows that hold key in their key column:
-// what the database still says about that address.
-func footprint(t *testing.T, url, key string) map[string]int {
-	t.Helper()
-	db, rebind := rawDB(t, url)
-	out := map[string]int{}
-	for _, table := range []string{"contacts", "preference_overrides", "field_overrides", "consent_events", "pending_changes"} {
-		var n int
-		if err := db.QueryRow(rebind(`SELECT count(*) FROM `+table+` WHERE key = ?`), key).Scan(&n); err != nil {
-			t.Fatalf("%s: %v", table, err)
-		}
-		if n > 0 {
-			out[table] = n
-		}
-	}
-	return out
-}
+func footprint(t *testing.T, url, key string) map[string]int { return storetest.Footprint(t, url, key) }
 
 // oneContactRun is the write of a one-partition run holding the imported
 // contact, merged from one row of source 0.

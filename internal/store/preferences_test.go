@@ -11,6 +11,7 @@ import (
 	"github.com/contactconverter/contact-converter/internal/merge"
 	"github.com/contactconverter/contact-converter/internal/pgtest"
 	"github.com/contactconverter/contact-converter/internal/store"
+	"github.com/contactconverter/contact-converter/internal/store/storetest"
 )
 
 // openBoth returns a fresh SQLite and a fresh PostgreSQL store.
@@ -139,7 +140,7 @@ func TestChangesAnEarlierVersionQueuedAreApplied(t *testing.T) {
 				{Key: "an@example.be", Action: store.ActionSubscribe, Segment: "news", Source: store.SourcePreferenceCenter, At: at},
 			} {
 				data, _ := json.Marshal(ch)
-				execRaw(t, db.URL, `INSERT INTO pending_changes (id, key, change, queued_at) VALUES (?, ?, ?, ?)`, i+1, ch.Key, string(data), "x")
+				storetest.Exec(t, db.URL, `INSERT INTO pending_changes (id, key, change, queued_at) VALUES (?, ?, ?, ?)`, i+1, ch.Key, string(data), "x")
 			}
 			if n, err := db.ApplyPending(ctx); err != nil || n != 2 {
 				t.Fatalf("ApplyPending = %d, %v; want 2", n, err)
