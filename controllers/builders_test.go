@@ -57,6 +57,7 @@ func makeCenter(ns, name string) *centerBuilder {
 
 func (b *centerBuilder) ingressTLS(host, secret string) *centerBuilder {
 	b.pc.Spec.Ingress = &ccv1.IngressSpec{Host: host, TLSSecretName: secret}
+	b.pc.Spec.TrustedProxies = []string{"10.0.0.0/8"}
 	return b
 }
 

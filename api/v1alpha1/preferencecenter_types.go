@@ -8,6 +8,7 @@ import (
 // tenant's database.
 //
 // +kubebuilder:validation:XValidation:rule="self.defaultLanguage in self.languages",message="defaultLanguage must be one of languages",fieldPath=".defaultLanguage"
+// +kubebuilder:validation:XValidation:rule="!has(self.ingress) || (has(self.trustedProxies) && size(self.trustedProxies) > 0)",message="trustedProxies: list the CIDRs of the Ingress controller's pods (such as 10.0.0.0/8) when ingress is set; otherwise every contact shares the controller's address, in the evidence and the rate limits",fieldPath=".trustedProxies"
 // +kubebuilder:validation:XValidation:rule="!has(self.database.sqlite) || !has(self.replicas) || self.replicas <= 1",message="replicas above 1 need database.postgres: an SQLite file on a ReadWriteOnce claim has a single writer",fieldPath=".replicas"
 // +kubebuilder:validation:XValidation:rule="self.topics.all(t, self.defaultLanguage in t.title)",message="every topic needs a title in defaultLanguage",fieldPath=".topics"
 // +kubebuilder:validation:XValidation:rule="self.topics.all(t, t.title.all(l, l in self.languages) && (!has(t.description) || t.description.all(l, l in self.languages)))",message="topic titles and descriptions may only use the languages listed in languages",fieldPath=".topics"

@@ -230,6 +230,9 @@ func TestCRDValidation(t *testing.T) {
 			s["database"] = map[string]any{"sqlite": map[string]any{"persistentVolumeClaim": "contacts"}}
 			s["replicas"] = 2
 		}, want: "replicas above 1 need database.postgres"},
+		{name: "center behind an ingress without trustedProxies", base: validCenter, edit: func(s map[string]any) {
+			s["ingress"] = map[string]any{"host": "prefs.acme.example"}
+		}, want: "trustedProxies: list the CIDRs of the Ingress controller's pods"},
 	}
 	for i, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

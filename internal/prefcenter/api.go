@@ -22,7 +22,10 @@ func (s *Server) authorized(h http.HandlerFunc) http.HandlerFunc {
 	want := []byte("Bearer " + s.apiToken)
 	return func(w http.ResponseWriter, r *http.Request) {
 		if subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) != 1 {
-			s.invalidLink(r)
+			if !s.failed(r) {
+				tooMany(w)
+				return
+			}
 			w.Header().Set("WWW-Authenticate", `Bearer realm="contact-converter"`)
 			apiError(w, http.StatusUnauthorized, "send the API token as Authorization: Bearer TOKEN")
 			return

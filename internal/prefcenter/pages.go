@@ -66,7 +66,6 @@ func (s *Server) open(w http.ResponseWriter, r *http.Request, purpose string) (*
 	v := s.newView(r, "")
 	key, err := s.signer.Verify(token, purpose, s.now())
 	if err != nil {
-		s.invalidLink(r)
 		v.Title, v.Body = "invalid.title", "invalid.body"
 		s.render(w, http.StatusForbidden, "message", v)
 		return nil, false
@@ -252,7 +251,6 @@ func (s *Server) oneClick(w http.ResponseWriter, r *http.Request) {
 	if r.PostForm.Get("List-Unsubscribe") == "One-Click" {
 		key, err := s.signer.Verify(r.PathValue("token"), linktoken.PurposeUnsubscribe, s.now())
 		if err != nil {
-			s.invalidLink(r)
 			http.Error(w, "this link is not valid or has expired", http.StatusForbidden)
 			return
 		}

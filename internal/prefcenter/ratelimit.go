@@ -1,62 +1,77 @@
 package prefcenter
 
 import (
+	"net/netip"
 	"sync"
 	"time"
 
 	"golang.org/x/time/rate"
 )
 
-// ipLimiter gives each client address its own token bucket. Idle buckets
-// are dropped, so the map stays small.
+// ipLimiter gives each client its own token bucket.
 //
-// The server keeps two: a tight one spent by invalid or expired links, which
-// stops anyone guessing tokens, and a generous one spent by every request,
-// which leaves room for a mail provider sending many one-click unsubscribes.
+// The server keeps two. Invalid links and API tokens spend a tight budget
+// per address, which stops anyone guessing tokens and slows nothing else: a
+// valid link never meets it, so a flood of bad links from an address shared
+// by many (a proxy) locks nobody out. Valid links spend a budget per
+// contact, which stops one link being hammered without touching others.
+//
+// Memory is bounded: a bucket that has filled up again is the same as a
+// new one, so it is dropped; past max clients, new ones get the answer
+// whenFull.
 type ipLimiter struct {
-	mu      sync.Mutex
-	rate    rate.Limit
-	burst   int
-	now     func() time.Time
-	clients map[string]*client
-	swept   time.Time
+	mu       sync.Mutex
+	rate     rate.Limit
+	burst    int
+	now      func() time.Time
+	clients  map[string]*rate.Limiter
+	swept    time.Time
+	max      int
+	whenFull bool
 }
 
-type client struct {
-	limiter *rate.Limiter
-	seen    time.Time
-}
+const defaultMaxClients = 100_000
 
 func newIPLimiter(perSecond float64, burst int, now func() time.Time) *ipLimiter {
-	return &ipLimiter{rate: rate.Limit(perSecond), burst: burst, now: now, clients: map[string]*client{}}
+	return &ipLimiter{rate: rate.Limit(perSecond), burst: burst, now: now, clients: map[string]*rate.Limiter{}, max: defaultMaxClients}
 }
 
-// allow takes one token from ip's bucket, if there is one.
-func (l *ipLimiter) allow(ip string) bool { return l.take(ip, 1) }
-
-// exhausted tells whether ip's bucket is empty, taking nothing.
-func (l *ipLimiter) exhausted(ip string) bool { return !l.take(ip, 0) }
-
-func (l *ipLimiter) take(ip string, n int) bool {
+// allow takes one token from the client's bucket, if there is one.
+func (l *ipLimiter) allow(client string) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := l.now()
-	if now.Sub(l.swept) > time.Minute {
-		for k, c := range l.clients {
-			if now.Sub(c.seen) > 10*time.Minute {
-				delete(l.clients, k)
-			}
-		}
-		l.swept = now
+	if len(l.clients) >= l.max || now.Sub(l.swept) > time.Minute {
+		l.sweep(now)
 	}
-	c := l.clients[ip]
+	c := l.clients[client]
 	if c == nil {
-		c = &client{limiter: rate.NewLimiter(l.rate, l.burst)}
-		l.clients[ip] = c
+		if len(l.clients) >= l.max {
+			return l.whenFull
+		}
+		c = rate.NewLimiter(l.rate, l.burst)
+		l.clients[client] = c
 	}
-	c.seen = now
-	if n == 0 {
-		return c.limiter.TokensAt(now) >= 1
+	return c.AllowN(now, 1)
+}
+
+// sweep drops the buckets that are full again.
+func (l *ipLimiter) sweep(now time.Time) {
+	for k, c := range l.clients {
+		if c.TokensAt(now) >= float64(l.burst) {
+			delete(l.clients, k)
+		}
 	}
-	return c.limiter.AllowN(now, n)
+	l.swept = now
+}
+
+// clientKey is the limiter's key for an address: an IPv6 client commonly
+// holds a whole /64, so it counts as one.
+func clientKey(ip string) string {
+	a, err := netip.ParseAddr(ip)
+	if err != nil || !a.Is6() || a.Is4In6() {
+		return ip
+	}
+	p, _ := a.Prefix(64)
+	return p.String()
 }

@@ -56,29 +56,29 @@ type Options struct {
 	// Registerer receives the metrics; nil registers nothing.
 	Registerer prometheus.Registerer
 	Logger     *slog.Logger
-	// RatePerSecond and Burst limit the invalid links each client address
-	// may try; zero uses 5 per second with bursts of 40. Any request counts
-	// against twenty times that.
+	// RatePerSecond and Burst limit the invalid links and API tokens each
+	// client address may try; zero uses 5 per second with bursts of 40.
+	// Valid links get twice that per contact; nothing else is limited.
 	RatePerSecond float64
 	Burst         int
 }
 
 // Server serves the pages, the one-click unsubscribe and the API.
 type Server struct {
-	cfg      *prefconfig.Config
-	store    store.Preferences
-	signer   *linktoken.Signer
-	apiToken string
-	now      func() time.Time
-	log      *slog.Logger
-	ttl      time.Duration
-	catalog  catalog
-	pages    map[string]*template.Template
-	css      []byte
-	trusted  []netip.Prefix
-	failures *ipLimiter
-	requests *ipLimiter
-	metrics  *metrics
+	cfg        *prefconfig.Config
+	store      store.Preferences
+	signer     *linktoken.Signer
+	apiToken   string
+	now        func() time.Time
+	log        *slog.Logger
+	ttl        time.Duration
+	catalog    catalog
+	pages      map[string]*template.Template
+	css        []byte
+	trusted    []netip.Prefix
+	failures   *ipLimiter
+	perContact *ipLimiter
+	metrics    *metrics
 }
 
 // New checks the options and builds a Server.
@@ -115,7 +115,8 @@ func New(o Options) (*Server, error) {
 		rate, burst = 5, 40
 	}
 	s.failures = newIPLimiter(rate, burst, s.now)
-	s.requests = newIPLimiter(rate*20, burst*20, s.now)
+	s.perContact = newIPLimiter(rate*2, burst*2, s.now)
+	s.perContact.whenFull = true // never refuse a valid link for others' sake
 	s.metrics = newMetrics(o.Registerer)
 	return s, nil
 }
@@ -136,7 +137,11 @@ func parsePages() (map[string]*template.Template, error) {
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	page := func(pattern, route string, h http.HandlerFunc) {
-		s.handle(mux, pattern, route, s.limited(h))
+		purpose := linktoken.PurposePreferences
+		if strings.HasPrefix(pattern, "GET /u/") || strings.HasPrefix(pattern, "POST /u/") {
+			purpose = linktoken.PurposeUnsubscribe
+		}
+		s.handle(mux, pattern, route, s.limited(purpose, h))
 	}
 	page("GET /p/{token}", "preferences", s.showPreferences)
 	page("POST /p/{token}", "preferences", s.savePreferences)
@@ -153,7 +158,7 @@ func (s *Server) Handler() http.Handler {
 	page("POST /u/{token}", "one-click", s.oneClick)
 	if s.apiToken != "" {
 		api := func(pattern, route string, h http.HandlerFunc) {
-			s.handle(mux, pattern, route, s.limited(s.authorized(h)))
+			s.handle(mux, pattern, route, s.authorized(h))
 		}
 		api("POST /api/v1/links", "api-links", s.apiLinks)
 		api("GET /api/v1/contacts/{key}", "api-contact", s.apiExport)
@@ -210,21 +215,32 @@ func (s *Server) secured(next http.Handler) http.Handler {
 	})
 }
 
-// limited applies the per-address rate limits.
-func (s *Server) limited(h http.HandlerFunc) http.HandlerFunc {
+// limited applies the rate limits of a link for purpose: a bad link spends
+// its address's budget of failures, a valid one its contact's budget.
+func (s *Server) limited(purpose string, h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		ip := s.clientIP(r)
-		if s.failures.exhausted(ip) || !s.requests.allow(ip) {
-			w.Header().Set("Retry-After", "10")
-			http.Error(w, "too many requests", http.StatusTooManyRequests)
+		var allowed bool
+		if key, err := s.signer.Verify(r.PathValue("token"), purpose, s.now()); err != nil {
+			allowed = s.failed(r)
+		} else {
+			allowed = s.perContact.allow(key)
+		}
+		if !allowed {
+			tooMany(w)
 			return
 		}
 		h(w, r)
 	}
 }
 
-// invalidLink counts a bad link against the client's address.
-func (s *Server) invalidLink(r *http.Request) { s.failures.allow(s.clientIP(r)) }
+// failed counts a bad link or API token against the client's address, and
+// tells whether it may still be answered.
+func (s *Server) failed(r *http.Request) bool { return s.failures.allow(clientKey(s.clientIP(r))) }
+
+func tooMany(w http.ResponseWriter) {
+	w.Header().Set("Retry-After", "10")
+	http.Error(w, "too many requests", http.StatusTooManyRequests)
+}
 
 // clientIP is the address recorded as evidence: the peer, or, when the peer
 // is a trusted proxy, the last address in X-Forwarded-For that is not one.

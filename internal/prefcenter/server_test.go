@@ -4,10 +4,13 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
+	"fmt"
 	"github.com/contactconverter/contact-converter/internal/prefconfig"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -294,6 +297,91 @@ func TestRateLimit(t *testing.T) {
 	}
 	if codes[2] != http.StatusForbidden || codes[3] != http.StatusTooManyRequests {
 		t.Errorf("statuses = %v, want three answers then 429", codes)
+	}
+}
+
+// A flood of made-up links from one address (an attacker, or everyone
+// behind one Ingress without trustedProxies) slows only the bad links: the
+// valid one-clicks and pages from that same address all answer 2xx.
+func TestAFloodOfBadLinksBlocksNoValidRequest(t *testing.T) {
+	f := newFixture(t, sqliteStore(t), nil)
+	srv, err := New(Options{Config: f.server.cfg, Store: f.store, Signer: f.signer, Now: f.clock}) // the default limits
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := srv.Handler()
+	serve := func(method, path, body string) int {
+		req := httptest.NewRequest(method, path, strings.NewReader(body))
+		req.RemoteAddr = "192.0.2.7:4000"
+		if body != "" {
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		}
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		return w.Code
+	}
+	var keys []string
+	if err := f.store.Export(context.Background(), func(e *store.Exported) error { keys = append(keys, e.Key); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	bad, refused := 0, []string{}
+	for i := range 1000 {
+		wg.Go(func() {
+			code := serve(http.MethodPost, fmt.Sprintf("/u/made-up-%d", i), "List-Unsubscribe=One-Click")
+			mu.Lock()
+			defer mu.Unlock()
+			if code == http.StatusTooManyRequests {
+				bad++
+			}
+		})
+		if i%10 != 0 {
+			continue
+		}
+		n := i / 10 // 100 valid requests among the bad ones
+		wg.Go(func() {
+			key := keys[n%len(keys)]
+			path, method, body := f.link(key, linktoken.PurposePreferences), http.MethodGet, ""
+			if n%2 == 0 {
+				key = fmt.Sprintf("reader-%d@example.org", n)
+				path, method, body = f.link(key, linktoken.PurposeUnsubscribe), http.MethodPost, "List-Unsubscribe=One-Click"
+			}
+			code := serve(method, path, body)
+			if code/100 != 2 {
+				mu.Lock()
+				refused = append(refused, fmt.Sprintf("%s %d", method, code))
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	if len(refused) > 0 {
+		t.Errorf("%d of 100 valid requests refused during the flood: %v", len(refused), refused)
+	}
+	if bad < 900 {
+		t.Errorf("only %d of 1,000 bad links were slowed down with 429", bad)
+	}
+	t.Logf("flood: 1,000 bad links (%d answered 429) and 100 valid requests (%d refused) from one address", bad, len(refused))
+}
+
+// The limiter's memory is bounded: an idle address costs nothing, and a
+// whole IPv6 /64 is one client.
+func TestRateLimiterIsBounded(t *testing.T) {
+	now := time.Date(2026, 11, 28, 10, 0, 0, 0, time.UTC)
+	l := newIPLimiter(5, 40, func() time.Time { return now })
+	l.max = 1000
+	for i := range 5000 {
+		l.allow(clientKey(fmt.Sprintf("2001:db8:%x::1", i)))
+	}
+	if n := len(l.clients); n > 1000 {
+		t.Errorf("%d entries after 5,000 addresses, want at most 1,000", n)
+	}
+	if clientKey("2001:db8:1:2:aaaa::1") != clientKey("2001:db8:1:2:bbbb::9") {
+		t.Error("two addresses of one /64 are two clients")
+	}
+	if clientKey("192.0.2.1") == clientKey("192.0.2.2") {
+		t.Error("two IPv4 addresses are one client")
 	}
 }
 
