@@ -88,7 +88,7 @@ func TestPreferenceCenterObjects(t *testing.T) {
 	// A signing key is generated once.
 	signing := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name + "-signing"}}
 	h.waitObject(t, signing, nil)
-	if _, err := linktoken.NewSigner(signing.Data); err != nil || len(signing.Data) != 1 {
+	if _, err := linktoken.NewSigner(signing.Data); err != nil || len(signing.Data) != 2 {
 		t.Fatalf("generated signing Secret: %v (%d keys)", err, len(signing.Data))
 	}
 	h.waitEvent(t, ns, "acme", "SigningKeyCreated")
@@ -186,7 +186,7 @@ func TestPreferenceCenterObjects(t *testing.T) {
 		}
 		return ""
 	})
-	if err := h.get(t, signing); err != nil || len(signing.Data) != 2 {
+	if err := h.get(t, signing); err != nil || len(signing.Data) != 3 {
 		t.Errorf("the signing Secret was overwritten: %d keys, %v", len(signing.Data), err)
 	}
 

@@ -17,6 +17,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	ccv1 "github.com/contactconverter/contact-converter/api/v1alpha1"
+	"github.com/contactconverter/contact-converter/internal/linktoken"
 	"github.com/contactconverter/contact-converter/internal/prefconfig"
 )
 
@@ -73,10 +74,11 @@ func preferenceCenterMeta(pc *ccv1.PreferenceCenter, name string) metav1.ObjectM
 // SigningSecret is a generated signing key, named after its creation day so
 // that a key added later, with a later name, takes over signing.
 func SigningSecret(pc *ccv1.PreferenceCenter, key []byte, now time.Time) *corev1.Secret {
+	id := "key-" + now.UTC().Format("20060102")
 	return &corev1.Secret{
 		ObjectMeta: preferenceCenterMeta(pc, SigningSecretName(pc)),
 		Type:       corev1.SecretTypeOpaque,
-		Data:       map[string][]byte{"key-" + now.UTC().Format("20060102"): key},
+		Data:       map[string][]byte{id: key, linktoken.ActiveKeyEntry: []byte(id)},
 	}
 }
 

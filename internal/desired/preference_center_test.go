@@ -3,14 +3,16 @@ package desired
 import (
 	"encoding/json"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 
+	"github.com/google/go-cmp/cmp"
+
 	ccv1 "github.com/contactconverter/contact-converter/api/v1alpha1"
+	"github.com/contactconverter/contact-converter/internal/linktoken"
 	"github.com/contactconverter/contact-converter/internal/prefconfig"
 )
 
@@ -121,18 +123,13 @@ func TestPreferenceCenterObjects(t *testing.T) {
 	}
 }
 
-func TestSigningSecretNamesSortByDay(t *testing.T) {
+// The generated Secret holds one key, named by its day, and names it as the
+// one that signs: a key added later verifies, and signs once named.
+func TestSigningSecretNamesItsKey(t *testing.T) {
 	pc := samplePC()
-	a := SigningSecret(pc, []byte("k"), time.Date(2026, 1, 2, 0, 0, 0, 0, time.UTC))
-	b := SigningSecret(pc, []byte("k"), time.Date(2026, 11, 28, 0, 0, 0, 0, time.UTC))
-	var ka, kb string
-	for k := range a.Data {
-		ka = k
-	}
-	for k := range b.Data {
-		kb = k
-	}
-	if !(ka < kb) || !strings.HasPrefix(ka, "key-") || a.Name != "acme-preference-center-signing" {
-		t.Errorf("keys %q, %q; name %s", ka, kb, a.Name)
+	got := SigningSecret(pc, []byte("k"), time.Date(2026, 11, 28, 0, 0, 0, 0, time.UTC))
+	want := map[string][]byte{"key-20261128": []byte("k"), linktoken.ActiveKeyEntry: []byte("key-20261128")}
+	if diff := cmp.Diff(want, got.Data); diff != "" || got.Name != "acme-preference-center-signing" {
+		t.Errorf("name %s, data (-want +got):\n%s", got.Name, diff)
 	}
 }

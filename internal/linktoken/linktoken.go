@@ -1,7 +1,7 @@
 // Package linktoken signs and verifies the links a preference center mails
 // to contacts: HMAC-SHA256 over the contact key, a purpose and an expiry,
 // with the contact key encrypted so a link never shows the address. Several
-// keys verify, so keys rotate; the newest signs.
+// keys verify, so keys rotate; the one named active signs.
 package linktoken
 
 import (
@@ -39,6 +39,11 @@ const (
 // MinKeyBytes is the shortest accepted signing key.
 const MinKeyBytes = 32
 
+// ActiveKeyEntry is the signing Secret's entry naming the key that signs;
+// every other entry is a key that verifies. It may be left out when the
+// Secret holds one key.
+const ActiveKeyEntry = "active-key"
+
 var keyIDPattern = regexp.MustCompile(`^[-._a-zA-Z0-9]{1,64}$`)
 
 var b64 = base64.RawURLEncoding
@@ -52,17 +57,20 @@ type key struct {
 type Signer struct {
 	keys    map[string]key
 	signing string
+	// MaxTTL, when set, refuses a token whose expiry lies further ahead
+	// than it: a leaked key cannot mint links that never expire.
+	MaxTTL time.Duration
 }
 
-// NewSigner takes the signing Secret's data: every entry verifies, the one
-// whose name sorts last signs.
+// NewSigner takes the signing Secret's data: every key verifies, the one
+// ActiveKeyEntry names signs.
 func NewSigner(secretData map[string][]byte) (*Signer, error) {
-	if len(secretData) == 0 {
-		return nil, errors.New("the signing Secret has no key")
-	}
 	s := &Signer{keys: map[string]key{}}
 	ids := make([]string, 0, len(secretData))
 	for id, secret := range secretData {
+		if id == ActiveKeyEntry {
+			continue
+		}
 		if !keyIDPattern.MatchString(id) {
 			return nil, fmt.Errorf("signing key name %q: use letters, digits, '-', '_' or '.'", id)
 		}
@@ -73,7 +81,20 @@ func NewSigner(secretData map[string][]byte) (*Signer, error) {
 		ids = append(ids, id)
 	}
 	slices.Sort(ids)
-	s.signing = ids[len(ids)-1]
+	active, named := secretData[ActiveKeyEntry]
+	switch {
+	case len(ids) == 0:
+		return nil, errors.New("the signing Secret has no key")
+	case named:
+		s.signing = strings.TrimSpace(string(active))
+		if _, ok := s.keys[s.signing]; !ok {
+			return nil, fmt.Errorf("the signing Secret's %s entry names %q, which is not one of its keys (%s)", ActiveKeyEntry, s.signing, strings.Join(ids, ", "))
+		}
+	case len(ids) == 1:
+		s.signing = ids[0]
+	default:
+		return nil, fmt.Errorf("the signing Secret holds %d keys (%s): name the one that signs in its %s entry", len(ids), strings.Join(ids, ", "), ActiveKeyEntry)
+	}
 	return s, nil
 }
 
@@ -124,7 +145,13 @@ func (s *Signer) Verify(token, purpose string, now time.Time) (string, error) {
 	if err != nil {
 		return "", ErrInvalid
 	}
-	if !now.Before(time.Unix(exp, 0)) {
+	expires := time.Unix(exp, 0)
+	if s.MaxTTL > 0 && expires.After(now.Add(s.MaxTTL+time.Minute)) {
+		return "", ErrInvalid
+	}
+	// An unsubscribe link works for as long as its key is kept: it sits in
+	// every newsletter ever sent.
+	if purpose != PurposeUnsubscribe && !now.Before(expires) {
 		return "", ErrExpired
 	}
 	sealed, err := b64.DecodeString(parts[4])

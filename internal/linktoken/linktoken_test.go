@@ -15,6 +15,7 @@ func signer(t *testing.T, keys ...string) *Signer {
 	for _, k := range keys {
 		data[k] = []byte(strings.Repeat(k[:1], 32))
 	}
+	data[ActiveKeyEntry] = []byte(keys[len(keys)-1]) // the last one given signs
 	s, err := NewSigner(data)
 	if err != nil {
 		t.Fatal(err)
@@ -91,4 +92,55 @@ func FuzzVerify(f *testing.F) {
 			t.Fatalf("forged token accepted for %q", key)
 		}
 	})
+}
+
+// The unsubscribe link of an old newsletter keeps working: mailbox providers
+// require it. Other links expire, and no token lives longer than the TTL
+// allows, so a leaked key cannot mint links that never expire.
+func TestUnsubscribeLinksOutliveTheTTL(t *testing.T) {
+	s := signer(t, "k1")
+	s.MaxTTL = 720 * time.Hour
+	later := now.Add(5 * 7 * 24 * time.Hour) // a newsletter five weeks old
+	unsub, _ := s.Mint("jan@example.be", PurposeUnsubscribe, now.Add(s.MaxTTL))
+	prefs, _ := s.Mint("jan@example.be", PurposePreferences, now.Add(s.MaxTTL))
+	forever, _ := s.Mint("jan@example.be", PurposePreferences, now.Add(10*365*24*time.Hour))
+	foreverUnsub, _ := s.Mint("jan@example.be", PurposeUnsubscribe, now.Add(10*365*24*time.Hour))
+	for _, tc := range []struct {
+		name, token, purpose string
+		at                   time.Time
+		err                  error
+	}{
+		{"unsubscribe link after the TTL", unsub, PurposeUnsubscribe, later, nil},
+		{"preferences link after the TTL", prefs, PurposePreferences, later, ErrExpired},
+		{"an expiry beyond the TTL", forever, PurposePreferences, now, ErrInvalid},
+		{"an unsubscribe expiry beyond the TTL", foreverUnsub, PurposeUnsubscribe, now, ErrInvalid},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := s.Verify(tc.token, tc.purpose, tc.at); !errors.Is(err, tc.err) {
+				t.Errorf("Verify: %v, want %v", err, tc.err)
+			}
+		})
+	}
+}
+
+// The key that signs is named, not chosen by sort order: adding a key to
+// the Secret verifies it at once, and it signs once named.
+func TestTheSigningKeyIsNamed(t *testing.T) {
+	keys := map[string][]byte{"zz-new": []byte(strings.Repeat("n", 32)), "key-1": []byte(strings.Repeat("o", 32))}
+	if _, err := NewSigner(keys); err == nil || !strings.Contains(err.Error(), ActiveKeyEntry) {
+		t.Fatalf("two keys and no %s entry: err = %v, want one naming %s", ActiveKeyEntry, err, ActiveKeyEntry)
+	}
+	keys[ActiveKeyEntry] = []byte("key-1\n")
+	s, err := NewSigner(keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, _ := s.Mint("jan@example.be", PurposePreferences, now.Add(time.Hour))
+	if !strings.HasPrefix(tok, "v1.key-1.") {
+		t.Errorf("signed with %s, want the named key-1", strings.Split(tok, ".")[1])
+	}
+	keys[ActiveKeyEntry] = []byte("missing")
+	if _, err := NewSigner(keys); err == nil || !strings.Contains(err.Error(), "missing") {
+		t.Errorf("an active key the Secret lacks: err = %v", err)
+	}
 }

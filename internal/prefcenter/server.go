@@ -97,6 +97,8 @@ func New(o Options) (*Server, error) {
 		s.log = slog.New(slog.DiscardHandler)
 	}
 	s.ttl, _ = o.Config.TTL()
+	// No token may live longer than the links and forms this server mints.
+	o.Signer.MaxTTL = max(s.ttl, formTTL)
 	var err error
 	if s.catalog, err = loadCatalog(); err != nil {
 		return nil, err
