@@ -1,7 +1,7 @@
 package cli
 
 import (
-	"encoding/csv"
+	"github.com/contactconverter/contact-converter/internal/csvsafe"
 	"strconv"
 	"strings"
 
@@ -26,7 +26,7 @@ spec.conflicts.resolutions: {key, field, value}.`,
 				return err
 			}
 			defer st.Close()
-			w := csv.NewWriter(cmd.OutOrStdout())
+			w := csvsafe.NewWriter(cmd.OutOrStdout())
 			_ = w.Write([]string{"key", "field", "values", "resolved"})
 			err = st.Conflicts(cmd.Context(), func(c store.ConflictRow) error {
 				if c.Resolved && !all {

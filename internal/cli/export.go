@@ -2,9 +2,9 @@ package cli
 
 import (
 	"bufio"
-	"encoding/csv"
 	"encoding/json"
 	"fmt"
+	"github.com/contactconverter/contact-converter/internal/csvsafe"
 	"io"
 	"os"
 	"slices"
@@ -67,7 +67,7 @@ format is also the GDPR portability format:
 }
 
 func exportCSV(cmd *cobra.Command, st store.Store, w io.Writer) error {
-	cw := csv.NewWriter(w)
+	cw := csvsafe.NewWriter(w)
 	_ = cw.Write([]string{"key", "email", "firstName", "lastName", "language", "globalOptOut", "sources", "segments", "fields", "unresolvedConflicts"})
 	err := st.Export(cmd.Context(), func(e *store.Exported) error {
 		segs := make([]string, 0, len(e.Segments))

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/contactconverter/contact-converter/internal/csvsafe"
 	"io"
 	"mime"
 	"net/http"
@@ -134,7 +135,7 @@ func (s *Server) linksCSV(w http.ResponseWriter, r *http.Request) {
 		col = 0
 	}
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
-	out := csv.NewWriter(w)
+	out := csvsafe.NewWriter(w)
 	_ = out.Write([]string{"key", "preferencesURL", "listUnsubscribe", "listUnsubscribePost", "error"})
 	for line := 2; ; line++ {
 		rec, err := in.Read()
@@ -151,7 +152,7 @@ func (s *Server) linksCSV(w http.ResponseWriter, r *http.Request) {
 		}
 		l, err := s.links(rec[col])
 		if err != nil {
-			_ = out.Write([]string{safeCell(rec[col]), "", "", "", err.Error()})
+			_ = out.Write([]string{rec[col], "", "", "", err.Error()})
 			continue
 		}
 		_ = out.Write([]string{l.Key, l.PreferencesURL, l.ListUnsubscribe, l.ListUnsubscribePost, ""})

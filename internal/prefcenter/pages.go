@@ -1,9 +1,9 @@
 package prefcenter
 
 import (
-	"encoding/csv"
 	"encoding/json"
 	"errors"
+	"github.com/contactconverter/contact-converter/internal/csvsafe"
 	"github.com/contactconverter/contact-converter/internal/prefconfig"
 	"net/http"
 	"net/url"
@@ -131,7 +131,7 @@ func (s *Server) render(w http.ResponseWriter, status int, page string, v *view)
 }
 
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, v *view, err error) {
-	s.log.Error("request failed", "path", r.URL.Path, "error", err)
+	s.log.Error("request failed", "route", r.Pattern, "error", err)
 	v.Title, v.Body, v.Base = "error.title", "error.body", ""
 	s.render(w, http.StatusInternalServerError, "message", v)
 }
@@ -342,8 +342,8 @@ func attachment(w http.ResponseWriter, contentType, name string) {
 
 // writePortableCSV writes one "field,value" row per datum.
 func writePortableCSV(w http.ResponseWriter, p *portable) {
-	cw := csv.NewWriter(w)
-	row := func(field, value string) { _ = cw.Write([]string{field, safeCell(value)}) }
+	cw := csvsafe.NewWriter(w)
+	row := func(field, value string) { _ = cw.Write([]string{field, value}) }
 	row("field", "value")
 	row("key", p.Key)
 	row("email", p.Email)
@@ -371,13 +371,6 @@ func writePortableCSV(w http.ResponseWriter, p *portable) {
 }
 
 // safeCell keeps a spreadsheet from reading a value as a formula.
-func safeCell(v string) string {
-	if v != "" && strings.ContainsRune("=+-@\t\r", rune(v[0])) {
-		return "'" + v
-	}
-	return v
-}
-
 func sortedKeys(m map[string]string) []string {
 	keys := make([]string, 0, len(m))
 	for k := range m {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"github.com/contactconverter/contact-converter/internal/prefconfig"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -476,5 +477,28 @@ func TestOneClickBeforeImport(t *testing.T) {
 	}
 	if !f.contact("newcomer@example.be").GlobalOptOut {
 		t.Error("the import overrode an unsubscribe received before it")
+	}
+}
+
+// A live link never reaches the logs: the route is logged, not the path.
+func TestNoTokenInTheLogs(t *testing.T) {
+	f := newFixture(t, sqliteStore(t), nil)
+	var logs strings.Builder
+	srv, err := New(Options{Config: f.server.cfg, Store: f.store, Signer: f.signer, Now: f.clock,
+		Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	link := f.link(greta, linktoken.PurposePreferences)
+	_ = f.store.Close() // every request now fails, and is logged
+	req := httptest.NewRequest(http.MethodGet, link, nil)
+	w := httptest.NewRecorder()
+	srv.Handler().ServeHTTP(w, req)
+	token := strings.TrimPrefix(link, "/p/")
+	if w.Code != http.StatusInternalServerError || logs.Len() == 0 {
+		t.Fatalf("status %d, %d bytes of logs; want a logged failure", w.Code, logs.Len())
+	}
+	if strings.Contains(logs.String(), token) || strings.Contains(logs.String(), greta) {
+		t.Errorf("the logs hold the link or the address:\n%s", logs.String())
 	}
 }

@@ -7,8 +7,8 @@ package statusreport
 import (
 	"bytes"
 	"context"
-	"encoding/csv"
 	"fmt"
+	"github.com/contactconverter/contact-converter/internal/csvsafe"
 	"strings"
 	"time"
 
@@ -85,7 +85,7 @@ func (r *Reporter) Final(ctx context.Context, rep *engine.Report, st store.Store
 func conflictReport(ctx context.Context, st store.Store, rep *engine.Report) ([]ccv1.ConflictSample, map[string]string, error) {
 	var sample []ccv1.ConflictSample
 	var buf bytes.Buffer
-	w := csv.NewWriter(&buf)
+	w := csvsafe.NewWriter(&buf)
 	_ = w.Write([]string{"key", "field", "values", "resolved"})
 	shown, truncated := 0, false
 	err := st.Conflicts(ctx, func(c store.ConflictRow) error {

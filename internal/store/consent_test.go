@@ -1,8 +1,11 @@
 package store_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -136,5 +139,34 @@ func TestChangesToAnErasedAddressWriteNothing(t *testing.T) {
 				t.Errorf("an import wrote the erased address back: %v", got)
 			}
 		})
+	}
+}
+
+// An erased address cannot be read back from the SQLite file or its WAL:
+// deleted rows are overwritten, and the WAL is checkpointed and emptied.
+func TestSQLiteErasureLeavesNoBytesBehind(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "contacts.db")
+	st, err := store.OpenService(context.Background(), "sqlite:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	importRun(t, st)
+	at := time.Date(2026, 11, 28, 10, 0, 0, 0, time.UTC)
+	if err := st.Apply(context.Background(), []store.Change{
+		{Key: "an@example.be", Action: store.ActionUnsubscribeAll, Topic: "*", Source: store.SourceOneClick, At: at},
+		{Key: "an@example.be", Action: store.ActionErase, Topic: "*", Source: store.SourceAPI, At: at.Add(time.Second)},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	files, _ := filepath.Glob(path + "*")
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if bytes.Contains(bytes.ToLower(data), []byte("an@example.be")) {
+			t.Errorf("%s still holds the erased address", filepath.Base(f))
+		}
 	}
 }

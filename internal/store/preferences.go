@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/contactconverter/contact-converter/internal/merge"
@@ -112,6 +113,8 @@ type Preferences interface {
 type preferences struct {
 	db   conn
 	inTx func(ctx context.Context, fn func(conn) error) error
+	// afterErasure, when set, runs after a committed erasure.
+	afterErasure func(ctx context.Context) error
 }
 
 // Suppressions implements Store.
@@ -136,7 +139,7 @@ func (p preferences) ConsentEvents(ctx context.Context, key string) ([]ConsentEv
 
 // Apply implements Preferences.
 func (p preferences) Apply(ctx context.Context, changes []Change) error {
-	return p.inTx(ctx, func(c conn) error {
+	err := p.inTx(ctx, func(c conn) error {
 		salt, err := saltOf(ctx, c)
 		if err != nil {
 			return err
@@ -148,6 +151,13 @@ func (p preferences) Apply(ctx context.Context, changes []Change) error {
 		}
 		return nil
 	})
+	if err != nil || p.afterErasure == nil || !slices.ContainsFunc(changes, func(c Change) bool { return c.Action == ActionErase }) {
+		return err
+	}
+	// Best effort: a reader (a running conversion) can keep the WAL from
+	// emptying; the next erasure's checkpoint copies it then.
+	_ = p.afterErasure(ctx)
+	return nil
 }
 
 // ApplyPending implements Preferences: queued changes oldest first, each

@@ -37,7 +37,9 @@ func OpenSQLite(ctx context.Context, path string, durable bool) (*SQLite, error)
 	if durable {
 		sync, busy = "synchronous(FULL)", "busy_timeout(2000)"
 	}
-	for _, p := range []string{"journal_mode(WAL)", sync, busy, "foreign_keys(1)", "cache_size(-32768)", "temp_store(MEMORY)", "wal_autocheckpoint(16384)"} {
+	// secure_delete overwrites deleted rows, so an erased contact cannot be
+	// read back from free pages.
+	for _, p := range []string{"journal_mode(WAL)", "secure_delete(ON)", sync, busy, "foreign_keys(1)", "cache_size(-32768)", "temp_store(MEMORY)", "wal_autocheckpoint(16384)"} {
 		q.Add("_pragma", p)
 	}
 	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode()+"&_txlock=immediate")
@@ -54,6 +56,11 @@ func OpenSQLite(ctx context.Context, path string, durable bool) (*SQLite, error)
 	s := &SQLite{db: db}
 	s.preferences = preferences{db: sqliteConn{db}, inTx: func(ctx context.Context, fn func(conn) error) error {
 		return s.tx(ctx, func(tx *sql.Tx) error { return fn(sqliteConn{tx}) })
+	}, afterErasure: func(ctx context.Context) error {
+		// The WAL still holds the pages as they were before the erasure:
+		// copy it into the database and empty it.
+		_, err := db.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`)
+		return err
 	}}
 	return s, nil
 }
