@@ -1,12 +1,12 @@
 package cli
 
 import (
-	"github.com/contactconverter/contact-converter/internal/csvsafe"
 	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/contactconverter/contact-converter/internal/csvsafe"
 	"github.com/contactconverter/contact-converter/internal/store"
 )
 

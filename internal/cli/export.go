@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
-	"github.com/contactconverter/contact-converter/internal/csvsafe"
 	"io"
 	"os"
 	"slices"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/contactconverter/contact-converter/internal/csvsafe"
 	"github.com/contactconverter/contact-converter/internal/store"
 )
 

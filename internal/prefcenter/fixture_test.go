@@ -15,8 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/contactconverter/contact-converter/internal/prefconfig"
-
 	"github.com/jackc/pgx/v5"
 	"sigs.k8s.io/yaml"
 
@@ -25,6 +23,7 @@ import (
 	"github.com/contactconverter/contact-converter/internal/inputs"
 	"github.com/contactconverter/contact-converter/internal/linktoken"
 	"github.com/contactconverter/contact-converter/internal/pgtest"
+	"github.com/contactconverter/contact-converter/internal/prefconfig"
 	"github.com/contactconverter/contact-converter/internal/store"
 )
 

@@ -3,8 +3,6 @@ package prefcenter
 import (
 	"encoding/json"
 	"errors"
-	"github.com/contactconverter/contact-converter/internal/csvsafe"
-	"github.com/contactconverter/contact-converter/internal/prefconfig"
 	"net/http"
 	"net/url"
 	"slices"
@@ -13,8 +11,10 @@ import (
 	"unicode/utf8"
 
 	ccv1 "github.com/contactconverter/contact-converter/api/v1alpha1"
+	"github.com/contactconverter/contact-converter/internal/csvsafe"
 	"github.com/contactconverter/contact-converter/internal/linktoken"
 	"github.com/contactconverter/contact-converter/internal/merge"
+	"github.com/contactconverter/contact-converter/internal/prefconfig"
 	"github.com/contactconverter/contact-converter/internal/store"
 )
 

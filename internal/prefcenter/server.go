@@ -10,7 +10,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"github.com/contactconverter/contact-converter/internal/prefconfig"
 	"html/template"
 	"log/slog"
 	"net/http"
@@ -21,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/contactconverter/contact-converter/internal/linktoken"
+	"github.com/contactconverter/contact-converter/internal/prefconfig"
 	"github.com/contactconverter/contact-converter/internal/store"
 )
 

@@ -8,7 +8,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"github.com/contactconverter/contact-converter/internal/csvsafe"
 	"strings"
 	"time"
 
@@ -19,6 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	ccv1 "github.com/contactconverter/contact-converter/api/v1alpha1"
+	"github.com/contactconverter/contact-converter/internal/csvsafe"
 	"github.com/contactconverter/contact-converter/internal/desired"
 	"github.com/contactconverter/contact-converter/internal/engine"
 	"github.com/contactconverter/contact-converter/internal/store"
