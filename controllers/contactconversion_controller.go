@@ -54,8 +54,11 @@ const workers = 4
 
 // +kubebuilder:rbac:groups=contacts.contactconverter.io,resources=contactconversions,verbs=get;list;watch
 // +kubebuilder:rbac:groups=contacts.contactconverter.io,resources=contactconversions/status,verbs=get;update;patch
-// +kubebuilder:rbac:groups="",resources=secrets;persistentvolumeclaims,verbs=get;list;watch
-// +kubebuilder:rbac:groups="",resources=configmaps,verbs=get;list;watch;create;update;patch
+// +kubebuilder:rbac:groups="",resources=persistentvolumeclaims,verbs=get;list;watch
+// The conflict report is a Secret the Job patches: the operator holds what
+// the Job's Role grants.
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;update;patch
+// +kubebuilder:rbac:groups="",resources=configmaps,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups="",resources=serviceaccounts,verbs=get;list;watch;create;update;patch
 // +kubebuilder:rbac:groups="",resources=pods,verbs=get;list
 // +kubebuilder:rbac:groups=batch,resources=jobs,verbs=get;list;watch;create;update;patch;delete

@@ -35,15 +35,22 @@ func (r *ContactConversionReconciler) ensureConverterObjects(ctx context.Context
 	return nil
 }
 
-// ensureConflictReport creates the empty conflict-report ConfigMap the Job
-// fills; an existing one is never overwritten.
+// ensureConflictReport creates the empty conflict-report Secret the Job
+// fills; an existing one is never overwritten. The ConfigMap an earlier
+// version wrote the report into holds personal data: it is deleted.
 func (r *ContactConversionReconciler) ensureConflictReport(ctx context.Context, cc *ccv1.ContactConversion) error {
-	cm := desired.ConflictsConfigMap(cc)
-	if err := controllerutil.SetControllerReference(cc, cm, r.Scheme()); err != nil {
+	secret := desired.ConflictsSecret(cc)
+	if err := controllerutil.SetControllerReference(cc, secret, r.Scheme()); err != nil {
 		return err
 	}
-	if err := r.Create(ctx, cm); err != nil && !apierrors.IsAlreadyExists(err) {
-		return fmt.Errorf("creating ConfigMap %s: %w", cm.Name, err)
+	if err := r.Create(ctx, secret); err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("creating Secret %s: %w", secret.Name, err)
+	}
+	old := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: cc.Namespace, Name: desired.ConflictsSecretName(cc)}}
+	if err := r.Get(ctx, client.ObjectKeyFromObject(old), old); err == nil && metav1.IsControlledBy(old, cc) {
+		if err := r.Delete(ctx, old); err != nil && !apierrors.IsNotFound(err) {
+			return fmt.Errorf("deleting the old conflict report ConfigMap %s: %w", old.Name, err)
+		}
 	}
 	return nil
 }

@@ -74,9 +74,9 @@ func (h *harness) reportConflicts(t *testing.T, cc *ccv1.ContactConversion, tota
 	patch := &ccv1.ContactConversion{TypeMeta: metav1.TypeMeta{APIVersion: ccv1.GroupVersion.String(), Kind: "ContactConversion"},
 		ObjectMeta: metav1.ObjectMeta{Namespace: cc.Namespace, Name: cc.Name}}
 	patch.Status.Conflicts = &ccv1.ConflictsStatus{Total: total, Unresolved: unresolved,
-		ReportConfigMap: desired.ConflictsConfigMapName(cc)}
+		ReportSecret: desired.ConflictsSecretName(cc)}
 	if unresolved > 0 {
-		patch.Status.Conflicts.Sample = []ccv1.ConflictSample{{Key: "jan@example.be", Field: "firstName", Values: []string{"Jan", "Johan"}}}
+		patch.Status.Conflicts.Sample = []ccv1.ConflictSample{{Key: "j•••@example.be", Field: "firstName", Values: 2}}
 	}
 	patch.Status.Progress = &ccv1.Progress{SourcesTotal: 1, SourcesDone: 1, RowsRead: 10, Contacts: 8, DuplicatesMerged: 2, Percent: 100}
 	obj, _ := runtime.DefaultUnstructuredConverter.ToUnstructured(patch)

@@ -436,26 +436,26 @@ type ConflictsStatus struct {
 	Total int64 `json:"total"`
 	// Unresolved is the number still awaiting a resolution.
 	Unresolved int64 `json:"unresolved"`
-	// Sample shows a few unresolved conflicts.
+	// Sample shows a few unresolved conflicts, with masked keys and no
+	// values: a status is no place for personal data.
 	// +listType=atomic
 	// +kubebuilder:validation:MaxItems=20
 	// +optional
 	Sample []ConflictSample `json:"sample,omitempty"`
-	// ReportConfigMap names the ConfigMap holding the full list as CSV.
+	// ReportSecret names the Secret holding the full list as CSV
+	// (conflicts.csv), keys and values included.
 	// +optional
-	ReportConfigMap string `json:"reportConfigMap,omitempty"`
+	ReportSecret string `json:"reportSecret,omitempty"`
 }
 
-// ConflictSample is one conflict.
+// ConflictSample is one conflict, without its values.
 type ConflictSample struct {
-	// Key of the contact.
+	// Key of the contact, masked (m•••@example.fr).
 	Key string `json:"key"`
 	// Field in conflict.
 	Field string `json:"field"`
-	// Values found, in source order.
-	// +listType=atomic
-	// +kubebuilder:validation:MaxItems=20
-	Values []string `json:"values"`
+	// Values is how many different values the lists hold.
+	Values int32 `json:"values"`
 }
 
 // LanguagesStatus reports language normalisation.

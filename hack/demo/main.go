@@ -97,8 +97,11 @@ func run() error {
 		return err
 	}
 
-	step("The conflicts (ConfigMap acme-conflicts, filled by the Job)")
-	if err := show("-n", "acme", "get", "configmap", "acme-conflicts", "-o", `jsonpath={.data.conflicts\.csv}`); err != nil {
+	step("The status shows counts and masked keys; the conflicts themselves are in Secret acme-conflicts, filled by the Job")
+	if err := show("-n", "acme", "get", "contactconversion", "acme", "-o", `jsonpath={.status.conflicts}{"\n"}`); err != nil {
+		return err
+	}
+	if err := show("-n", "acme", "get", "secret", "acme-conflicts", "-o", `go-template={{index .data "conflicts.csv" | base64decode}}`); err != nil {
 		return err
 	}
 

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -100,7 +101,7 @@ func clusterTenant(t *testing.T) (*testenv.Env, *ccv1.ContactConversion) {
 	must(c.Create(ctx, lists))
 	cc.Namespace, cc.ResourceVersion = ns, ""
 	must(c.Create(ctx, cc))
-	must(c.Create(ctx, desired.ConflictsConfigMap(cc))) // the reconciler creates it before the Job
+	must(c.Create(ctx, desired.ConflictsSecret(cc))) // the reconciler creates it before the Job
 	return env, cc
 }
 
@@ -127,7 +128,7 @@ func checkClusterRun(t *testing.T, c client.Client, cc *ccv1.ContactConversion, 
 		t.Errorf("status.progress = %+v", s.Progress)
 	}
 	if s.Conflicts == nil || s.Conflicts.Total != 2 || s.Conflicts.Unresolved != 1 || len(s.Conflicts.Sample) != 1 ||
-		s.Conflicts.Sample[0].Key != "marie.dubois@example.fr" || s.Conflicts.ReportConfigMap != "acme-conflicts" {
+		s.Conflicts.Sample[0].Key != "m•••@example.fr" || s.Conflicts.Sample[0].Values != 2 || s.Conflicts.ReportSecret != "acme-conflicts" {
 		t.Errorf("status.conflicts = %+v", s.Conflicts)
 	}
 	if s.Languages == nil || s.Languages.AssignedDefault != 3 || len(s.Languages.UnknownValues) != 2 {
@@ -142,10 +143,21 @@ func checkClusterRun(t *testing.T, c client.Client, cc *ccv1.ContactConversion, 
 	if !owned {
 		t.Error("the engine's status fields are not owned by its own field manager")
 	}
-	var report corev1.ConfigMap
+	var report corev1.Secret
 	must(c.Get(ctx, client.ObjectKey{Namespace: ns, Name: "acme-conflicts"}, &report))
-	if !strings.Contains(report.Data["conflicts.csv"], "marie.dubois@example.fr,firstName,Marie | Marie-Claire,false") ||
-		!strings.HasPrefix(report.Data["summary"], "2 conflicts, 1 unresolved") {
+	if !strings.Contains(string(report.Data["conflicts.csv"]), "marie.dubois@example.fr,firstName,Marie | Marie-Claire,false") ||
+		!strings.HasPrefix(string(report.Data["summary"]), "2 conflicts, 1 unresolved") {
 		t.Errorf("conflict report: %v", report.Data)
+	}
+	// No address of the lists, and no value in conflict, is in the status.
+	status, _ := json.Marshal(cc.Status)
+	for _, line := range strings.Split(string(want), "\n") {
+		var e struct{ Key string }
+		if json.Unmarshal([]byte(line), &e) == nil && e.Key != "" && strings.Contains(string(status), e.Key) {
+			t.Errorf("the status holds the address %s", e.Key)
+		}
+	}
+	if strings.Contains(string(status), "Marie-Claire") {
+		t.Error("the status holds a value in conflict")
 	}
 }

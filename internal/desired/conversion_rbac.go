@@ -40,8 +40,8 @@ func ConverterRole(cc *ccv1.ContactConversion) *rbacv1.Role {
 			ResourceNames: []string{cc.Name}, Verbs: []string{"get"}},
 		{APIGroups: []string{ccv1.GroupVersion.Group}, Resources: []string{"contactconversions/status"},
 			ResourceNames: []string{cc.Name}, Verbs: []string{"get", "patch"}},
-		{APIGroups: []string{""}, Resources: []string{"configmaps"},
-			ResourceNames: []string{ConflictsConfigMapName(cc)}, Verbs: []string{"get", "patch", "update"}},
+		{APIGroups: []string{""}, Resources: []string{"secrets"},
+			ResourceNames: []string{ConflictsSecretName(cc)}, Verbs: []string{"get", "patch", "update"}},
 	}
 	if names := uniqueSorted(configMaps); len(names) > 0 {
 		rules = append(rules, rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"configmaps"},
@@ -67,11 +67,12 @@ func ConverterRoleBinding(cc *ccv1.ContactConversion) *rbacv1.RoleBinding {
 	}
 }
 
-// ConflictsConfigMap is the (initially empty) conflict report the Jobs fill.
-func ConflictsConfigMap(cc *ccv1.ContactConversion) *corev1.ConfigMap {
-	return &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{
-		Name: ConflictsConfigMapName(cc), Namespace: cc.Namespace, Labels: ConversionLabels(cc),
-	}}
+// ConflictsSecret is the (initially empty) conflict report the Jobs fill:
+// a Secret, since it holds contacts' keys and values.
+func ConflictsSecret(cc *ccv1.ContactConversion) *corev1.Secret {
+	return &corev1.Secret{ObjectMeta: metav1.ObjectMeta{
+		Name: ConflictsSecretName(cc), Namespace: cc.Namespace, Labels: ConversionLabels(cc),
+	}, Type: corev1.SecretTypeOpaque}
 }
 
 func converterMeta(cc *ccv1.ContactConversion) metav1.ObjectMeta {

@@ -147,7 +147,7 @@ func TestConverterRoleReadsOnlyWhatTheSpecNames(t *testing.T) {
 	want := map[string][]string{
 		"contactconversions get":              {"acme"},
 		"contactconversions/status get,patch": {"acme"},
-		"configmaps get,patch,update":         {"acme-conflicts"},
+		"secrets get,patch,update":            {"acme-conflicts"},
 		"configmaps get":                      {"lists"},
 		"secrets get":                         {"shop-db", "vip-list"},
 	}

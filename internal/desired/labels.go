@@ -50,8 +50,8 @@ func ConverterName(cc *ccv1.ContactConversion) string {
 	return truncate(cc.Name, 63-len("-converter")) + "-converter"
 }
 
-// ConflictsConfigMapName names the ConfigMap holding the conflict report.
-func ConflictsConfigMapName(cc *ccv1.ContactConversion) string {
+// ConflictsSecretName names the Secret holding the conflict report.
+func ConflictsSecretName(cc *ccv1.ContactConversion) string {
 	return truncate(cc.Name, 253-len("-conflicts")) + "-conflicts"
 }
 

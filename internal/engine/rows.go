@@ -54,8 +54,8 @@ func newMapping(spec *ccv1.ContactConversionSpec, index int, header []string) (*
 		h := src.Columns[field]
 		col := find(h)
 		if col < 0 {
-			return nil, &ConfigError{fmt.Errorf("%s: columns.%s names the header %q, which the list does not have; its headers are %s",
-				where, field, h, quoteAll(header))}
+			return nil, &ConfigError{fmt.Errorf("%s: columns.%s names the header %q, which the list does not have; %s",
+				where, field, h, describeHeader(header, src.Columns))}
 		}
 		assigned[field] = col
 		m.described = append(m.described, fmt.Sprintf("%s <- %q (columns)", field, header[col]))
@@ -95,8 +95,8 @@ func newMapping(spec *ccv1.ContactConversionSpec, index int, header []string) (*
 	slices.SortFunc(m.custom, func(a, b customColumn) int { return strings.Compare(a.name, b.name) })
 	slices.Sort(m.described)
 	if m.key < 0 {
-		return nil, &ConfigError{fmt.Errorf("%s: no column holds the unique key %q; map it in columns (the list's headers are %s)",
-			where, spec.KeyField(), quoteAll(header))}
+		return nil, &ConfigError{fmt.Errorf("%s: no column holds the unique key %q; map it in columns (%s)",
+			where, spec.KeyField(), describeHeader(header, src.Columns))}
 	}
 	return m, nil
 }
@@ -109,12 +109,48 @@ func mapValues(m map[string]int) []int {
 	return out
 }
 
-func quoteAll(ss []string) string {
-	q := make([]string, len(ss))
-	for i, s := range ss {
-		q[i] = fmt.Sprintf("%q", s)
+// describeHeader names the header cells a user can act on without showing
+// any that may be personal data: the first line may be a contact, and the
+// message reaches the Job's log, the status and an Event. Only cells that
+// are known header names, or that a column mapping names, are shown.
+func describeHeader(header []string, columns map[string]string) string {
+	var shown []string
+	for _, h := range header {
+		mapped := slices.ContainsFunc(mapValuesOf(columns), func(c string) bool { return normalize.SameHeader(c, h) })
+		if normalize.HeaderField(h) != "" || mapped {
+			shown = append(shown, fmt.Sprintf("%q", h))
+		}
 	}
-	return strings.Join(q, ", ")
+	hidden := len(header) - len(shown)
+	msg := fmt.Sprintf("the first line has %d columns", len(header))
+	if len(shown) > 0 {
+		msg += "; the known headers among them are " + strings.Join(shown, ", ")
+	}
+	if hidden > 0 {
+		msg += fmt.Sprintf("; %d other columns are not shown, as they may hold personal data. Check that the list starts with a header row, and that columns names its headers exactly", hidden)
+	}
+	return msg
+}
+
+func mapValuesOf(m map[string]string) []string {
+	out := make([]string, 0, len(m))
+	for _, v := range m {
+		out = append(out, v)
+	}
+	return out
+}
+
+// unshownLanguage counts the unknown language values not shown in the
+// status because they may be personal data.
+const unshownLanguage = "(not shown: may be personal data)"
+
+// shownLanguage is an unknown language value as the status may show it:
+// a short word, not an address or a number.
+func shownLanguage(raw string) string {
+	if len(raw) > 32 || strings.ContainsAny(raw, "@0123456789") {
+		return unshownLanguage
+	}
+	return raw
 }
 
 // rowParser turns records into rows, counting what it normalised.
@@ -151,7 +187,7 @@ func (p *rowParser) parse(m *mapping, source int, line int, rec []string) (merge
 		case normalize.Recognised:
 			row.Language = code
 		case normalize.Unknown, normalize.NotOffered:
-			p.unknownLangs[raw]++
+			p.unknownLangs[shownLanguage(raw)]++
 		}
 	}
 	if m.optOut >= 0 {

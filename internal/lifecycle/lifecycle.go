@@ -195,8 +195,8 @@ func (d *decider) finished(job *Job) {
 		conds.False(ccv1.ConditionComplete, ccv1.ReasonJobFailed, msg)
 	case d.unresolvedConflicts() > 0:
 		s.Phase = ccv1.PhaseConflictsPending
-		msg := fmt.Sprintf("%d conflicts need a resolution in spec.conflicts.resolutions, or a policy; see ConfigMap %s.",
-			d.unresolvedConflicts(), s.Conflicts.ReportConfigMap)
+		msg := fmt.Sprintf("%d conflicts need a resolution in spec.conflicts.resolutions, or a policy; the list is in Secret %s (conflicts.csv).",
+			d.unresolvedConflicts(), s.Conflicts.ReportSecret)
 		conds.Ready(ccv1.ReasonConflictsPending, msg)
 		conds.False(ccv1.ConditionConflictsResolved, ccv1.ReasonConflictsPending, msg)
 		conds.False(ccv1.ConditionComplete, ccv1.ReasonConflictsPending, msg)

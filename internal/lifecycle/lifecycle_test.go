@@ -105,7 +105,7 @@ func TestDecide(t *testing.T) {
 			job:   &Job{Name: "acme-g1", Generation: 1, SpecHash: "h1", Finished: true, Succeeded: true, CompletionTime: brussels(3, 1)},
 			phase: ccv1.PhaseSucceeded, ready: ccv1.ReasonSucceeded, event: ccv1.ReasonSucceeded},
 		{name: "unresolved conflicts under Manual are pending", cc: conv(func(c *ccv1.ContactConversion) {
-			c.Status.Conflicts = &ccv1.ConflictsStatus{Total: 3, Unresolved: 2, ReportConfigMap: "acme-conflicts"}
+			c.Status.Conflicts = &ccv1.ConflictsStatus{Total: 3, Unresolved: 2, ReportSecret: "acme-conflicts"}
 		}), now: brussels(3, 2), job: &Job{Name: "acme-g1", Generation: 1, SpecHash: "h1", Finished: true, Succeeded: true},
 			phase: ccv1.PhaseConflictsPending, ready: ccv1.ReasonConflictsPending, event: ccv1.ReasonConflictsPending},
 		{name: "conflicts under FirstSource are not pending", cc: conv(func(c *ccv1.ContactConversion) {

@@ -1,7 +1,7 @@
 // Package statusreport writes a running conversion's progress, conflicts and
 // language counts into its ContactConversion status, with server-side apply
 // under its own field manager, so the reconciler's conditions are never
-// touched; and fills the conflict-report ConfigMap.
+// touched; and fills the conflict-report Secret.
 package statusreport
 
 import (
@@ -61,28 +61,28 @@ func progressOf(p engine.Progress) *ccv1.Progress {
 // Final writes the run's totals, a sample of unresolved conflicts and the
 // full conflict report.
 func (r *Reporter) Final(ctx context.Context, rep *engine.Report, st store.Store) error {
-	cmName := desired.ConflictsConfigMapName(r.CC)
+	name := desired.ConflictsSecretName(r.CC)
 	sample, data, err := conflictReport(ctx, st, rep)
 	if err != nil {
 		return err
 	}
-	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: r.CC.Namespace, Name: cmName}}
-	patch := client.MergeFrom(cm.DeepCopy())
-	cm.Data = data
-	if err := r.Client.Patch(ctx, cm, patch); err != nil {
-		return fmt.Errorf("writing the conflict report ConfigMap %s: %w", cmName, err)
+	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: r.CC.Namespace, Name: name}}
+	patch := client.MergeFrom(secret.DeepCopy())
+	secret.Data = data
+	if err := r.Client.Patch(ctx, secret, patch); err != nil {
+		return fmt.Errorf("writing the conflict report Secret %s: %w", name, err)
 	}
 	status := ccv1.ContactConversionStatus{
 		Progress: &ccv1.Progress{SourcesTotal: int32(len(rep.Sources)), SourcesDone: int32(len(rep.Sources)), RowsRead: rep.RowsRead(),
 			RowsRejected: rep.RowsRejected(), Contacts: rep.Contacts, DuplicatesMerged: rep.DuplicatesMerged, Percent: 100},
-		Conflicts: &ccv1.ConflictsStatus{Total: rep.Conflicts, Unresolved: rep.Unresolved, Sample: sample, ReportConfigMap: cmName},
+		Conflicts: &ccv1.ConflictsStatus{Total: rep.Conflicts, Unresolved: rep.Unresolved, Sample: sample, ReportSecret: name},
 		Languages: &ccv1.LanguagesStatus{AssignedDefault: rep.LanguageDefault, UnknownValues: rep.UnknownLanguages},
 	}
 	return r.apply(ctx, status)
 }
 
-// conflictReport builds the status sample and the ConfigMap's data.
-func conflictReport(ctx context.Context, st store.Store, rep *engine.Report) ([]ccv1.ConflictSample, map[string]string, error) {
+// conflictReport builds the status sample and the Secret's data.
+func conflictReport(ctx context.Context, st store.Store, rep *engine.Report) ([]ccv1.ConflictSample, map[string][]byte, error) {
 	var sample []ccv1.ConflictSample
 	var buf bytes.Buffer
 	w := csvsafe.NewWriter(&buf)
@@ -90,11 +90,7 @@ func conflictReport(ctx context.Context, st store.Store, rep *engine.Report) ([]
 	shown, truncated := 0, false
 	err := st.Conflicts(ctx, func(c store.ConflictRow) error {
 		if !c.Resolved && len(sample) < SampleSize {
-			vals := c.Values
-			if len(vals) > 20 {
-				vals = vals[:20]
-			}
-			sample = append(sample, ccv1.ConflictSample{Key: c.Key, Field: c.Field, Values: vals})
+			sample = append(sample, ccv1.ConflictSample{Key: MaskKey(c.Key), Field: c.Field, Values: int32(len(c.Values))})
 		}
 		if truncated {
 			return nil
@@ -118,7 +114,22 @@ func conflictReport(ctx context.Context, st store.Store, rep *engine.Report) ([]
 		data = data[:bytes.LastIndexByte(data[:MaxReportBytes], '\n')+1]
 		buf = *bytes.NewBuffer(data)
 	}
-	return sample, map[string]string{"summary": summary, "conflicts.csv": buf.String()}, nil
+	return sample, map[string][]byte{"summary": []byte(summary), "conflicts.csv": buf.Bytes()}, nil
+}
+
+// MaskKey shows enough of a key to tell contacts apart in a status, and
+// no more: the first character, and an address's domain (m•••@example.fr),
+// or the last character of any other key (C•••7).
+func MaskKey(key string) string {
+	const dots = "•••"
+	r := []rune(key)
+	if at := strings.LastIndexByte(key, '@'); at > 0 {
+		return string(r[0]) + dots + key[at:]
+	}
+	if len(r) < 3 {
+		return dots
+	}
+	return string(r[0]) + dots + string(r[len(r)-1])
 }
 
 // apply server-side applies the given status fields.

@@ -1,0 +1,61 @@
+package engine
+
+import (
+	"strings"
+	"testing"
+
+	ccv1 "github.com/contactconverter/contact-converter/api/v1alpha1"
+	"github.com/contactconverter/contact-converter/internal/normalize"
+)
+
+// A list whose first line is a contact, not a header: the error says what
+// is wrong and how to fix it, and shows none of that line's cells, since the
+// message ends up in the Job's log, the status and an Event.
+func TestMappingErrorsShowNoCell(t *testing.T) {
+	header := []string{"jan.peeters@example.be", "Jan", "Peeters", "E-mail"}
+	for _, tc := range []struct {
+		name    string
+		columns map[string]string
+		want    []string
+	}{
+		{"a mapped header the list lacks", map[string]string{"company": "Bedrijf"},
+			[]string{`columns.company names the header "Bedrijf"`, "header row", `"E-mail"`, "3 other columns"}},
+		{"no column holds the key", nil,
+			[]string{`no column holds the unique key "customerNumber"`, "header row", "3 other columns"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			spec := &ccv1.ContactConversionSpec{Sources: []ccv1.Source{{Name: "fair", Columns: tc.columns}}}
+			if tc.columns == nil {
+				spec.UniqueKey = "customerNumber"
+			}
+			_, err := newMapping(spec, 0, header)
+			if err == nil {
+				t.Fatal("no error")
+			}
+			for _, cell := range header[:3] {
+				if strings.Contains(err.Error(), cell) {
+					t.Errorf("the error shows the cell %q: %v", cell, err)
+				}
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("the error lacks %q: %v", w, err)
+				}
+			}
+		})
+	}
+}
+
+// Unknown language values are counted for the status; a value that could
+// be personal data (an address, digits, a long text) is counted unshown.
+func TestUnknownLanguagesShowNoPersonalData(t *testing.T) {
+	p := &rowParser{languages: normalize.NewLanguages(nil, []string{"nl", "fr"}, "nl"), unknownLangs: map[string]int64{}}
+	m := &mapping{keyIsEmail: true, key: 0, email: 0, firstName: -1, lastName: -1, lang: 1, optOut: -1, width: 2}
+	for _, lang := range []string{"klingon", "jan@example.be", "0475 12 34 56", strings.Repeat("x", 60), "klingon"} {
+		p.parse(m, 0, 2, []string{"an@example.be", lang})
+	}
+	want := map[string]int64{"klingon": 2, unshownLanguage: 3}
+	if len(p.unknownLangs) != len(want) || p.unknownLangs["klingon"] != 2 || p.unknownLangs[unshownLanguage] != 3 {
+		t.Errorf("unknown languages = %v, want %v", p.unknownLangs, want)
+	}
+}

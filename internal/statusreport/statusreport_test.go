@@ -1,0 +1,56 @@
+package statusreport
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	ccv1 "github.com/contactconverter/contact-converter/api/v1alpha1"
+	"github.com/contactconverter/contact-converter/internal/engine"
+	"github.com/contactconverter/contact-converter/internal/merge"
+	"github.com/contactconverter/contact-converter/internal/store"
+)
+
+func TestMaskKey(t *testing.T) {
+	for key, want := range map[string]string{
+		"marie.dubois@example.fr": "m•••@example.fr",
+		"m@example.fr":            "m•••@example.fr",
+		"C-104427":                "C•••7",
+		"ab":                      "•••",
+		"":                        "•••",
+	} {
+		if got := MaskKey(key); got != want {
+			t.Errorf("MaskKey(%q) = %q, want %q", key, got, want)
+		}
+	}
+}
+
+// The status sample shows masked keys and no values; the full report,
+// with keys and values, goes to a Secret.
+func TestTheStatusSampleHoldsNoPersonalData(t *testing.T) {
+	ctx := context.Background()
+	st, err := store.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "contacts.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	c := merge.Contact{Key: "marie.dubois@example.fr", Email: "marie.dubois@example.fr", Fields: map[string]string{}, Segments: map[string]string{},
+		Conflicts: []merge.Conflict{{Field: "firstName", Values: []string{"Marie", "Maria"}}}}
+	if err := st.WritePartition(ctx, &store.PartitionWrite{RunKey: "r", Part: 0, Partitions: 1, Contacts: []merge.Contact{c}}); err != nil {
+		t.Fatal(err)
+	}
+	sample, data, err := conflictReport(ctx, st, &engine.Report{Conflicts: 1, Unresolved: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []ccv1.ConflictSample{{Key: "m•••@example.fr", Field: "firstName", Values: 2}}
+	if diff := cmp.Diff(want, sample); diff != "" {
+		t.Errorf("sample (-want +got):\n%s", diff)
+	}
+	if !strings.Contains(string(data["conflicts.csv"]), "marie.dubois@example.fr,firstName,Marie | Maria,false") {
+		t.Errorf("the report lacks the conflict:\n%s", data["conflicts.csv"])
+	}
+}
