@@ -93,7 +93,9 @@ bench: build envtest ## Run the benchmarks and print their figures.
 	@echo ">> engine: 1M contacts in about 1.9M rows across 6 lists (a minute or so)"
 	hack/bench-engine.sh
 	@echo ">> preference center: page and one-click unsubscribe, 16 concurrent clients, SQLite and PostgreSQL"
-	go test -run '^$$' -bench . -benchtime 3000x ./internal/prefcenter/
+	go test -run '^$$' -bench BenchmarkPreferenceCenter -benchtime 3000x ./internal/prefcenter/
+	@echo ">> bulk links: a million keys as CSV and as JSON to a running preference center, its peak memory"
+	go test -run '^$$' -bench BenchmarkBulkLinks -benchtime 1x ./internal/cli/
 	@echo ">> consent under interleaving: 200,000 contacts, random changes during runs paused, resumed and killed (SQLite and PostgreSQL)"
 	CONSENT_PROPERTY_CONTACTS=200000 go test -count=1 -v -run '^TestConsentHoldsAgainstRunsPausesAndKills$$' -timeout 20m ./internal/cli/ | grep -E '^(=== RUN|--- |\s+consent_property_test.go)'
 	@echo ">> scale: 1,000 ContactConversions in 100 namespaces against a real API server (about a minute)"

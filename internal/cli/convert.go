@@ -60,7 +60,7 @@ progress into its status.`,
 		Example: `  contact-converter convert -f config/samples/tenant/conversion.yaml --database sqlite:./contacts.db`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := tuneMemory(o.memLimit); err != nil {
+			if err := tuneMemory(o.memLimit, true); err != nil {
 				return err
 			}
 			if o.name != "" {
@@ -146,10 +146,10 @@ func runConvert(ctx context.Context, stderr io.Writer, o convertOptions) error {
 	return nil
 }
 
-// tuneMemory trades the heap headroom the run may use for less garbage
-// collection: collect rarely, but never let the heap pass limit. GOGC and
-// GOMEMLIMIT, when set, win.
-func tuneMemory(limit string) error {
+// tuneMemory keeps the heap under limit. lazy trades the headroom below it
+// for less garbage collection (a run); without it, garbage is collected as
+// usual (a service). GOGC and GOMEMLIMIT, when set, win.
+func tuneMemory(limit string, lazy bool) error {
 	q, err := resource.ParseQuantity(limit)
 	if err != nil || q.Value() < 32<<20 {
 		return &engine.ConfigError{Err: fmt.Errorf("--memory-limit %q: give a size of at least 32Mi, such as 200Mi", limit)}
@@ -157,7 +157,7 @@ func tuneMemory(limit string) error {
 	if os.Getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(q.Value())
 	}
-	if os.Getenv("GOGC") == "" {
+	if lazy && os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(400)
 	}
 	return nil

@@ -20,7 +20,7 @@ var update = flag.Bool("update", false, "rewrite the golden export")
 const tenant = "../../config/samples/tenant"
 
 // run executes the command line and returns its standard output.
-func run(t *testing.T, args ...string) (string, error) {
+func run(t testing.TB, args ...string) (string, error) {
 	t.Helper()
 	cmd := NewRootCommand()
 	var out, errOut bytes.Buffer

@@ -25,7 +25,7 @@ import (
 )
 
 type preferenceCenterOptions struct {
-	config, listen, metricsListen, database string
+	config, listen, metricsListen, database, memLimit string
 }
 
 func newPreferenceCenterCommand() *cobra.Command {
@@ -47,11 +47,15 @@ with a configuration file rendered from a PreferenceCenter.`,
 	f.StringVar(&o.listen, "listen", ":8080", "address of the pages, the API, /healthz and /readyz")
 	f.StringVar(&o.metricsListen, "metrics-listen", ":9090", "address of /metrics (empty: off)")
 	f.StringVar(&o.database, "database", "", "database URL, sqlite:PATH or postgres://... (default $DATABASE_URL)")
+	f.StringVar(&o.memLimit, "memory-limit", "48Mi", "soft limit of the Go heap, well under the container's limit (the database cache comes on top)")
 	return cmd
 }
 
 func runPreferenceCenter(ctx context.Context, o preferenceCenterOptions) error {
 	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	if err := tuneMemory(o.memLimit, false); err != nil {
+		return err
+	}
 	cfg, err := prefconfig.LoadConfig(o.config)
 	if err != nil {
 		return &engine.ConfigError{Err: err}

@@ -16,7 +16,7 @@ import (
 	"github.com/contactconverter/contact-converter/internal/prefconfig"
 )
 
-func freeAddr(t *testing.T) string {
+func freeAddr(t testing.TB) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -26,11 +26,14 @@ func freeAddr(t *testing.T) string {
 	return l.Addr().String()
 }
 
-// The command reads its files, serves until its context ends, then shuts
-// down cleanly.
-func TestPreferenceCenterCommand(t *testing.T) {
+// preferenceCenterFiles converts the sample tenant and writes what the
+// service reads: its configuration, a signing key and an API token
+// (a-long-enough-api-token). It returns the configuration, the database and
+// the address to listen on.
+func preferenceCenterFiles(t testing.TB) (config, db, listen string) {
+	t.Helper()
 	dir := t.TempDir()
-	db := "sqlite:" + filepath.Join(dir, "contacts.db")
+	db = "sqlite:" + filepath.Join(dir, "contacts.db")
 	if _, err := run(t, "convert", "-f", filepath.Join(tenant, "conversion.yaml"), "--database", db); err != nil {
 		t.Fatal(err)
 	}
@@ -45,7 +48,7 @@ func TestPreferenceCenterCommand(t *testing.T) {
 	if err := os.WriteFile(token, []byte("a-long-enough-api-token\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	listen, metrics := freeAddr(t), freeAddr(t)
+	listen = freeAddr(t)
 	cfg := prefconfig.Config{
 		Organization: ccv1.Organization{Name: "ACME", PrivacyPolicyURL: "https://acme.example/privacy"},
 		Languages:    []string{"nl", "en"}, DefaultLanguage: "nl",
@@ -55,11 +58,18 @@ func TestPreferenceCenterCommand(t *testing.T) {
 		SigningKeysDir: keys, APITokenFile: token,
 	}
 	data, _ := json.Marshal(cfg)
-	config := filepath.Join(dir, "config.json")
+	config = filepath.Join(dir, "config.json")
 	if err := os.WriteFile(config, data, 0o600); err != nil {
 		t.Fatal(err)
 	}
+	return config, db, listen
+}
 
+// The command reads its files, serves until its context ends, then shuts
+// down cleanly.
+func TestPreferenceCenterCommand(t *testing.T) {
+	config, db, listen := preferenceCenterFiles(t)
+	metrics := freeAddr(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {

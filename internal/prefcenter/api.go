@@ -2,6 +2,7 @@ package prefcenter
 
 import (
 	"crypto/subtle"
+	"encoding/binary"
 	"encoding/csv"
 	"encoding/json"
 	"errors"
@@ -11,6 +12,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/contactconverter/contact-converter/internal/csvsafe"
 	"github.com/contactconverter/contact-converter/internal/linktoken"
@@ -47,6 +49,8 @@ type Links struct {
 	PreferencesURL      string `json:"preferencesURL"`
 	ListUnsubscribe     string `json:"listUnsubscribe"`
 	ListUnsubscribePost string `json:"listUnsubscribePost"`
+	// Error says why a key of a bulk request got no links.
+	Error string `json:"error,omitempty"`
 }
 
 // contactKey normalises a key as the conversion did.
@@ -77,23 +81,41 @@ func (s *Server) links(raw string) (*Links, error) {
 		ListUnsubscribePost: "List-Unsubscribe=One-Click"}, nil
 }
 
-// apiLinks mints links: JSON {"key": K} or {"keys": [...]} answers JSON; a
-// CSV body with a "key" column answers CSV, streamed.
+// Bulk links: a request may carry up to maxBulkKeys keys in up to
+// maxBulkBytes; past either it is refused with 413 before anything is
+// minted.
+const (
+	maxBulkKeys   = 1_000_000
+	maxBulkBytes  = 64 << 20
+	bulkReadTime  = 5 * time.Minute
+	bulkWriteTime = 10 * time.Minute
+)
+
+// apiLinks mints links: JSON {"key": K} answers one object; {"keys": [...]}
+// answers an array, and a CSV body with a "key" column answers CSV. Bulk
+// keys are read whole first, packed in one buffer (a client that sends its
+// body before reading the answer never deadlocks), then the links are
+// written as a stream; a bad key is reported in its place.
 func (s *Server) apiLinks(w http.ResponseWriter, r *http.Request) {
-	r.Body = http.MaxBytesReader(w, r.Body, maxAPIBytes)
+	if r.ContentLength > maxBulkBytes {
+		apiError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("the body is over %d MiB: send at most %d keys per request", maxBulkBytes>>20, maxBulkKeys))
+		return
+	}
+	// A million keys in and their links out (some 330 MB) take longer than
+	// the server's deadlines for pages.
+	rc := http.NewResponseController(w)
+	_ = rc.SetReadDeadline(time.Now().Add(bulkReadTime))
+	_ = rc.SetWriteDeadline(time.Now().Add(bulkReadTime + bulkWriteTime))
+	r.Body = http.MaxBytesReader(w, r.Body, maxBulkBytes)
 	mediaType, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	var keys keyList
+	var err error
 	switch mediaType {
 	case "application/json":
-		var req struct {
-			Key  string   `json:"key"`
-			Keys []string `json:"keys"`
-		}
-		if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
-			apiError(w, http.StatusBadRequest, "body: "+err.Error()+`; send {"key": "..."} or {"keys": ["..."]}`)
-			return
-		}
-		if req.Key != "" {
-			l, err := s.links(req.Key)
+		var single *string
+		single, err = readJSONKeys(r.Body, &keys)
+		if err == nil && single != nil {
+			l, err := s.links(*single)
 			if err != nil {
 				apiError(w, http.StatusUnprocessableEntity, err.Error())
 				return
@@ -101,62 +123,197 @@ func (s *Server) apiLinks(w http.ResponseWriter, r *http.Request) {
 			writeJSON(w, l)
 			return
 		}
-		out := make([]*Links, 0, len(req.Keys))
-		for _, k := range req.Keys {
-			l, err := s.links(k)
-			if err != nil {
-				apiError(w, http.StatusUnprocessableEntity, err.Error())
-				return
-			}
-			out = append(out, l)
-		}
-		writeJSON(w, out)
 	case "text/csv":
-		s.linksCSV(w, r)
+		err = readCSVKeys(r.Body, &keys)
 	default:
 		apiError(w, http.StatusUnsupportedMediaType, "Content-Type: send application/json or text/csv")
+		return
+	}
+	var tooBig *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooBig) || errors.Is(err, errTooManyKeys):
+		apiError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("send at most %d keys (%d MiB) per request, and split larger lists", maxBulkKeys, maxBulkBytes>>20))
+		return
+	case err != nil:
+		apiError(w, http.StatusBadRequest, "body: "+err.Error())
+		return
+	}
+	if mediaType == "text/csv" {
+		s.writeLinksCSV(w, &keys)
+	} else {
+		s.writeLinksJSON(w, &keys)
 	}
 }
 
-func (s *Server) linksCSV(w http.ResponseWriter, r *http.Request) {
-	in := csv.NewReader(r.Body)
-	in.FieldsPerRecord = -1
+var errTooManyKeys = errors.New("too many keys")
+
+// keyList packs keys in 1 MiB blocks, each key behind its length: a
+// million keys cost some 26 MB, with no copy as the list grows.
+type keyList struct {
+	blocks [][]byte
+	n      int
+}
+
+const keyBlock = 1 << 20
+
+func (k *keyList) add(key string) error {
+	if k.n == maxBulkKeys {
+		return errTooManyKeys
+	}
+	need := binary.MaxVarintLen64 + len(key)
+	if len(k.blocks) == 0 || cap(k.blocks[len(k.blocks)-1])-len(k.blocks[len(k.blocks)-1]) < need {
+		k.blocks = append(k.blocks, make([]byte, 0, max(keyBlock, need)))
+	}
+	b := &k.blocks[len(k.blocks)-1]
+	*b = binary.AppendUvarint(*b, uint64(len(key)))
+	*b = append(*b, key...)
+	k.n++
+	return nil
+}
+
+// each calls fn with every key, in order, releasing each block once read.
+func (k *keyList) each(fn func(key string)) {
+	for i, b := range k.blocks {
+		for len(b) > 0 {
+			n, size := binary.Uvarint(b)
+			b = b[size:]
+			fn(string(b[:n]))
+			b = b[n:]
+		}
+		k.blocks[i] = nil
+	}
+}
+
+// readJSONKeys reads {"key": K} (returned) or {"keys": [...]} (into keys),
+// token by token.
+func readJSONKeys(r io.Reader, keys *keyList) (*string, error) {
+	const want = `send {"key": "..."} or {"keys": ["...", ...]}`
+	dec := json.NewDecoder(r)
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return nil, fmt.Errorf("%s", want)
+	}
+	var single *string
+	for dec.More() {
+		name, err := dec.Token()
+		if err != nil {
+			return nil, err
+		}
+		switch name {
+		case "key":
+			var k string
+			if err := dec.Decode(&k); err != nil {
+				return nil, fmt.Errorf("key: %w", err)
+			}
+			single = &k
+		case "keys":
+			if t, err := dec.Token(); err != nil || t != json.Delim('[') {
+				return nil, fmt.Errorf("keys must be an array of strings; %s", want)
+			}
+			for i := 0; dec.More(); i++ {
+				t, err := dec.Token()
+				if err != nil {
+					return nil, err
+				}
+				k, ok := t.(string)
+				if !ok {
+					return nil, fmt.Errorf("keys[%d] is not a string", i)
+				}
+				if err := keys.add(k); err != nil {
+					return nil, err
+				}
+			}
+			if _, err := dec.Token(); err != nil {
+				return nil, err
+			}
+		default:
+			return nil, fmt.Errorf("unknown field %v; %s", name, want)
+		}
+	}
+	if single == nil && keys.n == 0 {
+		return nil, fmt.Errorf("no key; %s", want)
+	}
+	return single, nil
+}
+
+// readCSVKeys reads the "key" column (or the only column) of a CSV body.
+func readCSVKeys(r io.Reader, keys *keyList) error {
+	in := csv.NewReader(r)
+	in.FieldsPerRecord, in.ReuseRecord = -1, true
 	header, err := in.Read()
 	if err != nil {
-		apiError(w, http.StatusBadRequest, "CSV body: a header row with a key column is required")
-		return
+		return errors.New("CSV: a header row with a key column is required")
 	}
 	col := slices.IndexFunc(header, func(h string) bool { return normalize.SameHeader(h, "key") })
 	if col < 0 {
 		if len(header) != 1 {
-			apiError(w, http.StatusBadRequest, `CSV body: name the column of contact keys "key"`)
-			return
+			return errors.New(`CSV: name the column of contact keys "key"`)
 		}
 		col = 0
 	}
-	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
-	out := csvsafe.NewWriter(w)
-	_ = out.Write([]string{"key", "preferencesURL", "listUnsubscribe", "listUnsubscribePost", "error"})
 	for line := 2; ; line++ {
 		rec, err := in.Read()
 		if errors.Is(err, io.EOF) {
-			break
+			return nil
 		}
 		if err != nil {
-			_ = out.Write([]string{"", "", "", "", fmt.Sprintf("line %d: %v", line, err)})
-			break
+			var tooBig *http.MaxBytesError
+			if errors.As(err, &tooBig) {
+				return err
+			}
+			return fmt.Errorf("CSV line %d: %w", line, err)
 		}
-		if col >= len(rec) {
-			_ = out.Write([]string{"", "", "", "", fmt.Sprintf("line %d: no key column", line)})
-			continue
+		key := ""
+		if col < len(rec) {
+			key = rec[col]
 		}
-		l, err := s.links(rec[col])
-		if err != nil {
-			_ = out.Write([]string{rec[col], "", "", "", err.Error()})
-			continue
+		if err := keys.add(key); err != nil {
+			return err
 		}
-		_ = out.Write([]string{l.Key, l.PreferencesURL, l.ListUnsubscribe, l.ListUnsubscribePost, ""})
 	}
+}
+
+// flushEvery is how many links go out between two flushes.
+const flushEvery = 1000
+
+func (s *Server) writeLinksJSON(w http.ResponseWriter, keys *keyList) {
+	w.Header().Set("Content-Type", "application/json")
+	rc := http.NewResponseController(w)
+	enc := json.NewEncoder(w)
+	_, _ = io.WriteString(w, "[")
+	i := 0
+	keys.each(func(raw string) {
+		if i > 0 {
+			_, _ = io.WriteString(w, ",")
+		}
+		l, err := s.links(raw)
+		if err != nil {
+			l = &Links{Key: raw, Error: err.Error()}
+		}
+		_ = enc.Encode(l)
+		if i++; i%flushEvery == 0 {
+			_ = rc.Flush()
+		}
+	})
+	_, _ = io.WriteString(w, "]\n")
+}
+
+func (s *Server) writeLinksCSV(w http.ResponseWriter, keys *keyList) {
+	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+	rc := http.NewResponseController(w)
+	out := csvsafe.NewWriter(w)
+	_ = out.Write([]string{"key", "preferencesURL", "listUnsubscribe", "listUnsubscribePost", "error"})
+	i := 0
+	keys.each(func(raw string) {
+		if l, err := s.links(raw); err != nil {
+			_ = out.Write([]string{raw, "", "", "", err.Error()})
+		} else {
+			_ = out.Write([]string{l.Key, l.PreferencesURL, l.ListUnsubscribe, l.ListUnsubscribePost, ""})
+		}
+		if i++; i%flushEvery == 0 {
+			out.Flush()
+			_ = rc.Flush()
+		}
+	})
 	out.Flush()
 }
 

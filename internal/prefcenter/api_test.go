@@ -3,6 +3,7 @@ package prefcenter
 import (
 	"encoding/csv"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -104,5 +105,43 @@ func TestAPIExportAndErase(t *testing.T) {
 	events, _ := f.store.ConsentEvents(t.Context(), sup.Hash(greta))
 	if len(events) != 1 || events[0].Source != store.SourceAPI {
 		t.Errorf("erasure evidence = %+v", events)
+	}
+}
+
+// Bulk links: every key gets its links, a bad key is reported in its place,
+// and a request over the limit is refused with 413 before anything is
+// minted. (make bench measures the service's memory on a million keys.)
+func TestBulkLinks(t *testing.T) {
+	f := newFixture(t, sqliteStore(t), nil)
+	keys := func(n int, quote string, sep string) string {
+		var b strings.Builder
+		for i := range n {
+			if i > 0 {
+				b.WriteString(sep)
+			}
+			fmt.Fprintf(&b, "%sreader-%d@example.org%s", quote, i, quote)
+		}
+		return b.String()
+	}
+	for _, tc := range []struct{ contentType, body string }{
+		{"application/json", `{"keys": [` + keys(5000, `"`, ",") + `, "not-an-email"]}`},
+		{"text/csv", "key\n" + keys(5000, "", "\n") + "\nnot-an-email\n"},
+	} {
+		t.Run(tc.contentType, func(t *testing.T) {
+			r := f.api(http.MethodPost, "/api/v1/links", tc.contentType, tc.body)
+			if r.status != http.StatusOK || strings.Count(r.body, "/p/") != 5000 || !strings.Contains(r.body, "not-an-email") {
+				t.Errorf("%d, %d links; want 200, 5000 links and the bad key reported", r.status, strings.Count(r.body, "/p/"))
+			}
+			if tc.contentType == "application/json" {
+				var got []Links
+				if err := json.Unmarshal([]byte(r.body), &got); err != nil || len(got) != 5001 || got[5000].Error == "" || got[0].Error != "" {
+					t.Errorf("JSON answer: %d elements, err %v", len(got), err)
+				}
+			}
+		})
+	}
+	over := f.api(http.MethodPost, "/api/v1/links", "text/csv", "key\n"+strings.Repeat("a\n", maxBulkKeys+1))
+	if over.status != http.StatusRequestEntityTooLarge || !strings.Contains(over.body, "at most 1000000 keys") {
+		t.Errorf("%d keys: %d %s; want 413 saying the limit", maxBulkKeys+1, over.status, over.body)
 	}
 }

@@ -30,7 +30,6 @@ var templateFiles embed.FS
 // Limits on what a client may send.
 const (
 	maxFormBytes = 16 << 10
-	maxAPIBytes  = 10 << 20
 	// formTTL is how long a shown form can be posted.
 	formTTL = 2 * time.Hour
 	// commitTimeout is how long a change may wait for the database, as for
