@@ -36,7 +36,7 @@ func (c *Cluster) Open(ctx context.Context, i int, src *ccv1.Source) (source.Tab
 		if err != nil {
 			return nil, 0, err
 		}
-		return OpenSQL(ctx, uri, src.SQL.Query)
+		return OpenSQL(ctx, uri, SQLTimeout, src.SQL.Query)
 	}
 	csv := src.CSV
 	opts := CSVOptions(csv)

@@ -81,7 +81,7 @@ func (l *Local) Open(ctx context.Context, i int, src *ccv1.Source) (source.Table
 		if !ok {
 			return nil, 0, &engine.ConfigError{Err: fmt.Errorf("%s: Secret %q has no key %q", where, s.Name, src.SQL.SecretRef.SecretKey())}
 		}
-		return OpenSQL(ctx, string(uri), src.SQL.Query)
+		return OpenSQL(ctx, string(uri), SQLTimeout, src.SQL.Query)
 	}
 	c := src.CSV
 	opts := CSVOptions(c)

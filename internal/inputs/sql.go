@@ -14,24 +14,35 @@ import (
 // sqlTable streams a query's rows as a table; column names are the header.
 type sqlTable struct {
 	conn   *pgx.Conn
+	tx     pgx.Tx
 	rows   pgx.Rows
 	header []string
 	rec    []string
 	line   int
 }
 
-// OpenSQL runs a query on PostgreSQL and streams its rows.
-func OpenSQL(ctx context.Context, uri, query string) (source.Table, int64, error) {
+// OpenSQL runs a query on PostgreSQL and streams its rows. The query runs
+// in a read-only transaction, so it cannot change the source whatever it
+// says, and is cancelled by the server past timeout.
+func OpenSQL(ctx context.Context, uri string, timeout time.Duration, query string) (source.Table, int64, error) {
 	conn, err := pgx.Connect(ctx, uri)
 	if err != nil {
 		return nil, 0, fmt.Errorf("connecting to the source database: %w", err)
 	}
-	rows, err := conn.Query(ctx, query)
+	tx, err := conn.BeginTx(ctx, pgx.TxOptions{AccessMode: pgx.ReadOnly})
+	if err == nil {
+		_, err = tx.Exec(ctx, "SELECT set_config('statement_timeout', $1, true)", fmt.Sprint(timeout.Milliseconds()))
+	}
+	if err != nil {
+		_ = conn.Close(ctx)
+		return nil, 0, fmt.Errorf("starting a read-only transaction: %w", err)
+	}
+	rows, err := tx.Query(ctx, query)
 	if err != nil {
 		_ = conn.Close(ctx)
 		return nil, 0, fmt.Errorf("running the query: %w", err)
 	}
-	t := &sqlTable{conn: conn, rows: rows, line: 1}
+	t := &sqlTable{conn: conn, tx: tx, rows: rows, line: 1}
 	for _, fd := range rows.FieldDescriptions() {
 		t.header = append(t.header, fd.Name)
 	}
@@ -84,5 +95,9 @@ func cellString(v any) string {
 
 func (t *sqlTable) Close() error {
 	t.rows.Close()
+	_ = t.tx.Rollback(context.Background())
 	return t.conn.Close(context.Background())
 }
+
+// SQLTimeout bounds a SQL source's query, rows streamed included.
+const SQLTimeout = time.Hour
