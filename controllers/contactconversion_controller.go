@@ -40,6 +40,8 @@ type ContactConversionReconciler struct {
 	Clock    clock.PassiveClock
 	// Image runs the merge Jobs: the operator's own image.
 	Image string
+	// AllowURLCIDRs lists the internal networks csv.url may read from.
+	AllowURLCIDRs string
 	// MaxConcurrent caps the conversions running at once, cluster-wide.
 	MaxConcurrent int
 

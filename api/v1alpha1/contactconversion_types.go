@@ -2,6 +2,7 @@ package v1alpha1
 
 import (
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
@@ -151,6 +152,11 @@ type CSVSource struct {
 	// +kubebuilder:validation:XValidation:rule="self.startsWith('https://') || self.startsWith('http://')",message="csv.url must start with https:// or http://"
 	// +optional
 	URL string `json:"url,omitempty"`
+
+	// MaxSize caps the download of url (default 2Gi): a larger file fails
+	// the run as bad input.
+	// +optional
+	MaxSize *resource.Quantity `json:"maxSize,omitempty"`
 
 	// Path reads a local file; used by `contact-converter convert -f`, where
 	// it is relative to the manifest's folder.

@@ -21,6 +21,7 @@ import (
 
 	ccv1 "github.com/contactconverter/contact-converter/api/v1alpha1"
 	"github.com/contactconverter/contact-converter/internal/engine"
+	"github.com/contactconverter/contact-converter/internal/fetch"
 	"github.com/contactconverter/contact-converter/internal/inputs"
 	"github.com/contactconverter/contact-converter/internal/store"
 )
@@ -36,10 +37,11 @@ type convertOptions struct {
 	cpuProfile string
 	memLimit   string
 	// In a cluster.
-	namespace  string
-	name       string
-	generation int64
-	shards     int
+	namespace     string
+	name          string
+	generation    int64
+	shards        int
+	allowURLCIDRs string
 }
 
 func newConvertCommand() *cobra.Command {
@@ -83,6 +85,7 @@ progress into its status.`,
 	f.IntVar(&o.shards, "shards", 1, "in a cluster: how many shards split the partitions; this one is $JOB_COMPLETION_INDEX")
 	f.StringVar(&o.memLimit, "memory-limit", "200Mi", "soft limit of the Go heap: garbage is collected lazily below it (the database cache comes on top)")
 	f.StringVar(&o.cpuProfile, "cpu-profile", "", "write a CPU profile to this file")
+	f.StringVar(&o.allowURLCIDRs, "allow-url-cidrs", "", "comma-separated internal networks csv.url may read from (public hosts always may)")
 	_ = f.MarkHidden("cpu-profile")
 	cmd.MarkFlagsMutuallyExclusive("filename", "name")
 	cmd.MarkFlagsOneRequired("filename", "name")
@@ -129,6 +132,9 @@ func runConvert(ctx context.Context, stderr io.Writer, o convertOptions) error {
 		}
 		defer os.RemoveAll(spillDir)
 	}
+	if opener.URLs, err = o.urls(spillDir); err != nil {
+		return err
+	}
 	progress := newProgressPrinter(stderr)
 	rep, err := engine.Run(ctx, engine.Options{
 		Spec: &cc.Spec, Opener: opener, Store: st, SpillDir: spillDir, Partitions: o.partitions, Progress: progress.print,
@@ -144,6 +150,16 @@ func runConvert(ctx context.Context, stderr io.Writer, o convertOptions) error {
 	}
 	printSummary(stderr, rep)
 	return nil
+}
+
+// urls is how csv.url lists are downloaded: into the spill folder, from
+// public hosts and the allowed networks.
+func (o *convertOptions) urls(spillDir string) (inputs.URLs, error) {
+	p, err := fetch.ParsePolicy(o.allowURLCIDRs)
+	if err != nil {
+		return inputs.URLs{}, &engine.ConfigError{Err: fmt.Errorf("--allow-url-cidrs: %w", err)}
+	}
+	return inputs.URLs{Policy: p, Dir: spillDir}, nil
 }
 
 // tuneMemory keeps the heap under limit. lazy trades the headroom below it

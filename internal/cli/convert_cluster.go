@@ -72,6 +72,9 @@ func runConvertInCluster(ctx context.Context, stderr io.Writer, o convertOptions
 	if spillDir == "" {
 		spillDir = os.TempDir() + "/contact-converter-spill"
 	}
+	if opener.URLs, err = o.urls(spillDir); err != nil {
+		return err
+	}
 	fmt.Fprintf(stderr, "convert: %s/%s generation %d, shard %d of %d\n", cc.Namespace, cc.Name, cc.Generation, shard, max(o.shards, 1))
 	rep, err := engine.Run(ctx, engine.Options{
 		Spec: &cc.Spec, Opener: opener, Store: st, SpillDir: spillDir, Partitions: o.partitions,

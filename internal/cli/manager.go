@@ -13,6 +13,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/contactconverter/contact-converter/controllers"
+	"github.com/contactconverter/contact-converter/internal/fetch"
 	"github.com/contactconverter/contact-converter/internal/kubescheme"
 )
 
@@ -30,6 +31,7 @@ type managerOptions struct {
 	qps            float32
 	burst          int
 	zap            zap.Options
+	allowURLCIDRs  string
 }
 
 func newManagerCommand() *cobra.Command {
@@ -51,6 +53,7 @@ func newManagerCommand() *cobra.Command {
 	f.Float32Var(&o.qps, "kube-api-qps", 100, "requests per second to the API server (API Priority and Fairness still protects it)")
 	f.IntVar(&o.burst, "kube-api-burst", 200, "burst of requests to the API server")
 	f.StringVar(&o.image, "image", "", "image of the Jobs and Deployments the operator creates (default: $OPERATOR_IMAGE)")
+	f.StringVar(&o.allowURLCIDRs, "allow-url-cidrs", "", "comma-separated internal networks csv.url may read from (public hosts always may), such as a file server's 10.20.0.0/16")
 	zfs := flag.NewFlagSet("zap", flag.ContinueOnError)
 	o.zap.BindFlags(zfs)
 	f.AddGoFlagSet(zfs)
@@ -60,6 +63,9 @@ func newManagerCommand() *cobra.Command {
 func runManager(cmd *cobra.Command, o managerOptions) error {
 	if o.maxConversions < 1 {
 		return fmt.Errorf("--max-concurrent-conversions must be at least 1, got %d", o.maxConversions)
+	}
+	if _, err := fetch.ParsePolicy(o.allowURLCIDRs); err != nil {
+		return fmt.Errorf("--allow-url-cidrs: %w", err)
 	}
 	if o.image == "" {
 		o.image = os.Getenv("OPERATOR_IMAGE")
@@ -96,6 +102,7 @@ func runManager(cmd *cobra.Command, o managerOptions) error {
 		Recorder:      mgr.GetEventRecorder("contactconversion-controller"),
 		Clock:         clk,
 		Image:         o.image,
+		AllowURLCIDRs: o.allowURLCIDRs,
 		MaxConcurrent: o.maxConversions,
 	}).SetupWithManager(cmd.Context(), mgr); err != nil {
 		return fmt.Errorf("setting up the ContactConversion controller: %w", err)

@@ -32,9 +32,18 @@ var DefaultJobResources = corev1.ResourceRequirements{
 	Limits: corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("1Gi")},
 }
 
-// ConversionJob is the Job that runs one merge of cc with image. runRequest
-// is the run-requested-at value it serves, or "" for a scheduled run.
-func ConversionJob(cc *ccv1.ContactConversion, image, runRequest string) *batchv1.Job {
+// JobEnv is what the operator's flags give every conversion Job.
+type JobEnv struct {
+	// Image runs the Job: the operator's own.
+	Image string
+	// AllowURLCIDRs lists internal networks csv.url may read from
+	// (comma-separated); public hosts are always allowed.
+	AllowURLCIDRs string
+}
+
+// ConversionJob is the Job that runs one merge of cc. runRequest is the
+// run-requested-at value it serves, or "" for a scheduled run.
+func ConversionJob(cc *ccv1.ContactConversion, env JobEnv, runRequest string) *batchv1.Job {
 	spec := &cc.Spec
 	labels := ConversionLabels(cc)
 	labels[LabelGeneration] = strconv.FormatInt(cc.Generation, 10)
@@ -46,6 +55,9 @@ func ConversionJob(cc *ccv1.ContactConversion, image, runRequest string) *batchv
 
 	args := []string{"convert", "--namespace", cc.Namespace, "--name", cc.Name,
 		"--generation", strconv.FormatInt(cc.Generation, 10), "--spill-dir", SpillDir}
+	if env.AllowURLCIDRs != "" {
+		args = append(args, "--allow-url-cidrs", env.AllowURLCIDRs)
+	}
 	volumes := []corev1.Volume{
 		{Name: "spill", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
 		{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{Medium: corev1.StorageMediumMemory, SizeLimit: ptr.To(resource.MustParse("64Mi"))}}},
@@ -98,7 +110,7 @@ func ConversionJob(cc *ccv1.ContactConversion, image, runRequest string) *batchv
 					Volumes:                       volumes,
 					Containers: []corev1.Container{{
 						Name:                     "convert",
-						Image:                    image,
+						Image:                    env.Image,
 						Args:                     args,
 						Env:                      []corev1.EnvVar{{Name: "TMPDIR", Value: TmpDir}},
 						Resources:                jobResources(spec),

@@ -132,7 +132,7 @@ func TestConversionJob(t *testing.T) {
 			}},
 	}
 	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) { tc.check(t, ConversionJob(tc.cc, "img:1", tc.req)) })
+		t.Run(tc.name, func(t *testing.T) { tc.check(t, ConversionJob(tc.cc, JobEnv{Image: "img:1"}, tc.req)) })
 	}
 }
 

@@ -3,8 +3,6 @@ package inputs
 import (
 	"context"
 	"fmt"
-	"net/http"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -20,12 +18,12 @@ import (
 type Cluster struct {
 	Client    client.Reader
 	Namespace string
-	HTTP      *http.Client
+	URLs      URLs
 }
 
 // NewCluster returns an opener for namespace.
 func NewCluster(c client.Reader, namespace string) *Cluster {
-	return &Cluster{Client: c, Namespace: namespace, HTTP: &http.Client{Timeout: 10 * time.Minute}}
+	return &Cluster{Client: c, Namespace: namespace}
 }
 
 // Open implements engine.Opener.
@@ -54,7 +52,7 @@ func (c *Cluster) Open(ctx context.Context, i int, src *ccv1.Source) (source.Tab
 		}
 		return OpenSecretKey(where, &s, csv.SecretKeyRef.Key, opts)
 	case csv.URL != "":
-		return OpenURL(ctx, c.HTTP, where, csv.URL, opts)
+		return c.URLs.Open(ctx, where, csv, opts)
 	}
 	return nil, 0, &engine.ConfigError{Err: fmt.Errorf("%s: csv.path is only read on a workstation; in a cluster use configMapKeyRef, secretKeyRef or url", where)}
 }

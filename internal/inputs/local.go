@@ -5,18 +5,18 @@ package inputs
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
-	"io"
-	"net/http"
 	"os"
 	"path/filepath"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	"sigs.k8s.io/yaml"
 
 	ccv1 "github.com/contactconverter/contact-converter/api/v1alpha1"
 	"github.com/contactconverter/contact-converter/internal/engine"
+	"github.com/contactconverter/contact-converter/internal/fetch"
 	"github.com/contactconverter/contact-converter/internal/source"
 )
 
@@ -27,13 +27,12 @@ type Local struct {
 	Dir        string
 	ConfigMaps map[string]*corev1.ConfigMap
 	Secrets    map[string]*corev1.Secret
-	HTTP       *http.Client
+	URLs       URLs
 }
 
 // NewLocal loads the ConfigMaps and Secrets of the given manifest files.
 func NewLocal(dir string, objectFiles []string) (*Local, error) {
-	l := &Local{Dir: dir, ConfigMaps: map[string]*corev1.ConfigMap{}, Secrets: map[string]*corev1.Secret{},
-		HTTP: &http.Client{Timeout: 10 * time.Minute}}
+	l := &Local{Dir: dir, ConfigMaps: map[string]*corev1.ConfigMap{}, Secrets: map[string]*corev1.Secret{}}
 	for _, f := range objectFiles {
 		data, err := os.ReadFile(f)
 		if err != nil {
@@ -115,7 +114,7 @@ func (l *Local) Open(ctx context.Context, i int, src *ccv1.Source) (source.Table
 		}
 		return OpenSecretKey(where, s, c.SecretKeyRef.Key, opts)
 	case c.URL != "":
-		return OpenURL(ctx, l.HTTP, where, c.URL, opts)
+		return l.URLs.Open(ctx, where, c, opts)
 	}
 	return nil, 0, &engine.ConfigError{Err: fmt.Errorf("%s: no data location", where)}
 }
@@ -159,38 +158,40 @@ func openBytes(where string, data []byte, opts source.CSVOptions) (source.Table,
 	return t, int64(len(data)), nil
 }
 
-// OpenURL downloads a list into a temporary file (a workbook needs random
-// access) and opens it.
-func OpenURL(ctx context.Context, hc *http.Client, where, url string, opts source.CSVOptions) (source.Table, int64, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
+// URLs is how lists named by csv.url are downloaded.
+type URLs struct {
+	// Policy lists the internal networks allowed besides public hosts.
+	Policy fetch.Policy
+	// Dir receives the downloads: the spill volume, not an in-memory tmp.
+	Dir string
+}
+
+// DefaultMaxSize caps a download when csv.maxSize is not set.
+var DefaultMaxSize = resource.MustParse("2Gi")
+
+// Open downloads a list into an unlinked file (a workbook needs random
+// access) and opens it. A refused address or a file over csv.maxSize is bad
+// input; network failures are tried again, then reported.
+func (u URLs) Open(ctx context.Context, where string, c *ccv1.CSVSource, opts source.CSVOptions) (source.Table, int64, error) {
+	limit := DefaultMaxSize
+	if c.MaxSize != nil {
+		limit = *c.MaxSize
+	}
+	f, n, err := fetch.Download(ctx, u.Policy, c.URL, u.Dir, limit.Value())
+	var refused *fetch.RefusedError
+	var tooBig *fetch.TooLargeError
+	switch {
+	case errors.As(err, &refused):
 		return nil, 0, &engine.ConfigError{Err: fmt.Errorf("%s: csv.url: %w", where, err)}
-	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		return nil, 0, fmt.Errorf("%s: downloading %s: %w", where, url, err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, 0, fmt.Errorf("%s: downloading %s: HTTP %s", where, url, resp.Status)
-	}
-	f, err := os.CreateTemp("", "contact-list-*")
-	if err != nil {
-		return nil, 0, err
-	}
-	_ = os.Remove(f.Name()) // unlinked: gone when closed
-	n, err := io.Copy(f, resp.Body)
-	if err == nil {
-		_, err = f.Seek(0, io.SeekStart)
-	}
-	if err != nil {
-		_ = f.Close()
-		return nil, 0, fmt.Errorf("%s: downloading %s: %w", where, url, err)
+	case errors.As(err, &tooBig):
+		return nil, 0, &engine.ConfigError{Err: fmt.Errorf("%s: csv.url: %w (csv.maxSize is %s)", where, err, limit.String())}
+	case err != nil:
+		return nil, 0, fmt.Errorf("%s: downloading %s: %w", where, c.URL, err)
 	}
 	t, err := source.Open(f, opts)
 	if err != nil {
 		_ = f.Close()
-		return nil, 0, &engine.ConfigError{Err: fmt.Errorf("%s: %s: %w", where, url, err)}
+		return nil, 0, &engine.ConfigError{Err: fmt.Errorf("%s: %s: %w", where, c.URL, err)}
 	}
 	return t, n, nil
 }

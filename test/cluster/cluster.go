@@ -176,8 +176,10 @@ func (c *Cluster) start(name, bin string, args ...string) error {
 func (c *Cluster) StartOperator(extra ...string) error {
 	c.o.say(">> starting the operator")
 	c.OperatorMetrics = freeAddr()
+	// Lists served on this machine are on loopback, which csv.url refuses
+	// unless allowed.
 	args := append([]string{"manager", "--image", Image, "--metrics-bind-address", c.OperatorMetrics,
-		"--health-probe-bind-address", freeAddr()}, extra...)
+		"--health-probe-bind-address", freeAddr(), "--allow-url-cidrs", "127.0.0.0/8"}, extra...)
 	return c.start("operator", c.Binary, args...)
 }
 

@@ -127,6 +127,16 @@ func TestBadInput(t *testing.T) {
 		waitEvent(t, c, "bad", "unreachable", ccv1.ReasonJobFailed)
 	})
 
+	t.Run("a URL to an internal address", func(t *testing.T) {
+		cc := csvConversion("bad", "metadata", ccv1.CSVSource{URL: "http://169.254.169.254/latest/meta-data/"})
+		create(t, c, cc)
+		waitPhase(t, c, cc, ccv1.PhaseFailed, 90*time.Second)
+		msg := meta.FindStatusCondition(cc.Status.Conditions, ccv1.ConditionReady).Message
+		if !strings.Contains(msg, "spec.sources[0] (list): csv.url: refused") || !strings.Contains(msg, "link-local") {
+			t.Errorf("the failure does not name the field and the reason: %q", msg)
+		}
+	})
+
 	t.Run("an invalid time zone", func(t *testing.T) {
 		cc := csvConversion("bad", "zone", ccv1.CSVSource{ConfigMapKeyRef: &ccv1.KeySelector{Name: "lists", Key: "list.csv"}})
 		cc.Spec.Schedule = ccv1.ScheduleSpec{TimeZone: "Europe/Atlantis", Windows: []ccv1.Window{{Start: "19:00", End: "07:00"}}}
