@@ -2,35 +2,45 @@ package controllers
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	ccv1 "github.com/contactconverter/contact-converter/api/v1alpha1"
+	"github.com/contactconverter/contact-converter/internal/admission"
 	"github.com/contactconverter/contact-converter/internal/desired"
 )
 
 // slotFree tells whether cc may start or resume a run without exceeding the
 // cluster-wide cap. Running Jobs are counted from the cluster, not from
-// memory; queued conversions are served oldest window first.
+// memory, and only those a ContactConversion owns; the queue is served by
+// internal/admission: namespaces take turns, then oldest window first.
 func (r *ContactConversionReconciler) slotFree(ctx context.Context, cc *ccv1.ContactConversion, windowStart time.Time) (bool, error) {
 	var jobs batchv1.JobList
 	if err := r.List(ctx, &jobs, client.MatchingLabels{desired.LabelManagedBy: desired.ManagedBy}); err != nil {
 		return false, err
 	}
-	running := 0
+	total := 0
+	running := map[string]int{}  // runs by namespace
 	started := map[string]bool{} // conversions holding a slot, by namespace/name
 	for i := range jobs.Items {
 		j := &jobs.Items[i]
-		own := j.Namespace == cc.Namespace && j.Labels[desired.LabelConversion] == cc.Name
+		owner := metav1.GetControllerOf(j)
+		if owner == nil || owner.Kind != "ContactConversion" || owner.APIVersion != ccv1.GroupVersion.String() {
+			continue // not ours, whatever its labels say
+		}
+		own := j.Namespace == cc.Namespace && owner.Name == cc.Name
 		if !own && jobRunning(j) {
-			running++
-			started[j.Namespace+"/"+j.Labels[desired.LabelConversion]] = true
+			total++
+			running[j.Namespace]++
+			started[j.Namespace+"/"+owner.Name] = true
 		}
 	}
-	free := r.MaxConcurrent - running
+	free := r.MaxConcurrent - total
 	if free <= 0 {
 		return false, nil
 	}
@@ -38,8 +48,7 @@ func (r *ContactConversionReconciler) slotFree(ctx context.Context, cc *ccv1.Con
 	if err := r.List(ctx, &all); err != nil {
 		return false, err
 	}
-	mine := queueKey{windowStart, cc.CreationTimestamp.Time, cc.Namespace + "/" + cc.Name}
-	ahead := 0
+	candidates := []admission.Candidate{{Namespace: cc.Namespace, Name: cc.Name, WindowStart: windowStart, Created: cc.CreationTimestamp.Time}}
 	for i := range all.Items {
 		o := &all.Items[i]
 		// Skip ourselves, the unqueued, and those whose status still says
@@ -51,26 +60,9 @@ func (r *ContactConversionReconciler) slotFree(ctx context.Context, cc *ccv1.Con
 		if o.Status.NextWindowStart != nil {
 			start = o.Status.NextWindowStart.Time
 		}
-		if (queueKey{start, o.CreationTimestamp.Time, o.Namespace + "/" + o.Name}).before(mine) {
-			ahead++
-		}
+		candidates = append(candidates, admission.Candidate{Namespace: o.Namespace, Name: o.Name, WindowStart: start, Created: o.CreationTimestamp.Time})
 	}
-	return ahead < free, nil
-}
-
-type queueKey struct {
-	windowStart, created time.Time
-	name                 string
-}
-
-func (a queueKey) before(b queueKey) bool {
-	if !a.windowStart.Equal(b.windowStart) {
-		return a.windowStart.Before(b.windowStart)
-	}
-	if !a.created.Equal(b.created) {
-		return a.created.Before(b.created)
-	}
-	return a.name < b.name
+	return slices.Contains(admission.Admit(candidates, running, free), candidates[0]), nil
 }
 
 func isQueued(cc *ccv1.ContactConversion) bool {

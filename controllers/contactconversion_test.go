@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -376,6 +377,64 @@ func TestConcurrencyCap(t *testing.T) {
 	eventually(t, "4 running and 4 queued after two finished", func() string {
 		if r, q := count(); r != 4 || q != 4 {
 			return "running " + itoa(r) + ", queued " + itoa(q)
+		}
+		return ""
+	})
+}
+
+// The cap counts only Jobs a ContactConversion owns, and queued conversions
+// take turns by namespace: a tenant with three conversions does not take
+// both slots from a tenant with one.
+func TestTheCapIsFair(t *testing.T) {
+	h := startHarnessWithCap(t, 2)
+	start := func(ns, name string) *ccv1.ContactConversion {
+		h.create(t, claim(ns, "contacts-"+name))
+		h.create(t, configMap(ns, "lists-"+name, map[string]string{"fair.csv": "email\n"}))
+		cc := makeConversion(ns, name).csvFromConfigMap("fair", "lists-"+name, "fair.csv").obj()
+		cc.Spec.Database.SQLite.PersistentVolumeClaim = "contacts-" + name
+		h.create(t, cc)
+		return cc
+	}
+	blockers := h.namespace(t, "fair-blockers")
+	// A Job carrying the operator's label but owned by nobody takes no slot.
+	h.create(t, &batchv1.Job{
+		ObjectMeta: metav1.ObjectMeta{Namespace: blockers, Name: "lookalike", Labels: map[string]string{desired.LabelManagedBy: desired.ManagedBy}},
+		Spec: batchv1.JobSpec{Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{RestartPolicy: corev1.RestartPolicyNever,
+			Containers: []corev1.Container{{Name: "x", Image: "x"}}}}},
+	})
+	first, second := start(blockers, "one"), start(blockers, "two")
+	for _, cc := range []*ccv1.ContactConversion{first, second} {
+		h.waitJobs(t, cc.Namespace, cc.Name, 1)
+	}
+	greedy, modest := h.namespace(t, "fair-greedy"), h.namespace(t, "fair-modest")
+	var queued []*ccv1.ContactConversion
+	for _, name := range []string{"a", "b", "c"} {
+		queued = append(queued, start(greedy, name))
+	}
+	queued = append(queued, start(modest, "z"))
+	eventually(t, "four conversions queued", func() string {
+		for _, cc := range queued {
+			if err := h.c.Get(context.Background(), client.ObjectKeyFromObject(cc), cc); err != nil || !isQueued(cc) {
+				return cc.Namespace + "/" + cc.Name + " not queued"
+			}
+		}
+		return ""
+	})
+	for _, cc := range []*ccv1.ContactConversion{first, second} {
+		h.finishJob(t, h.waitJobs(t, cc.Namespace, cc.Name, 1), true)
+	}
+	eventually(t, "one conversion of each namespace running", func() string {
+		running := []string{}
+		for _, cc := range queued {
+			if err := h.c.Get(context.Background(), client.ObjectKeyFromObject(cc), cc); err != nil {
+				return err.Error()
+			}
+			if cc.Status.Phase == ccv1.PhaseRunning {
+				running = append(running, cc.Namespace+"/"+cc.Name)
+			}
+		}
+		if len(running) != 2 || running[0] != greedy+"/a" || running[1] != modest+"/z" {
+			return "running " + strings.Join(running, ", ")
 		}
 		return ""
 	})
