@@ -189,6 +189,9 @@ func (r *ContactConversionReconciler) carryOut(ctx context.Context, cc *ccv1.Con
 		if err := r.ensureConflictReport(ctx, cc); err != nil {
 			return err
 		}
+		if err := ensureErasureSalt(ctx, r.Metadata, r.Client, cc.Namespace, &cc.Spec.Database); err != nil {
+			return err
+		}
 		j := desired.ConversionJob(cc, desired.JobEnv{Image: r.Image, AllowURLCIDRs: r.AllowURLCIDRs}, plan.RunRequest)
 		if err := controllerutil.SetControllerReference(cc, j, r.Scheme()); err != nil {
 			return err

@@ -111,6 +111,9 @@ func (r *PreferenceCenterReconciler) ensureObjects(ctx context.Context, pc *ccv1
 	if err := r.ensureSigningSecret(ctx, pc); err != nil {
 		return err
 	}
+	if err := ensureErasureSalt(ctx, r.Metadata, r.Client, pc.Namespace, &pc.Spec.Database); err != nil {
+		return err
+	}
 	cm, err := desired.PreferenceCenterConfigMap(pc, desired.PreferenceCenterConfig(pc, cc))
 	if err != nil {
 		return err

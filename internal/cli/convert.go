@@ -42,6 +42,7 @@ type convertOptions struct {
 	generation    int64
 	shards        int
 	allowURLCIDRs string
+	erasureSalt string
 }
 
 func newConvertCommand() *cobra.Command {
@@ -85,6 +86,7 @@ progress into its status.`,
 	f.IntVar(&o.shards, "shards", 1, "in a cluster: how many shards split the partitions; this one is $JOB_COMPLETION_INDEX")
 	f.StringVar(&o.memLimit, "memory-limit", "200Mi", "soft limit of the Go heap: garbage is collected lazily below it (the database cache comes on top)")
 	f.StringVar(&o.cpuProfile, "cpu-profile", "", "write a CPU profile to this file")
+	f.StringVar(&o.erasureSalt, "erasure-salt-file", "", "a file holding the database's erasure salt (a mounted Secret); default: a salt the database keeps")
 	f.StringVar(&o.allowURLCIDRs, "allow-url-cidrs", "", "comma-separated internal networks csv.url may read from (public hosts always may)")
 	_ = f.MarkHidden("cpu-profile")
 	cmd.MarkFlagsMutuallyExclusive("filename", "name")
@@ -119,7 +121,7 @@ func runConvert(ctx context.Context, stderr io.Writer, o convertOptions) error {
 		if err != nil {
 			return err
 		}
-		if st, err = store.Open(ctx, url); err != nil {
+		if st, err = openStore(ctx, url, o.erasureSalt, false); err != nil {
 			return err
 		}
 		defer st.Close()
@@ -150,6 +152,23 @@ func runConvert(ctx context.Context, stderr io.Writer, o convertOptions) error {
 	}
 	printSummary(stderr, rep)
 	return nil
+}
+
+// openStore opens the database, for a run or for the preference center
+// (service), with the erasure salt in saltFile when one is given.
+func openStore(ctx context.Context, url, saltFile string, service bool) (store.Store, error) {
+	var opts []store.Option
+	if saltFile != "" {
+		salt, err := os.ReadFile(saltFile)
+		if err != nil {
+			return nil, &engine.ConfigError{Err: fmt.Errorf("--erasure-salt-file: %w", err)}
+		}
+		opts = append(opts, store.ErasureSalt(salt))
+	}
+	if service {
+		return store.OpenService(ctx, url, opts...)
+	}
+	return store.Open(ctx, url, opts...)
 }
 
 // urls is how csv.url lists are downloaded: into the spill folder, from

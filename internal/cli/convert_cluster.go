@@ -60,7 +60,7 @@ func runConvertInCluster(ctx context.Context, stderr io.Writer, o convertOptions
 			return err
 		}
 	}
-	st, err := store.Open(ctx, url)
+	st, err := openStore(ctx, url, o.erasureSalt, false)
 	if err != nil {
 		return err
 	}

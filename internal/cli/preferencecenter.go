@@ -21,11 +21,10 @@ import (
 	"github.com/contactconverter/contact-converter/internal/linktoken"
 	"github.com/contactconverter/contact-converter/internal/prefcenter"
 	"github.com/contactconverter/contact-converter/internal/prefconfig"
-	"github.com/contactconverter/contact-converter/internal/store"
 )
 
 type preferenceCenterOptions struct {
-	config, listen, metricsListen, database, memLimit string
+	config, listen, metricsListen, database, memLimit, erasureSalt string
 }
 
 func newPreferenceCenterCommand() *cobra.Command {
@@ -47,6 +46,7 @@ with a configuration file rendered from a PreferenceCenter.`,
 	f.StringVar(&o.listen, "listen", ":8080", "address of the pages, the API, /healthz and /readyz")
 	f.StringVar(&o.metricsListen, "metrics-listen", ":9090", "address of /metrics (empty: off)")
 	f.StringVar(&o.database, "database", "", "database URL, sqlite:PATH or postgres://... (default $DATABASE_URL)")
+	f.StringVar(&o.erasureSalt, "erasure-salt-file", "", "a file holding the database's erasure salt (a mounted Secret); default: a salt the database keeps")
 	f.StringVar(&o.memLimit, "memory-limit", "48Mi", "soft limit of the Go heap, well under the container's limit (the database cache comes on top)")
 	return cmd
 }
@@ -85,7 +85,7 @@ func runPreferenceCenter(ctx context.Context, o preferenceCenterOptions) error {
 	if url == "" {
 		return &engine.ConfigError{Err: errors.New("no database: pass --database or set DATABASE_URL")}
 	}
-	st, err := store.OpenService(ctx, url)
+	st, err := openStore(ctx, url, o.erasureSalt, true)
 	if err != nil {
 		return err
 	}

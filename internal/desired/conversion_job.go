@@ -14,9 +14,13 @@ import (
 
 // Paths inside the converter container.
 const (
-	SpillDir  = "/var/lib/contact-converter/spill"
-	SQLiteDir = "/var/lib/contact-converter/db"
-	TmpDir    = "/tmp"
+	SpillDir = "/var/lib/contact-converter/spill"
+	// ErasureSaltDir holds the database's erasure salt (ErasureSaltKey).
+	ErasureSaltDir  = "/etc/contact-converter/erasure-salt"
+	ErasureSaltKey  = "salt"
+	ErasureSaltFile = ErasureSaltDir + "/" + ErasureSaltKey
+	SQLiteDir       = "/var/lib/contact-converter/db"
+	TmpDir          = "/tmp"
 )
 
 // ExitInvalidInput is the converter's exit code for input that a retry cannot
@@ -54,15 +58,16 @@ func ConversionJob(cc *ccv1.ContactConversion, env JobEnv, runRequest string) *b
 	}
 
 	args := []string{"convert", "--namespace", cc.Namespace, "--name", cc.Name,
-		"--generation", strconv.FormatInt(cc.Generation, 10), "--spill-dir", SpillDir}
+		"--generation", strconv.FormatInt(cc.Generation, 10), "--spill-dir", SpillDir, "--erasure-salt-file", ErasureSaltFile}
 	if env.AllowURLCIDRs != "" {
 		args = append(args, "--allow-url-cidrs", env.AllowURLCIDRs)
 	}
 	volumes := []corev1.Volume{
 		{Name: "spill", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
 		{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{Medium: corev1.StorageMediumMemory, SizeLimit: ptr.To(resource.MustParse("64Mi"))}}},
+		erasureSaltVolume(&spec.Database),
 	}
-	mounts := []corev1.VolumeMount{{Name: "spill", MountPath: SpillDir}, {Name: "tmp", MountPath: TmpDir}}
+	mounts := []corev1.VolumeMount{{Name: "spill", MountPath: SpillDir}, {Name: "tmp", MountPath: TmpDir}, erasureSaltMount}
 	if db := spec.Database.SQLite; db != nil {
 		volumes = append(volumes, corev1.Volume{Name: "db", VolumeSource: corev1.VolumeSource{
 			PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: db.PersistentVolumeClaim}}})
@@ -168,3 +173,35 @@ func RestrictedContainerSecurity() *corev1.SecurityContext {
 		SeccompProfile:           &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
 	}
 }
+
+// ErasureSaltSecretName names the Secret holding a database's erasure salt:
+// one per database, named after its claim or its Secret, so the conversion
+// Jobs and the preference center sharing the database share the salt.
+func ErasureSaltSecretName(db *ccv1.DatabaseSpec) string {
+	if db.Postgres != nil {
+		return db.Postgres.SecretRef.Name + "-erasure-salt"
+	}
+	if db.SQLite != nil {
+		return db.SQLite.PersistentVolumeClaim + "-erasure-salt"
+	}
+	return ""
+}
+
+// ErasureSaltSecret keeps a database's erasure salt apart from the
+// database, so a copy of the database alone cannot tell whether an address
+// was erased. It is made once and never changed: the hashes depend on it.
+func ErasureSaltSecret(namespace string, db *ccv1.DatabaseSpec, salt []byte) *corev1.Secret {
+	return &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: ErasureSaltSecretName(db), Namespace: namespace,
+			Labels: map[string]string{LabelManagedBy: ManagedBy, LabelTenant: namespace}},
+		Type: corev1.SecretTypeOpaque,
+		Data: map[string][]byte{ErasureSaltKey: salt},
+	}
+}
+
+func erasureSaltVolume(db *ccv1.DatabaseSpec) corev1.Volume {
+	return corev1.Volume{Name: "erasure-salt", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
+		SecretName: ErasureSaltSecretName(db), DefaultMode: ptr.To[int32](0o440)}}}
+}
+
+var erasureSaltMount = corev1.VolumeMount{Name: "erasure-salt", MountPath: ErasureSaltDir, ReadOnly: true}

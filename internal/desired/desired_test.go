@@ -46,7 +46,7 @@ func TestConversionJob(t *testing.T) {
 			}
 			c := j.Spec.Template.Spec.Containers[0]
 			wantArgs := "convert --namespace tenant-a --name acme --generation 3 --spill-dir " + SpillDir +
-				" --database sqlite:" + SQLiteDir + "/acme.db"
+				" --erasure-salt-file " + ErasureSaltFile + " --database sqlite:" + SQLiteDir + "/acme.db"
 			if got := strings.Join(c.Args, " "); got != wantArgs {
 				t.Errorf("args %q, want %q", got, wantArgs)
 			}
@@ -87,12 +87,15 @@ func TestConversionJob(t *testing.T) {
 			for _, m := range j.Spec.Template.Spec.Containers[0].VolumeMounts {
 				mounts[m.Name] = m.MountPath
 			}
-			if mounts["spill"] != SpillDir || mounts["db"] != SQLiteDir || mounts["tmp"] != TmpDir {
+			if mounts["spill"] != SpillDir || mounts["db"] != SQLiteDir || mounts["tmp"] != TmpDir || mounts["erasure-salt"] != ErasureSaltDir {
 				t.Errorf("mounts %v", mounts)
 			}
 			for _, v := range j.Spec.Template.Spec.Volumes {
 				if v.Name == "db" && v.PersistentVolumeClaim.ClaimName != "contacts" {
 					t.Errorf("db claim %q", v.PersistentVolumeClaim.ClaimName)
+				}
+				if v.Name == "erasure-salt" && v.Secret.SecretName != "contacts-erasure-salt" {
+					t.Errorf("erasure salt Secret %q", v.Secret.SecretName)
 				}
 			}
 		}},
@@ -179,5 +182,22 @@ func TestRunSpecHashIgnoresPauseAndWindows(t *testing.T) {
 	})
 	if RunSpecHash(&changed.Spec) == base {
 		t.Error("a resolution did not change the run hash")
+	}
+}
+
+// One erasure salt per database, named after it, so the conversion Jobs and
+// the preference center that share the database share the salt.
+func TestErasureSaltSecret(t *testing.T) {
+	for _, tc := range []struct {
+		db   ccv1.DatabaseSpec
+		want string
+	}{
+		{ccv1.DatabaseSpec{SQLite: &ccv1.SQLiteDatabase{PersistentVolumeClaim: "contacts"}}, "contacts-erasure-salt"},
+		{ccv1.DatabaseSpec{Postgres: &ccv1.PostgresDatabase{SecretRef: ccv1.SecretKeyReference{Name: "acme-app"}}}, "acme-app-erasure-salt"},
+	} {
+		s := ErasureSaltSecret("tenant-a", &tc.db, []byte("salt"))
+		if s.Name != tc.want || s.Namespace != "tenant-a" || string(s.Data[ErasureSaltKey]) != "salt" || s.Labels[LabelManagedBy] != ManagedBy {
+			t.Errorf("secret %s/%s data %v labels %v, want %s", s.Namespace, s.Name, s.Data, s.Labels, tc.want)
+		}
 	}
 }

@@ -157,7 +157,7 @@ func ConfigHash(cm *corev1.ConfigMap, secretVersions ...string) string {
 func PreferenceCenterDeployment(pc *ccv1.PreferenceCenter, image, configHash string) *appsv1.Deployment {
 	name := PreferenceCenterName(pc)
 	// The pod listens on its own address only.
-	args := []string{"preference-center", "--config", configDir + "/" + ConfigKey,
+	args := []string{"preference-center", "--config", configDir + "/" + ConfigKey, "--erasure-salt-file", ErasureSaltFile,
 		"--listen", fmt.Sprintf("$(POD_IP):%d", httpPort), "--metrics-listen", fmt.Sprintf("$(POD_IP):%d", metricsPort)}
 	volumes := []corev1.Volume{
 		{Name: "config", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{
@@ -166,11 +166,13 @@ func PreferenceCenterDeployment(pc *ccv1.PreferenceCenter, image, configHash str
 			SecretName: SigningSecretName(pc), DefaultMode: ptr.To[int32](0o440)}}},
 		{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{
 			Medium: corev1.StorageMediumMemory, SizeLimit: ptr.To(resource.MustParse("16Mi"))}}},
+		erasureSaltVolume(&pc.Spec.Database),
 	}
 	mounts := []corev1.VolumeMount{
 		{Name: "config", MountPath: configDir, ReadOnly: true},
 		{Name: "signing", MountPath: signingDir, ReadOnly: true},
 		{Name: "tmp", MountPath: TmpDir},
+		erasureSaltMount,
 	}
 	env := []corev1.EnvVar{{Name: "POD_IP", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "status.podIP"}}}}
 	switch db := &pc.Spec.Database; {

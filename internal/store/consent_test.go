@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -168,5 +169,39 @@ func TestSQLiteErasureLeavesNoBytesBehind(t *testing.T) {
 		if bytes.Contains(bytes.ToLower(data), []byte("an@example.be")) {
 			t.Errorf("%s still holds the erased address", filepath.Base(f))
 		}
+	}
+}
+
+// With an erasure salt from outside (a Secret), the database holds the
+// hashes but not the salt, so a copy of it alone cannot tell whether an
+// address was erased; the same salt finds the erasure again.
+func TestTheErasureSaltCanLiveOutsideTheDatabase(t *testing.T) {
+	salt := []byte(strings.Repeat("s", 32))
+	for name, db := range openBothDBs(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			_ = db.Close()
+			st, err := store.Open(ctx, db.URL, store.ErasureSalt(salt))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Close()
+			if err := st.Apply(ctx, []store.Change{{Key: "an@example.be", Action: store.ActionErase, Topic: "*", Source: store.SourceAPI,
+				At: time.Date(2026, 11, 28, 10, 0, 0, 0, time.UTC)}}); err != nil {
+				t.Fatal(err)
+			}
+			sqlDB, rebind := storetest.Open(t, db.URL)
+			var n int
+			if err := sqlDB.QueryRow(rebind(`SELECT count(*) FROM settings WHERE name = 'suppression_salt'`)).Scan(&n); err != nil || n != 0 {
+				t.Errorf("the database holds the salt (%d rows, %v)", n, err)
+			}
+			if err := sqlDB.QueryRow(rebind(`SELECT count(*) FROM suppressions WHERE key_hash = ?`), store.HashKey(salt, "an@example.be")).Scan(&n); err != nil || n != 1 {
+				t.Errorf("the erasure is not hashed with the given salt (%d rows, %v)", n, err)
+			}
+			erased := 0
+			if err := st.WritePartition(ctx, oneContactRun(&erased)); err != nil || erased != 1 {
+				t.Errorf("a run after the erasure: erased %d, %v; want the contact dropped", erased, err)
+			}
+		})
 	}
 }

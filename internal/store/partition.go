@@ -25,9 +25,9 @@ type PartitionWrite struct {
 // its buckets: it drops the contacts erased since the lists were read and
 // lets every contact's own choices win over the lists. It returns the
 // contacts to write.
-func screen(ctx context.Context, c conn, w *PartitionWrite) ([]*merge.Contact, error) {
+func (p preferences) screen(ctx context.Context, c conn, w *PartitionWrite) ([]*merge.Contact, error) {
 	lo, hi := BucketRange(w.Part, w.Partitions)
-	erased, err := loadErased(ctx, c, lo, hi)
+	erased, err := p.loadErased(ctx, c, lo, hi)
 	if err != nil {
 		return nil, err
 	}
@@ -59,7 +59,7 @@ type erasedSet struct {
 	anyBucket bool
 }
 
-func loadErased(ctx context.Context, c conn, lo, hi int) (*erasedSet, error) {
+func (p preferences) loadErased(ctx context.Context, c conn, lo, hi int) (*erasedSet, error) {
 	rows, err := c.query(ctx, `SELECT key_hash, bucket FROM suppressions WHERE (bucket >= ? AND bucket < ?) OR bucket < 0`, lo, hi)
 	if err != nil {
 		return nil, err
@@ -79,7 +79,7 @@ func loadErased(ctx context.Context, c conn, lo, hi int) (*erasedSet, error) {
 	if err := rows.Err(); err != nil || len(e.hashes) == 0 {
 		return e, err
 	}
-	e.salt, err = saltOf(ctx, c)
+	e.salt, err = p.saltOf(ctx, c)
 	return e, err
 }
 

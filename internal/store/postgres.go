@@ -21,7 +21,7 @@ type Postgres struct {
 }
 
 // OpenPostgres connects to and migrates a PostgreSQL database.
-func OpenPostgres(ctx context.Context, url string) (Store, error) {
+func OpenPostgres(ctx context.Context, url string) (*Postgres, error) {
 	pool, err := pgxpool.New(ctx, url)
 	if err != nil {
 		return nil, fmt.Errorf("database URL %s: %w", redact(url), err)
@@ -89,7 +89,7 @@ func (p *Postgres) WritePartition(ctx context.Context, w *PartitionWrite) error 
 			advisoryLockClass, lo, hi); err != nil {
 			return err
 		}
-		contacts, err := screen(ctx, pgConn{tx}, w)
+		contacts, err := p.screen(ctx, pgConn{tx}, w)
 		if err != nil {
 			return err
 		}

@@ -113,13 +113,15 @@ type Preferences interface {
 type preferences struct {
 	db   conn
 	inTx func(ctx context.Context, fn func(conn) error) error
+	// salt, when set, hashes erased keys instead of the database's own.
+	salt []byte
 	// afterErasure, when set, runs after a committed erasure.
 	afterErasure func(ctx context.Context) error
 }
 
 // Suppressions implements Store.
 func (p preferences) Suppressions(ctx context.Context) (*Suppressions, error) {
-	return loadSuppressions(ctx, p.db)
+	return loadSuppressions(ctx, p.db, p.saltOf)
 }
 
 // Suppress implements Store: the erasure of a contact.
@@ -140,7 +142,7 @@ func (p preferences) ConsentEvents(ctx context.Context, key string) ([]ConsentEv
 // Apply implements Preferences.
 func (p preferences) Apply(ctx context.Context, changes []Change) error {
 	err := p.inTx(ctx, func(c conn) error {
-		salt, err := saltOf(ctx, c)
+		salt, err := p.saltOf(ctx, c)
 		if err != nil {
 			return err
 		}
@@ -181,7 +183,7 @@ func (p preferences) ApplyPending(ctx context.Context) (int, error) {
 			if err != nil || n == 0 { // another replica applied it
 				return err
 			}
-			salt, err := saltOf(ctx, c)
+			salt, err := p.saltOf(ctx, c)
 			if err != nil {
 				return err
 			}
@@ -377,8 +379,39 @@ func setContactSegment(ctx context.Context, c conn, bucket int, key, segment, st
 	return err
 }
 
-// saltOf reads the suppression salt, creating it on first use.
-func saltOf(ctx context.Context, c conn) ([]byte, error) {
+// useSalt takes an erasure salt from outside the database, unless the
+// database already holds erasures hashed with its own, and then removes the
+// database's own, unused salt.
+func (p *preferences) useSalt(ctx context.Context, salt []byte) error {
+	if len(salt) == 0 {
+		return nil
+	}
+	if len(salt) < 32 {
+		return fmt.Errorf("the erasure salt has %d bytes; it needs at least 32 random bytes", len(salt))
+	}
+	var legacy int64
+	if _, err := queryOne(ctx, p.db, `SELECT count(*) FROM suppressions s, settings t WHERE t.name = 'suppression_salt'`, nil, &legacy); err != nil {
+		return err
+	}
+	if legacy > 0 {
+		return nil // those hashes need the salt they were made with
+	}
+	p.salt = salt
+	_, err := p.db.exec(ctx, `DELETE FROM settings WHERE name = 'suppression_salt'`)
+	return err
+}
+
+// saltOf is the erasure salt: the one given, or the database's own.
+func (p preferences) saltOf(ctx context.Context, c conn) ([]byte, error) {
+	if p.salt != nil {
+		return p.salt, nil
+	}
+	return dbSalt(ctx, c)
+}
+
+// dbSalt reads the database's own suppression salt, creating it on first
+// use.
+func dbSalt(ctx context.Context, c conn) ([]byte, error) {
 	if _, err := c.exec(ctx, `INSERT INTO settings (name, value) VALUES ('suppression_salt', ?) ON CONFLICT (name) DO NOTHING`, newSalt()); err != nil {
 		return nil, err
 	}

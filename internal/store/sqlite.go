@@ -120,7 +120,7 @@ func (s *SQLite) DonePartitions(ctx context.Context, runKey string) (map[int]Par
 func (s *SQLite) WritePartition(ctx context.Context, w *PartitionWrite) error {
 	lo, hi := BucketRange(w.Part, w.Partitions)
 	return s.tx(ctx, func(tx *sql.Tx) error {
-		contacts, err := screen(ctx, sqliteConn{tx}, w)
+		contacts, err := s.screen(ctx, sqliteConn{tx}, w)
 		if err != nil {
 			return err
 		}

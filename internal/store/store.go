@@ -94,22 +94,49 @@ type Store interface {
 // Open opens (and migrates) the database a URL names: sqlite:PATH, or
 // postgres:// / postgresql://. It is tuned for a conversion, which can
 // always be run again: SQLite does not wait for the disk on each commit.
-func Open(ctx context.Context, url string) (Store, error) { return open(ctx, url, false) }
+func Open(ctx context.Context, url string, opts ...Option) (Store, error) {
+	return open(ctx, url, false, opts)
+}
+
+// Option tunes a store.
+type Option func(*options)
+
+type options struct{ salt []byte }
+
+// ErasureSalt hashes erased keys with salt, kept outside the database (a
+// Secret), instead of a salt the database keeps: a copy of the database
+// alone then cannot tell whether an address was erased. A database that
+// already holds erasures hashed with its own salt keeps using it.
+func ErasureSalt(salt []byte) Option { return func(o *options) { o.salt = salt } }
 
 // OpenService opens the database for the preference center: every commit
 // is on disk before it returns, since a contact's choice cannot be redone.
-func OpenService(ctx context.Context, url string) (Store, error) { return open(ctx, url, true) }
+func OpenService(ctx context.Context, url string, opts ...Option) (Store, error) {
+	return open(ctx, url, true, opts)
+}
 
-func open(ctx context.Context, url string, durable bool) (Store, error) {
+func open(ctx context.Context, url string, durable bool, opts []Option) (Store, error) {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
 	switch {
 	case strings.HasPrefix(url, "sqlite:"):
 		path := strings.TrimPrefix(url, "sqlite:")
 		if path == "" {
 			return nil, errors.New("database URL sqlite: needs a path, e.g. sqlite:./contacts.db")
 		}
-		return OpenSQLite(ctx, path, durable)
+		st, err := OpenSQLite(ctx, path, durable)
+		if err != nil {
+			return nil, err
+		}
+		return st, st.useSalt(ctx, o.salt)
 	case strings.HasPrefix(url, "postgres://"), strings.HasPrefix(url, "postgresql://"):
-		return OpenPostgres(ctx, url)
+		st, err := OpenPostgres(ctx, url)
+		if err != nil {
+			return nil, err
+		}
+		return st, st.useSalt(ctx, o.salt)
 	}
 	return nil, fmt.Errorf("database URL %q: use sqlite:PATH or postgres://user@host/db", redact(url))
 }

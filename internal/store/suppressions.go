@@ -49,7 +49,7 @@ var erasures = []string{
 }
 
 // loadSuppressions reads the salt and every suppressed hash.
-func loadSuppressions(ctx context.Context, c conn) (*Suppressions, error) {
+func loadSuppressions(ctx context.Context, c conn, saltOf func(context.Context, conn) ([]byte, error)) (*Suppressions, error) {
 	salt, err := saltOf(ctx, c)
 	if err != nil {
 		return nil, err

@@ -1,6 +1,9 @@
 package e2e
 
 import (
+	"context"
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"strings"
 	"testing"
 	"time"
@@ -41,6 +44,13 @@ func TestHappyPath(t *testing.T) {
 		t.Errorf("the cluster's database differs from the golden export:\n%s", got)
 	}
 	t.Logf("conversion done in %s", time.Since(start).Round(time.Second))
+	// The erasure salt lives in a Secret of its own, shared by the Job and
+	// the page, and owned by neither.
+	var salt corev1.Secret
+	if err := c.Client.Get(context.Background(), client.ObjectKey{Namespace: "acme", Name: "acme-contacts-erasure-salt"}, &salt); err != nil ||
+		len(salt.Data["salt"]) != 32 || len(salt.OwnerReferences) != 0 {
+		t.Errorf("erasure salt Secret: %d bytes, owners %v, %v", len(salt.Data["salt"]), salt.OwnerReferences, err)
+	}
 
 	pc := &ccv1.PreferenceCenter{ObjectMeta: metav1.ObjectMeta{Namespace: "acme", Name: "acme"}}
 	addr := pageAddress(t, c, pc)
