@@ -42,7 +42,7 @@ type convertOptions struct {
 	generation    int64
 	shards        int
 	allowURLCIDRs string
-	erasureSalt string
+	erasureSalt   string
 }
 
 func newConvertCommand() *cobra.Command {
