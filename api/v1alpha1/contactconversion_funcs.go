@@ -20,6 +20,14 @@ func (s *Source) SegmentName() string {
 	return s.Name
 }
 
+// OptOutScope is how far the source's opt-outs reach: Segment unless set.
+func (s *Source) OptOutScope() OptOutScope {
+	if s.OptOuts != nil && s.OptOuts.Scope != "" {
+		return s.OptOuts.Scope
+	}
+	return OptOutScopeSegment
+}
+
 // KeyField is the unique key field, `email` when unset.
 func (s *ContactConversionSpec) KeyField() string {
 	if s.UniqueKey == "" {

@@ -94,6 +94,7 @@ type ContactConversionSpec struct {
 // Source is one old contact list.
 //
 // +kubebuilder:validation:XValidation:rule="has(self.csv) != has(self.sql)",message="set exactly one of csv or sql in each source"
+// +kubebuilder:validation:XValidation:rule="!has(self.optOuts) || !self.optOuts.allRows || !has(self.columns) || !('optOut' in self.columns)",message="optOuts.allRows makes every row an opt-out: remove columns.optOut, or set allRows to false to read that column",fieldPath=".optOuts.allRows"
 type Source struct {
 	// Name identifies the source; it is the default segment name, so it must
 	// be a DNS label (lower-case letters, digits and '-').
@@ -133,6 +134,40 @@ type Source struct {
 	// +kubebuilder:validation:XValidation:rule="self.all(k, size(self[k]) > 0 && size(self[k]) <= 256)",message="columns values are header names of 1 to 256 characters"
 	// +optional
 	Columns map[string]string `json:"columns,omitempty"`
+
+	// OptOuts says how the opt-outs this source carries apply: from its
+	// optOut column, or from every row (allRows) for an old platform's
+	// unsubscribe, bounce or complaint export.
+	// +optional
+	OptOuts *OptOuts `json:"optOuts,omitempty"`
+}
+
+// OptOutScope is how far an imported opt-out reaches.
+// +kubebuilder:validation:Enum=Segment;Global
+type OptOutScope string
+
+// Opt-out scopes.
+const (
+	// OptOutScopeSegment unsubscribes the source's segment only.
+	OptOutScopeSegment OptOutScope = "Segment"
+	// OptOutScopeGlobal sets the contact's global opt-out: every segment
+	// reads as unsubscribed.
+	OptOutScopeGlobal OptOutScope = "Global"
+)
+
+// OptOuts configures a source's opt-outs.
+type OptOuts struct {
+	// AllRows makes every row of the source an opt-out, as in an old
+	// platform's unsubscribed, cleaned or blocklist export. Such a source
+	// never subscribes anyone to anything; its contacts are kept, opted out.
+	// +optional
+	AllRows bool `json:"allRows,omitempty"`
+	// Scope of the opt-outs: Segment (the default) unsubscribes the
+	// source's segment; Global sets the global opt-out. An audience-wide
+	// unsubscribe is Global.
+	// +kubebuilder:default=Segment
+	// +optional
+	Scope OptOutScope `json:"scope,omitempty"`
 }
 
 // CSVSource reads a delimited file from exactly one place.
@@ -434,6 +469,15 @@ type Progress struct {
 	// +kubebuilder:validation:Minimum=0
 	// +kubebuilder:validation:Maximum=100
 	Percent int32 `json:"percent"`
+	// OptOutsImported counts the rows that carried an opt-out, by scope.
+	// +optional
+	OptOutsImported *OptOutCounts `json:"optOutsImported,omitempty"`
+}
+
+// OptOutCounts counts imported opt-outs by scope.
+type OptOutCounts struct {
+	Segment int64 `json:"segment"`
+	Global  int64 `json:"global"`
 }
 
 // ConflictsStatus summarises conflicting values.
@@ -495,6 +539,7 @@ type ValueCount struct {
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 // +kubebuilder:printcolumn:name="Job",type=string,JSONPath=`.status.jobName`,priority=1
 // +kubebuilder:printcolumn:name="Suspended",type=boolean,JSONPath=`.spec.suspend`,priority=1
+// +kubebuilder:printcolumn:name="Global Opt-outs",type=integer,JSONPath=`.status.progress.optOutsImported.global`,priority=1
 // +kubebuilder:printcolumn:name="Status",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].message`,priority=1
 
 // ContactConversion merges a tenant's contact lists into one deduplicated

@@ -190,6 +190,13 @@ func TestCRDValidation(t *testing.T) {
 		{name: "column field with a dash", base: validConversion, edit: func(s map[string]any) {
 			src(s, 0)["columns"] = map[string]any{"e-mail": "E-mail"}
 		}, want: "columns keys are field names"},
+		{name: "every row an opt-out, and an opt-out column", base: validConversion, edit: func(s map[string]any) {
+			src(s, 0)["optOuts"] = map[string]any{"allRows": true}
+			src(s, 0)["columns"] = map[string]any{"email": "E-mail", "optOut": "Unsubscribed"}
+		}, want: "optOuts.allRows makes every row an opt-out: remove columns.optOut"},
+		{name: "unknown opt-out scope", base: validConversion, edit: func(s map[string]any) {
+			src(s, 0)["optOuts"] = map[string]any{"allRows": true, "scope": "Everything"}
+		}, want: `Unsupported value: "Everything"`},
 		{name: "rule segment named like a source", base: validConversion, edit: func(s map[string]any) {
 			s["segments"] = []any{map[string]any{"name": "shop", "match": map[string]any{"language": "fr"}}}
 		}, want: "a rule segment's name must differ from every source's segment name"},

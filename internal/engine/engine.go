@@ -79,6 +79,9 @@ type Progress struct {
 	Contacts         int64
 	DuplicatesMerged int64
 	Percent          int
+	// OptOutsSegment and OptOutsGlobal count the rows read that carried
+	// an opt-out, by scope.
+	OptOutsSegment, OptOutsGlobal int64
 }
 
 // Run converts. It returns a *ConfigError for mistakes retrying cannot fix,
@@ -285,8 +288,19 @@ func (r *runner) readSource(ctx context.Context, rd *reader, i int, tb source.Ta
 	digest := sha256.New()
 	r.sourceHashes[i] = digest
 	fmt.Fprintf(digest, "source %d %q\n", i, tb.Header())
-	var read, rejected int64 // reported every 100,000 rows
-	defer func() { r.update(func(p *Progress) { p.RowsRead += read; p.RowsRejected += rejected }) }()
+	var read, rejected, optOuts int64 // reported every 100,000 rows
+	global := src.OptOutScope() == ccv1.OptOutScopeGlobal
+	report := func(p *Progress) {
+		p.RowsRead += read
+		p.RowsRejected += rejected
+		if global {
+			p.OptOutsGlobal += optOuts
+		} else {
+			p.OptOutsSegment += optOuts
+		}
+		read, rejected, optOuts = 0, 0, 0
+	}
+	defer func() { r.update(report) }()
 	for n := 0; ; n++ {
 		if n%4096 == 0 && ctx.Err() != nil {
 			return ctx.Err()
@@ -330,12 +344,15 @@ func (r *runner) readSource(ctx context.Context, rd *reader, i int, tb source.Ta
 			sr.RowsOtherShards++
 			continue
 		}
+		if row.OptOut {
+			sr.OptOutsImported++
+			optOuts++
+		}
 		if err := rd.spill.add(part, &row); err != nil {
 			return err
 		}
 		if read%100000 == 0 {
-			r.update(func(p *Progress) { p.RowsRead += read; p.RowsRejected += rejected })
-			read, rejected = 0, 0
+			r.update(report)
 		}
 	}
 }
@@ -579,6 +596,11 @@ func (r *runner) finish(ctx context.Context) error {
 		rep.UnknownOptOutValues += rd.parser.unknownOptOuts
 	}
 	rep.UnknownLanguages = topCounts(unknown, 20)
+	for i := range rep.Sources {
+		if s := &rep.Sources[i]; s.OptOutsImported > 0 {
+			s.OptOutScope = string(r.o.Spec.Sources[i].OptOutScope())
+		}
+	}
 	if r.o.Store != nil {
 		sup, err := r.o.Store.Suppressions(ctx)
 		if err != nil {

@@ -43,6 +43,10 @@ type SourceReport struct {
 	RowsRejected    int64            `json:"rowsRejected"`
 	RowsSuppressed  int64            `json:"rowsSuppressed"`
 	RowsOtherShards int64            `json:"rowsOtherShards,omitempty"`
+	// OptOutsImported counts the rows that carried an opt-out, applied with
+	// OptOutScope (Segment or Global).
+	OptOutsImported int64  `json:"optOutsImported,omitempty"`
+	OptOutScope     string `json:"optOutScope,omitempty"`
 	Rejections      map[string]int64 `json:"rejections,omitempty"`
 }
 
@@ -98,8 +102,14 @@ func CombineShards(shards []*Report) (*Report, error) {
 		if len(r.Sources) != len(out.Sources) || r.RunKey != out.RunKey {
 			return nil, fmt.Errorf("shard reports of different runs")
 		}
+		// Rows merged, rows of contacts erased during the run and opt-outs
+		// are counted by the shard that wrote them.
 		for i, s := range r.Sources {
-			out.Sources[i].RowsMerged += s.RowsMerged
+			o := &out.Sources[i]
+			o.RowsMerged += s.RowsMerged
+			o.RowsSuppressed += s.RowsSuppressed
+			o.OptOutsImported += s.OptOutsImported
+			o.OptOutScope = max(o.OptOutScope, s.OptOutScope)
 		}
 		out.Contacts += r.Contacts
 		out.DuplicatesMerged += r.DuplicatesMerged

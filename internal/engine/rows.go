@@ -25,6 +25,8 @@ type mapping struct {
 	email, firstName, lastName, lang, optOut int
 	custom                                   []customColumn
 	width                                    int
+	// allRows makes every row an opt-out (optOuts.allRows).
+	allRows bool
 	// Described lists how each field was found, for the report.
 	described []string
 }
@@ -40,7 +42,7 @@ func newMapping(spec *ccv1.ContactConversionSpec, index int, header []string) (*
 	src := &spec.Sources[index]
 	where := fmt.Sprintf("spec.sources[%d] (%s)", index, src.Name)
 	m := &mapping{keyIsEmail: spec.KeyField() == normalize.FieldEmail, key: -1, email: -1, firstName: -1,
-		lastName: -1, lang: -1, optOut: -1, width: len(header)}
+		lastName: -1, lang: -1, optOut: -1, width: len(header), allRows: src.OptOuts != nil && src.OptOuts.AllRows}
 	find := func(h string) int {
 		return slices.IndexFunc(header, func(x string) bool { return normalize.SameHeader(x, h) })
 	}
@@ -190,7 +192,9 @@ func (p *rowParser) parse(m *mapping, source int, line int, rec []string) (merge
 			p.unknownLangs[shownLanguage(raw)]++
 		}
 	}
-	if m.optOut >= 0 {
+	if m.allRows {
+		row.OptOut = true
+	} else if m.optOut >= 0 {
 		opted, known := normalize.OptOut(cell(m.optOut))
 		row.OptOut = opted
 		if !known {

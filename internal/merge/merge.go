@@ -73,6 +73,8 @@ type Rules struct {
 	RuleSegments []ccv1.RuleSegment
 	// SourceNames are the spec's source names, by index, for rule matching.
 	SourceNames []string
+	// GlobalOptOuts tells, by source, that its opt-outs are audience-wide.
+	GlobalOptOuts []bool
 }
 
 // NewRules reads the rules from a spec.
@@ -90,6 +92,7 @@ func NewRules(spec *ccv1.ContactConversionSpec) *Rules {
 		r.DisplayNames = append(r.DisplayNames, s.SourceDisplayName())
 		r.Segments = append(r.Segments, s.SegmentName())
 		r.SourceNames = append(r.SourceNames, s.Name)
+		r.GlobalOptOuts = append(r.GlobalOptOuts, s.OptOutScope() == ccv1.OptOutScopeGlobal)
 	}
 	return r
 }
@@ -139,8 +142,16 @@ func (r *Rules) Merge(rows []Row) Contact {
 		// subscribe.
 		if x.OptOut {
 			c.Segments[seg] = Unsubscribed
+			c.GlobalOptOut = c.GlobalOptOut || r.GlobalOptOuts[x.Source]
 		} else if _, seen := c.Segments[seg]; !seen {
 			c.Segments[seg] = Subscribed
+		}
+	}
+	// An audience-wide opt-out in any list wins over every subscribe in
+	// every other list, whatever their order.
+	if c.GlobalOptOut {
+		for seg := range c.Segments {
+			c.Segments[seg] = Unsubscribed
 		}
 	}
 	r.applyRuleSegments(&c, rows)

@@ -55,7 +55,8 @@ func (r *Reporter) Progress(ctx context.Context, p engine.Progress) error {
 
 func progressOf(p engine.Progress) *ccv1.Progress {
 	return &ccv1.Progress{SourcesTotal: int32(p.SourcesTotal), SourcesDone: int32(p.SourcesDone), RowsRead: p.RowsRead,
-		RowsRejected: p.RowsRejected, Contacts: p.Contacts, DuplicatesMerged: p.DuplicatesMerged, Percent: int32(p.Percent)}
+		RowsRejected: p.RowsRejected, Contacts: p.Contacts, DuplicatesMerged: p.DuplicatesMerged, Percent: int32(p.Percent),
+		OptOutsImported: &ccv1.OptOutCounts{Segment: p.OptOutsSegment, Global: p.OptOutsGlobal}}
 }
 
 // Final writes the run's totals, a sample of unresolved conflicts and the
@@ -74,11 +75,25 @@ func (r *Reporter) Final(ctx context.Context, rep *engine.Report, st store.Store
 	}
 	status := ccv1.ContactConversionStatus{
 		Progress: &ccv1.Progress{SourcesTotal: int32(len(rep.Sources)), SourcesDone: int32(len(rep.Sources)), RowsRead: rep.RowsRead(),
-			RowsRejected: rep.RowsRejected(), Contacts: rep.Contacts, DuplicatesMerged: rep.DuplicatesMerged, Percent: 100},
+			RowsRejected: rep.RowsRejected(), Contacts: rep.Contacts, DuplicatesMerged: rep.DuplicatesMerged, Percent: 100,
+			OptOutsImported: optOutCounts(rep)},
 		Conflicts: &ccv1.ConflictsStatus{Total: rep.Conflicts, Unresolved: rep.Unresolved, Sample: sample, ReportSecret: name},
 		Languages: &ccv1.LanguagesStatus{AssignedDefault: rep.LanguageDefault, UnknownValues: rep.UnknownLanguages},
 	}
 	return r.apply(ctx, status)
+}
+
+// optOutCounts sums the report's imported opt-outs by scope.
+func optOutCounts(rep *engine.Report) *ccv1.OptOutCounts {
+	c := &ccv1.OptOutCounts{}
+	for _, s := range rep.Sources {
+		if s.OptOutScope == string(ccv1.OptOutScopeGlobal) {
+			c.Global += s.OptOutsImported
+		} else {
+			c.Segment += s.OptOutsImported
+		}
+	}
+	return c
 }
 
 // conflictReport builds the status sample and the Secret's data.

@@ -1,0 +1,134 @@
+package cli
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/contactconverter/contact-converter/internal/engine"
+	"github.com/contactconverter/contact-converter/internal/pgtest"
+)
+
+// optOutTenant writes a members list and a Mailchimp-style unsubscribed
+// export (no opt-out column: every row is one), and a conversion reading
+// them with the given optOuts and source order.
+func optOutTenant(t *testing.T, optOuts string, suppressionFirst bool) string {
+	t.Helper()
+	dir := t.TempDir()
+	files := map[string]string{
+		"members.csv": "Email Address,First Name\njan@example.be,Jan\nmarie@example.be,Marie\n",
+		"unsubscribed_members_export.csv": "Email Address,UNSUB_TIME,UNSUB_CAMPAIGN_TITLE,UNSUB_REASON\n" +
+			"jan@example.be,2024-03-02 10:15:00,Spring sale,No longer interested\npete@example.be,2023-11-20 08:00:00,Newsletter,\n",
+		"members-2025.csv": "Email Address,First Name\njan@example.be,Jan\nmarie@example.be,Marie\nzoe@example.be,Zoe\n",
+	}
+	for name, data := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	members := "    - {name: members, csv: {path: members.csv}}\n"
+	unsub := "    - {name: unsubscribed, csv: {path: unsubscribed_members_export.csv}, optOuts: " + optOuts + "}\n"
+	sources := members + unsub
+	if suppressionFirst {
+		sources = unsub + members
+	}
+	manifest := "apiVersion: contacts.contactconverter.io/v1alpha1\nkind: ContactConversion\nmetadata: {name: mc}\nspec:\n" +
+		"  defaultLanguage: nl\n  database: {sqlite: {persistentVolumeClaim: x}}\n  sources:\n" + sources
+	if err := os.WriteFile(filepath.Join(dir, "conversion.yaml"), []byte(manifest), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+type optOutState struct {
+	GlobalOptOut bool
+	Segments     map[string]string
+}
+
+func optOutStates(t *testing.T, db string) map[string]optOutState {
+	t.Helper()
+	out := map[string]optOutState{}
+	for key, e := range exported(t, db) {
+		out[key] = optOutState{e.GlobalOptOut, e.Segments}
+	}
+	return out
+}
+
+// An unsubscribed export with audience-wide scope: jan is opted out
+// everywhere whatever the order of the lists, pete (only in the export) is
+// kept, subscribed to nothing, and a new members list changes none of it.
+func TestAGlobalSuppressionListBeatsEveryList(t *testing.T) {
+	for name, newDB := range map[string]func(t *testing.T) string{
+		"sqlite":   func(t *testing.T) string { return "sqlite:" + filepath.Join(t.TempDir(), "contacts.db") },
+		"postgres": func(t *testing.T) string { return pgtest.NewDatabase(t, pgtest.Start(t), "optouts") },
+	} {
+		t.Run(name, func(t *testing.T) {
+			want := map[string]optOutState{
+				"jan@example.be":   {true, map[string]string{"members": "unsubscribed", "unsubscribed": "unsubscribed"}},
+				"marie@example.be": {false, map[string]string{"members": "subscribed"}},
+				"pete@example.be":  {true, map[string]string{"unsubscribed": "unsubscribed"}},
+			}
+			for _, first := range []bool{false, true} {
+				tenant := optOutTenant(t, "{allRows: true, scope: Global}", first)
+				db := newDB(t)
+				report := filepath.Join(t.TempDir(), "report.json")
+				if _, err := run(t, "convert", "-f", filepath.Join(tenant, "conversion.yaml"), "--database", db, "--report", report); err != nil {
+					t.Fatal(err)
+				}
+				if diff := cmp.Diff(want, optOutStates(t, db)); diff != "" {
+					t.Errorf("suppression list first=%v (-want +got):\n%s", first, diff)
+				}
+				var rep engine.Report
+				data, _ := os.ReadFile(report)
+				if err := json.Unmarshal(data, &rep); err != nil {
+					t.Fatal(err)
+				}
+				for _, s := range rep.Sources {
+					wantCount, wantScope := int64(0), ""
+					if s.Name == "unsubscribed" {
+						wantCount, wantScope = 2, "Global"
+					}
+					if s.OptOutsImported != wantCount || s.OptOutScope != wantScope {
+						t.Errorf("report of %s: %d opt-outs, scope %q; want %d, %q", s.Name, s.OptOutsImported, s.OptOutScope, wantCount, wantScope)
+					}
+				}
+
+				// A new members list, jan in it again: still opted out.
+				manifest := filepath.Join(tenant, "conversion.yaml")
+				m, _ := os.ReadFile(manifest)
+				if err := os.WriteFile(manifest, []byte(strings.Replace(string(m), "members.csv", "members-2025.csv", 1)), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := run(t, "convert", "-f", manifest, "--database", db); err != nil {
+					t.Fatal(err)
+				}
+				got := optOutStates(t, db)
+				if !got["jan@example.be"].GlobalOptOut || got["jan@example.be"].Segments["members"] != "unsubscribed" || got["zoe@example.be"].Segments["members"] != "subscribed" {
+					t.Errorf("after a new members list: jan %+v, zoe %+v", got["jan@example.be"], got["zoe@example.be"])
+				}
+			}
+		})
+	}
+}
+
+// Scoped to its segment, a suppression list unsubscribes only that segment.
+func TestASegmentSuppressionListAffectsOnlyItsSegment(t *testing.T) {
+	tenant := optOutTenant(t, "{allRows: true}", false)
+	db := "sqlite:" + filepath.Join(t.TempDir(), "contacts.db")
+	if _, err := run(t, "convert", "-f", filepath.Join(tenant, "conversion.yaml"), "--database", db); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]optOutState{
+		"jan@example.be":   {false, map[string]string{"members": "subscribed", "unsubscribed": "unsubscribed"}},
+		"marie@example.be": {false, map[string]string{"members": "subscribed"}},
+		"pete@example.be":  {false, map[string]string{"unsubscribed": "unsubscribed"}},
+	}
+	if diff := cmp.Diff(want, optOutStates(t, db)); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+}
+
