@@ -131,4 +131,3 @@ func TestASegmentSuppressionListAffectsOnlyItsSegment(t *testing.T) {
 		t.Errorf("(-want +got):\n%s", diff)
 	}
 }
-

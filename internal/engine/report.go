@@ -34,19 +34,19 @@ type Timings struct {
 
 // SourceReport accounts for one source's rows.
 type SourceReport struct {
-	Name            string           `json:"name"`
-	DisplayName     string           `json:"displayName"`
-	Format          string           `json:"format"`
-	Mapping         []string         `json:"mapping"`
-	RowsRead        int64            `json:"rowsRead"`
-	RowsMerged      int64            `json:"rowsMerged"`
-	RowsRejected    int64            `json:"rowsRejected"`
-	RowsSuppressed  int64            `json:"rowsSuppressed"`
-	RowsOtherShards int64            `json:"rowsOtherShards,omitempty"`
+	Name            string   `json:"name"`
+	DisplayName     string   `json:"displayName"`
+	Format          string   `json:"format"`
+	Mapping         []string `json:"mapping"`
+	RowsRead        int64    `json:"rowsRead"`
+	RowsMerged      int64    `json:"rowsMerged"`
+	RowsRejected    int64    `json:"rowsRejected"`
+	RowsSuppressed  int64    `json:"rowsSuppressed"`
+	RowsOtherShards int64    `json:"rowsOtherShards,omitempty"`
 	// OptOutsImported counts the rows that carried an opt-out, applied with
 	// OptOutScope (Segment or Global).
-	OptOutsImported int64  `json:"optOutsImported,omitempty"`
-	OptOutScope     string `json:"optOutScope,omitempty"`
+	OptOutsImported int64            `json:"optOutsImported,omitempty"`
+	OptOutScope     string           `json:"optOutScope,omitempty"`
 	Rejections      map[string]int64 `json:"rejections,omitempty"`
 }
 
