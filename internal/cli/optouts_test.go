@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/contactconverter/contact-converter/internal/engine"
 	"github.com/contactconverter/contact-converter/internal/pgtest"
+	"github.com/contactconverter/contact-converter/internal/store"
 )
 
 // optOutTenant writes a members list and a Mailchimp-style unsubscribed
@@ -31,7 +33,8 @@ func optOutTenant(t *testing.T, optOuts string, suppressionFirst bool) string {
 		}
 	}
 	members := "    - {name: members, csv: {path: members.csv}}\n"
-	unsub := "    - {name: unsubscribed, csv: {path: unsubscribed_members_export.csv}, optOuts: " + optOuts + "}\n"
+	unsub := "    - {name: unsubscribed, csv: {path: unsubscribed_members_export.csv}, optOuts: " + optOuts +
+		", columns: {email: Email Address, optOutTime: UNSUB_TIME, optOutReason: UNSUB_REASON}}\n"
 	sources := members + unsub
 	if suppressionFirst {
 		sources = unsub + members
@@ -129,5 +132,43 @@ func TestASegmentSuppressionListAffectsOnlyItsSegment(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, optOutStates(t, db)); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
+	}
+}
+
+// Each imported opt-out is kept as consent evidence, marked as imported from
+// its source, with the original time (the run's, when the list has none);
+// running again adds no second copy.
+func TestImportedOptOutsAreKeptAsEvidence(t *testing.T) {
+	for name, newDB := range map[string]func(t *testing.T) string{
+		"sqlite":   func(t *testing.T) string { return "sqlite:" + filepath.Join(t.TempDir(), "contacts.db") },
+		"postgres": func(t *testing.T) string { return pgtest.NewDatabase(t, pgtest.Start(t), "evidence") },
+	} {
+		t.Run(name, func(t *testing.T) {
+			tenant := optOutTenant(t, "{allRows: true, scope: Global}", false)
+			db := newDB(t)
+			for range 2 {
+				if _, err := run(t, "convert", "-f", filepath.Join(tenant, "conversion.yaml"), "--database", db); err != nil {
+					t.Fatal(err)
+				}
+			}
+			st, err := store.Open(context.Background(), db)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Close()
+			for key, want := range map[string][]store.ConsentEvent{
+				"jan@example.be":   {{Topic: "*", Action: store.ActionUnsubscribeAll, At: "2024-03-02T10:15:00.000000000Z", Source: "import:unsubscribed", Detail: "No longer interested"}},
+				"pete@example.be":  {{Topic: "*", Action: store.ActionUnsubscribeAll, At: "2023-11-20T08:00:00.000000000Z", Source: "import:unsubscribed"}},
+				"marie@example.be": {},
+			} {
+				got, err := st.ConsentEvents(context.Background(), key)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if diff := cmp.Diff(want, got); diff != "" {
+					t.Errorf("%s (-want +got):\n%s", key, diff)
+				}
+			}
+		})
 	}
 }

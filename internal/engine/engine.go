@@ -96,8 +96,8 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	r := &runner{o: o, rules: merge.NewRules(o.Spec), report: newReport(o.Spec)}
 	started := o.Now()
+	r := &runner{o: o, rules: merge.NewRules(o.Spec), report: newReport(o.Spec), started: started}
 	err := r.run(ctx)
 	if err != nil && ctx.Err() != nil && !errors.Is(err, ctx.Err()) {
 		// Interrupted mid-statement: the database said so in its own words.
@@ -108,10 +108,11 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 }
 
 type runner struct {
-	o      Options
-	rules  *merge.Rules
-	report *Report
-	spill  *spill
+	o       Options
+	started time.Time
+	rules   *merge.Rules
+	report  *Report
+	spill   *spill
 	// readers read sources concurrently, each into its own spill files.
 	readers []*reader
 	// sourceHashes digest each source's header and records.
@@ -439,7 +440,7 @@ func (r *runner) mergeAll(ctx context.Context) error {
 			r.report.PartitionsResumed++
 		} else if r.o.Store != nil {
 			t := time.Now()
-			w := &store.PartitionWrite{RunKey: r.report.RunKey, Part: m.part, Partitions: r.o.Partitions,
+			w := &store.PartitionWrite{RunKey: r.report.RunKey, Part: m.part, Partitions: r.o.Partitions, RunAt: r.started,
 				Contacts: m.contacts, Stats: m.stats, Erased: m.unmerge}
 			if err := r.o.Store.WritePartition(ctx, w); err != nil {
 				return fmt.Errorf("writing partition %d: %w", m.part, err)
@@ -594,6 +595,7 @@ func (r *runner) finish(ctx context.Context) error {
 			unknown[v] += n
 		}
 		rep.UnknownOptOutValues += rd.parser.unknownOptOuts
+		rep.UnknownOptOutTimes += rd.parser.unknownOptOutTimes
 	}
 	rep.UnknownLanguages = topCounts(unknown, 20)
 	for i := range rep.Sources {

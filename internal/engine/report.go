@@ -18,10 +18,13 @@ type Report struct {
 	LanguageDefault     int64             `json:"languageDefaultAssigned"`
 	UnknownLanguages    []ccv1.ValueCount `json:"unknownLanguages,omitempty"`
 	UnknownOptOutValues int64             `json:"unknownOptOutValues"`
-	Suppressions        int               `json:"suppressions"`
-	Partitions          int               `json:"partitions"`
-	PartitionsResumed   int               `json:"partitionsResumed"`
-	Seconds             Timings           `json:"seconds"`
+	// UnknownOptOutTimes are opt-out times in no known format: the opt-outs
+	// are kept, dated by the run.
+	UnknownOptOutTimes int64   `json:"unknownOptOutTimes,omitempty"`
+	Suppressions       int     `json:"suppressions"`
+	Partitions         int     `json:"partitions"`
+	PartitionsResumed  int     `json:"partitionsResumed"`
+	Seconds            Timings `json:"seconds"`
 }
 
 // Timings split a run's time.

@@ -8,6 +8,7 @@ import (
 	ccv1 "github.com/contactconverter/contact-converter/api/v1alpha1"
 	"github.com/contactconverter/contact-converter/internal/merge"
 	"github.com/contactconverter/contact-converter/internal/normalize"
+	"github.com/contactconverter/contact-converter/internal/store"
 )
 
 // ConfigError is a mistake in the conversion's spec or in how it fits the
@@ -27,6 +28,8 @@ type mapping struct {
 	width                                    int
 	// allRows makes every row an opt-out (optOuts.allRows).
 	allRows bool
+	// optOutTime and optOutReason are the evidence columns, or -1.
+	optOutTime, optOutReason int
 	// Described lists how each field was found, for the report.
 	described []string
 }
@@ -42,7 +45,8 @@ func newMapping(spec *ccv1.ContactConversionSpec, index int, header []string) (*
 	src := &spec.Sources[index]
 	where := fmt.Sprintf("spec.sources[%d] (%s)", index, src.Name)
 	m := &mapping{keyIsEmail: spec.KeyField() == normalize.FieldEmail, key: -1, email: -1, firstName: -1,
-		lastName: -1, lang: -1, optOut: -1, width: len(header), allRows: src.OptOuts != nil && src.OptOuts.AllRows}
+		lastName: -1, lang: -1, optOut: -1, width: len(header), allRows: src.OptOuts != nil && src.OptOuts.AllRows,
+		optOutTime: -1, optOutReason: -1}
 	find := func(h string) int {
 		return slices.IndexFunc(header, func(x string) bool { return normalize.SameHeader(x, h) })
 	}
@@ -85,6 +89,10 @@ func newMapping(spec *ccv1.ContactConversionSpec, index int, header []string) (*
 			m.lang = col
 		case normalize.FieldOptOut:
 			m.optOut = col
+		case normalize.FieldOptOutTime:
+			m.optOutTime = col
+		case normalize.FieldOptOutReason:
+			m.optOutReason = col
 		default:
 			if _, declared := src.Columns[field]; declared {
 				m.custom = append(m.custom, customColumn{field, col})
@@ -160,6 +168,9 @@ type rowParser struct {
 	languages      *normalize.Languages
 	unknownLangs   map[string]int64
 	unknownOptOuts int64
+	// unknownOptOutTimes counts opt-out times in no known format: the
+	// opt-out is kept, dated by the run.
+	unknownOptOutTimes int64
 }
 
 // parse builds a row, or says why the record is rejected.
@@ -200,6 +211,16 @@ func (p *rowParser) parse(m *mapping, source int, line int, rec []string) (merge
 		if !known {
 			p.unknownOptOuts++
 		}
+	}
+	if row.OptOut {
+		if raw := cell(m.optOutTime); raw != "" {
+			if at, ok := normalize.OptOutTime(raw); ok {
+				row.OptOutAt = store.Timestamp(at)
+			} else {
+				p.unknownOptOutTimes++
+			}
+		}
+		row.OptOutReason = truncate(cell(m.optOutReason), 200)
 	}
 	for _, c := range m.custom {
 		if v := cell(c.col); v != "" {

@@ -181,9 +181,13 @@ func encodeRow(b []byte, r *merge.Row) []byte {
 	for _, s := range []string{r.Key, r.Email, r.FirstName, r.LastName, r.Language} {
 		b = appendString(b, s)
 	}
-	if r.OptOut {
+	// 0: no opt-out; 1: an opt-out; 2: an opt-out with its time and reason.
+	switch {
+	case r.OptOut && (r.OptOutAt != "" || r.OptOutReason != ""):
+		b = appendString(appendString(append(b, 2), r.OptOutAt), r.OptOutReason)
+	case r.OptOut:
 		b = append(b, 1)
-	} else {
+	default:
 		b = append(b, 0)
 	}
 	b = binary.AppendUvarint(b, uint64(len(r.Fields)))
@@ -213,7 +217,12 @@ func decodeRow(rec string) (merge.Row, error) {
 	for _, dst := range []*string{&r.Key, &r.Email, &r.FirstName, &r.LastName, &r.Language} {
 		*dst = d.str()
 	}
-	r.OptOut = d.byte() == 1
+	switch d.byte() {
+	case 1:
+		r.OptOut = true
+	case 2:
+		r.OptOut, r.OptOutAt, r.OptOutReason = true, d.str(), d.str()
+	}
 	if n := d.uvarint(); n > 0 && d.err == nil {
 		r.Fields = make(map[string]string, n)
 		for range n {

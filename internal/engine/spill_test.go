@@ -19,7 +19,7 @@ func TestSpillRoundTrip(t *testing.T) {
 		{Key: "b@x.be", Source: 0, Line: 2, Email: "B@x.be", FirstName: "Bé", OptOut: true},
 		{Key: "a@x.be", Source: 0, Line: 3, Language: "fr", Fields: map[string]string{"city": "Gent", "tier": ""}},
 		{Key: "b@x.be", Source: 1, Line: 2, LastName: "Ünal"},
-		{Key: "a@x.be", Source: 2, Line: 9},
+		{Key: "a@x.be", Source: 2, Line: 9, OptOut: true, OptOutAt: "2024-03-02T10:15:00.000000000Z", OptOutReason: "Too many mails"},
 	}
 	// Two readers spill concurrently read sources; order comes from the rows.
 	for i := range in {

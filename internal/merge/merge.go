@@ -29,6 +29,9 @@ type Row struct {
 	// Language is an ISO 639-1 code, or "" when the row had none usable.
 	Language string
 	OptOut   bool
+	// OptOutAt is the opt-out's original time (stored form), or "";
+	// OptOutReason its reason.
+	OptOutAt, OptOutReason string
 	// Fields are the custom fields, by name.
 	Fields map[string]string
 }
@@ -57,6 +60,19 @@ type Contact struct {
 	Segments     map[string]string
 	GlobalOptOut bool
 	Conflicts    []Conflict
+	// OptOuts are the opt-outs the lists carried, kept as consent evidence.
+	OptOuts []ImportedOptOut
+}
+
+// ImportedOptOut is one opt-out a list carried.
+type ImportedOptOut struct {
+	// Source is the spec's source name.
+	Source string
+	// Topic is the segment it unsubscribes, or "*" for a global opt-out.
+	Topic string
+	// At is the original time (stored form), or "" when the list has none.
+	At     string
+	Reason string
 }
 
 // Rules configure a merge.
@@ -143,6 +159,11 @@ func (r *Rules) Merge(rows []Row) Contact {
 		if x.OptOut {
 			c.Segments[seg] = Unsubscribed
 			c.GlobalOptOut = c.GlobalOptOut || r.GlobalOptOuts[x.Source]
+			topic := seg
+			if r.GlobalOptOuts[x.Source] {
+				topic = "*"
+			}
+			c.OptOuts = append(c.OptOuts, ImportedOptOut{Source: r.SourceNames[x.Source], Topic: topic, At: x.OptOutAt, Reason: x.OptOutReason})
 		} else if _, seen := c.Segments[seg]; !seen {
 			c.Segments[seg] = Subscribed
 		}

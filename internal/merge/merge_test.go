@@ -45,15 +45,15 @@ func TestMerge(t *testing.T) {
 		{name: "an opt-out wins in its own segment only", rows: []Row{
 			{Key: "a@x.be", Source: 0, OptOut: true}, {Key: "a@x.be", Source: 1}},
 			want: Contact{Key: "a@x.be", Language: "nl", LanguageDefaulted: true, Sources: []string{"Salon X 2018", "Opt-in form"},
-				Segments: map[string]string{"fair": Unsubscribed, "optin": Subscribed}}},
+				Segments: map[string]string{"fair": Unsubscribed, "optin": Subscribed}, OptOuts: []ImportedOptOut{{Source: "fair", Topic: "fair"}}}},
 		{name: "an opt-out is never overridden by a later subscribe to the same segment", rows: []Row{
 			{Key: "a@x.be", Source: 2, OptOut: true}, {Key: "a@x.be", Source: 3}},
 			want: Contact{Key: "a@x.be", Language: "nl", LanguageDefaulted: true, Sources: []string{"shop", "shop-old"},
-				Segments: map[string]string{"customers": Unsubscribed}}},
+				Segments: map[string]string{"customers": Unsubscribed}, OptOuts: []ImportedOptOut{{Source: "shop", Topic: "customers"}}}},
 		{name: "an opt-out in a later row still wins", rows: []Row{
 			{Key: "a@x.be", Source: 2}, {Key: "a@x.be", Source: 3, OptOut: true}},
 			want: Contact{Key: "a@x.be", Language: "nl", LanguageDefaulted: true, Sources: []string{"shop", "shop-old"},
-				Segments: map[string]string{"customers": Unsubscribed}}},
+				Segments: map[string]string{"customers": Unsubscribed}, OptOuts: []ImportedOptOut{{Source: "shop-old", Topic: "customers"}}}},
 		{name: "equal values after trimming and case-folding merge silently", rows: []Row{
 			{Key: "a@x.be", Source: 0, FirstName: "Jan ", LastName: "peeters"}, {Key: "a@x.be", Source: 1, FirstName: "JAN", LastName: "Peeters"}},
 			want: Contact{Key: "a@x.be", FirstName: "Jan", LastName: "peeters", Language: "nl", LanguageDefaulted: true,
@@ -91,7 +91,7 @@ func TestMerge(t *testing.T) {
 		{name: "a rule segment is unsubscribed when every source segment is", rows: []Row{
 			{Key: "a@x.be", Source: 1, Language: "fr", OptOut: true}},
 			want: Contact{Key: "a@x.be", Language: "fr", Sources: []string{"Opt-in form"},
-				Segments: map[string]string{"optin": Unsubscribed, "french-speakers": Unsubscribed}}},
+				Segments: map[string]string{"optin": Unsubscribed, "french-speakers": Unsubscribed}, OptOuts: []ImportedOptOut{{Source: "optin", Topic: "optin"}}}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -7,6 +7,11 @@ const (
 	FieldLastName  = "lastName"
 	FieldLanguage  = "language"
 	FieldOptOut    = "optOut"
+	// FieldOptOutTime and FieldOptOutReason carry an exported opt-out's
+	// original time and reason, kept as consent evidence. They are read only
+	// where columns maps them.
+	FieldOptOutTime   = "optOutTime"
+	FieldOptOutReason = "optOutReason"
 )
 
 // headerSynonyms maps folded header names in nl, fr, en and de to fields.

@@ -1,6 +1,9 @@
 package normalize
 
-import "testing"
+import (
+	"testing"
+	"time"
+)
 
 func TestOptOut(t *testing.T) {
 	for raw, want := range map[string][2]bool{
@@ -35,5 +38,19 @@ func TestHeaderField(t *testing.T) {
 	}
 	if !SameHeader("  E-Mail  Address", "e-mail address") || SameHeader("email", "e-mail") {
 		t.Error("SameHeader compares case- and whitespace-insensitively only")
+	}
+}
+
+func TestOptOutTime(t *testing.T) {
+	want := time.Date(2024, 3, 2, 10, 15, 0, 0, time.UTC)
+	for _, raw := range []string{"2024-03-02 10:15:00", "2024-03-02T10:15:00Z", "2024-03-02T11:15:00+01:00", " 02/03/2024 10:15 "} {
+		if got, ok := OptOutTime(raw); !ok || !got.Equal(want) {
+			t.Errorf("OptOutTime(%q) = %v, %v; want %v", raw, got, ok, want)
+		}
+	}
+	for _, raw := range []string{"", "yesterday", "13/13/2024"} {
+		if _, ok := OptOutTime(raw); ok {
+			t.Errorf("OptOutTime(%q) read a time", raw)
+		}
 	}
 }

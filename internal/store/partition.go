@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"time"
 
 	"github.com/contactconverter/contact-converter/internal/merge"
 )
@@ -14,6 +15,8 @@ type PartitionWrite struct {
 	Contacts         []merge.Contact
 	// Stats are recorded with the checkpoint.
 	Stats PartStats
+	// RunAt dates the imported opt-outs whose list gives no time.
+	RunAt time.Time
 	// Erased is called, before Stats are recorded, for each contact dropped
 	// because its key was erased after the lists were read: it moves the
 	// contact's rows from merged to suppressed in stats. Nil drops them
@@ -44,10 +47,37 @@ func (p preferences) screen(ctx context.Context, c conn, w *PartitionWrite) ([]*
 			}
 			continue
 		}
+		if err := recordImportedOptOuts(ctx, c, ct, w.RunAt); err != nil {
+			return nil, err
+		}
 		o.apply(ct)
 		out = append(out, ct)
 	}
 	return out, nil
+}
+
+// recordImportedOptOuts keeps the opt-outs the lists carried as consent
+// evidence, once: a re-run adds no second copy. One without its own time
+// is dated by the first run that imported it.
+func recordImportedOptOuts(ctx context.Context, c conn, ct *merge.Contact, runAt time.Time) error {
+	for _, o := range ct.OptOuts {
+		action := ActionUnsubscribe
+		if o.Topic == "*" {
+			action = ActionUnsubscribeAll
+		}
+		source := SourceImport + ":" + o.Source
+		at, sameAt := o.At, `AND at = ?`
+		if at == "" {
+			at, sameAt = Timestamp(runAt), `AND ? <> ''`
+		}
+		if _, err := c.exec(ctx, `INSERT INTO consent_events (key, topic, action, at, source, detail)
+			SELECT ?, ?, ?, ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM consent_events
+				WHERE key = ? AND topic = ? AND action = ? AND source = ? `+sameAt+`)`,
+			ct.Key, o.Topic, action, at, source, o.Reason, ct.Key, o.Topic, action, source, at); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // erasedSet is the erasures of a range of buckets.

@@ -91,6 +91,8 @@ type ConsentEvent struct {
 	Source   string `json:"source"`
 	TextHash string `json:"textHash,omitempty"`
 	IP       string `json:"ip,omitempty"`
+	// Detail is an imported opt-out's original reason.
+	Detail string `json:"detail,omitempty"`
 }
 
 // Preferences is what the preference center needs of the database.
@@ -227,7 +229,7 @@ func contact(ctx context.Context, c conn, key string) (*Exported, error) {
 }
 
 func consentEvents(ctx context.Context, c conn, key string) ([]ConsentEvent, error) {
-	rows, err := c.query(ctx, `SELECT topic, action, at, source, text_hash, ip FROM consent_events WHERE key = ? ORDER BY id`, key)
+	rows, err := c.query(ctx, `SELECT topic, action, at, source, text_hash, ip, detail FROM consent_events WHERE key = ? ORDER BY id`, key)
 	if err != nil {
 		return nil, err
 	}
@@ -235,7 +237,7 @@ func consentEvents(ctx context.Context, c conn, key string) ([]ConsentEvent, err
 	events := []ConsentEvent{}
 	for rows.Next() {
 		var e ConsentEvent
-		if err := rows.Scan(&e.Topic, &e.Action, &e.At, &e.Source, &e.TextHash, &e.IP); err != nil {
+		if err := rows.Scan(&e.Topic, &e.Action, &e.At, &e.Source, &e.TextHash, &e.IP, &e.Detail); err != nil {
 			return nil, err
 		}
 		events = append(events, e)
@@ -243,9 +245,9 @@ func consentEvents(ctx context.Context, c conn, key string) ([]ConsentEvent, err
 	return events, rows.Err()
 }
 
-// timestamp is a time as stored: fixed width, so that text order is time
+// Timestamp is a time as stored: fixed width, so that text order is time
 // order down to the nanosecond.
-func timestamp(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000000000Z") }
+func Timestamp(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000000000Z") }
 
 // applyChange applies one change inside a transaction, holding the
 // contact's bucket.
@@ -269,7 +271,7 @@ func applyChange(ctx context.Context, c conn, salt []byte, ch *Change) error {
 	if err != nil || erased {
 		return err
 	}
-	at := timestamp(ch.At)
+	at := Timestamp(ch.At)
 	eventKey := ch.Key
 	switch ch.Action {
 	case ActionSubscribe, ActionUnsubscribe:
