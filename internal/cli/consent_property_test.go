@@ -18,7 +18,6 @@ import (
 
 	"github.com/contactconverter/contact-converter/internal/listgen"
 	"github.com/contactconverter/contact-converter/internal/merge"
-	"github.com/contactconverter/contact-converter/internal/pgtest"
 	"github.com/contactconverter/contact-converter/internal/store"
 	"github.com/contactconverter/contact-converter/internal/store/storetest"
 )
@@ -48,12 +47,9 @@ func TestConsentHoldsAgainstRunsPausesAndKills(t *testing.T) {
 	if _, err := run(t, "convert", "-f", filepath.Join(tenant, "conversion.yaml"), "--database", refDB); err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range []string{"sqlite", "postgres"} {
+	for name, newDB := range testDatabases {
 		t.Run(name, func(t *testing.T) {
-			url := "sqlite:" + filepath.Join(t.TempDir(), "contacts.db")
-			if name == "postgres" {
-				url = pgtest.NewDatabase(t, pgtest.Start(t), "consent")
-			}
+			url := newDB(t)
 			started := time.Now()
 			changes := interleave(t, tenant, url, refKeys(t, refDB))
 			checkConsent(t, url, refDB, changes)

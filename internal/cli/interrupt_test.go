@@ -57,26 +57,17 @@ func converter(t *testing.T, tenant, url string, args ...string) (*exec.Cmd, *by
 // waitCheckpoints waits until the database at url holds n checkpoints.
 func waitCheckpoints(t *testing.T, url string, n int, cmd *exec.Cmd) {
 	t.Helper()
-	if !checkpointsReach(t, url, n, cmd, 2*time.Minute) {
-		t.Fatalf("no %d checkpoints after 2 minutes", n)
-	}
-}
-
-// checkpointsReach waits up to d for n checkpoints, and reports whether
-// they came before the run ended.
-func checkpointsReach(t *testing.T, url string, n int, cmd *exec.Cmd, d time.Duration) bool {
-	t.Helper()
 	db, rebind := storetest.Open(t, url)
-	for deadline := time.Now().Add(d); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+	for deadline := time.Now().Add(2 * time.Minute); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 		if cmd.ProcessState != nil {
 			t.Fatal("the converter ended before it could be interrupted")
 		}
 		var got int
 		if db.QueryRow(rebind(`SELECT count(*) FROM checkpoints`)).Scan(&got) == nil && got >= n {
-			return true
+			return
 		}
 	}
-	return false
+	t.Fatalf("no %d checkpoints after 2 minutes", n)
 }
 
 func exportOf(t *testing.T, db string) string {

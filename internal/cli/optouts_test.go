@@ -15,6 +15,12 @@ import (
 	"github.com/contactconverter/contact-converter/internal/store"
 )
 
+// testDatabases make a fresh database of each kind, by name.
+var testDatabases = map[string]func(t *testing.T) string{
+	"sqlite":   func(t *testing.T) string { return "sqlite:" + filepath.Join(t.TempDir(), "contacts.db") },
+	"postgres": func(t *testing.T) string { return pgtest.NewDatabase(t, pgtest.Start(t), "contacts") },
+}
+
 // optOutTenant writes a members list and a Mailchimp-style unsubscribed
 // export (no opt-out column: every row is one), and a conversion reading
 // them with the given optOuts and source order.
@@ -65,10 +71,7 @@ func optOutStates(t *testing.T, db string) map[string]optOutState {
 // everywhere whatever the order of the lists, pete (only in the export) is
 // kept, subscribed to nothing, and a new members list changes none of it.
 func TestAGlobalSuppressionListBeatsEveryList(t *testing.T) {
-	for name, newDB := range map[string]func(t *testing.T) string{
-		"sqlite":   func(t *testing.T) string { return "sqlite:" + filepath.Join(t.TempDir(), "contacts.db") },
-		"postgres": func(t *testing.T) string { return pgtest.NewDatabase(t, pgtest.Start(t), "optouts") },
-	} {
+	for name, newDB := range testDatabases {
 		t.Run(name, func(t *testing.T) {
 			want := map[string]optOutState{
 				"jan@example.be":   {true, map[string]string{"members": "unsubscribed", "unsubscribed": "unsubscribed"}},
@@ -139,10 +142,7 @@ func TestASegmentSuppressionListAffectsOnlyItsSegment(t *testing.T) {
 // its source, with the original time (the run's, when the list has none);
 // running again adds no second copy.
 func TestImportedOptOutsAreKeptAsEvidence(t *testing.T) {
-	for name, newDB := range map[string]func(t *testing.T) string{
-		"sqlite":   func(t *testing.T) string { return "sqlite:" + filepath.Join(t.TempDir(), "contacts.db") },
-		"postgres": func(t *testing.T) string { return pgtest.NewDatabase(t, pgtest.Start(t), "evidence") },
-	} {
+	for name, newDB := range testDatabases {
 		t.Run(name, func(t *testing.T) {
 			tenant := optOutTenant(t, "{allRows: true, scope: Global}", false)
 			db := newDB(t)
