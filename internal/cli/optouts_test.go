@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -168,6 +169,78 @@ func TestImportedOptOutsAreKeptAsEvidence(t *testing.T) {
 				if diff := cmp.Diff(want, got); diff != "" {
 					t.Errorf("%s (-want +got):\n%s", key, diff)
 				}
+			}
+		})
+	}
+}
+
+// An imported opt-out is never lost: with the suppression list gone from a
+// later run, jan and pete stay opted out, and no list subscribes them.
+func TestAnImportedOptOutOutlivesItsList(t *testing.T) {
+	for name, newDB := range testDatabases {
+		t.Run(name, func(t *testing.T) {
+			tenant := optOutTenant(t, "{allRows: true, scope: Global}", false)
+			db := newDB(t)
+			manifest := filepath.Join(tenant, "conversion.yaml")
+			if _, err := run(t, "convert", "-f", manifest, "--database", db); err != nil {
+				t.Fatal(err)
+			}
+			// The next run reads only a new members list, pete in it too.
+			m, _ := os.ReadFile(manifest)
+			spec, _, _ := strings.Cut(string(m), "    - {name: unsubscribed")
+			if err := os.WriteFile(manifest, []byte(strings.Replace(spec, "members.csv", "members-2025.csv", 1)), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(tenant, "members-2025.csv"), []byte("Email Address\njan@example.be\nzoe@example.be\npete@example.be\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := run(t, "convert", "-f", manifest, "--database", db); err != nil {
+				t.Fatal(err)
+			}
+			want := map[string]bool{"jan@example.be": true, "zoe@example.be": false, "pete@example.be": true}
+			got := map[string]bool{}
+			for key, s := range optOutStates(t, db) {
+				got[key] = s.GlobalOptOut
+			}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("global opt-outs after the suppression list left the spec (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// Re-subscribing on the preference page after an imported opt-out is fresh
+// consent and wins; a choice made before the opt-out's time does not.
+func TestOnlyALaterChoiceWinsOverAnImportedOptOut(t *testing.T) {
+	for name, newDB := range testDatabases {
+		t.Run(name, func(t *testing.T) {
+			tenant := optOutTenant(t, "{allRows: true, scope: Global}", false)
+			db := newDB(t)
+			ctx := context.Background()
+			st, err := store.Open(ctx, db)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// pete withdrew his objection before his imported opt-out (2023-11-20);
+			// jan did after his (2024-03-02).
+			for key, at := range map[string]time.Time{
+				"pete@example.be": time.Date(2023, 1, 1, 0, 0, 0, 0, time.UTC),
+				"jan@example.be":  time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC),
+			} {
+				if err := st.Apply(ctx, []store.Change{{Key: key, Action: store.ActionWithdrawObjection, Topic: "*", Source: store.SourcePreferenceCenter, At: at}}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			st.Close()
+			if _, err := run(t, "convert", "-f", filepath.Join(tenant, "conversion.yaml"), "--database", db); err != nil {
+				t.Fatal(err)
+			}
+			got := map[string]bool{}
+			for key, s := range optOutStates(t, db) {
+				got[key] = s.GlobalOptOut
+			}
+			if diff := cmp.Diff(map[string]bool{"jan@example.be": false, "marie@example.be": false, "pete@example.be": true}, got); diff != "" {
+				t.Errorf("global opt-outs (-want +got):\n%s", diff)
 			}
 		})
 	}

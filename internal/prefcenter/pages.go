@@ -201,9 +201,13 @@ func (s *Server) savePreferences(w http.ResponseWriter, r *http.Request) {
 	}
 	ticked := r.PostForm["topic"]
 	var changes []store.Change
+	withdraw := vis.contact.GlobalOptOut && len(ticked) > 0
 	for _, t := range s.topics(v) {
 		want := slices.Contains(ticked, t.Name)
-		if want == t.Checked {
+		// Withdrawing a global opt-out, the contact saw every topic
+		// unticked: one left so stays unsubscribed, whatever the lists say.
+		_, member := vis.contact.Segments[t.Segment]
+		if want == t.Checked && !(withdraw && member && !want) {
 			continue
 		}
 		action := store.ActionUnsubscribe
@@ -214,7 +218,7 @@ func (s *Server) savePreferences(w http.ResponseWriter, r *http.Request) {
 		c.Segment, c.TextHash = t.Segment, textHash(v.Lang, t.Title, t.Description)
 		changes = append(changes, c)
 	}
-	if vis.contact.GlobalOptOut && len(ticked) > 0 {
+	if withdraw {
 		c := s.change(r, vis, store.ActionWithdrawObjection, "*")
 		c.TextHash = textHash(v.Lang, v.T("prefs.optedOut"))
 		changes = append([]store.Change{c}, changes...)

@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/contactconverter/contact-converter/internal/linktoken"
 	"github.com/contactconverter/contact-converter/internal/merge"
 	"github.com/contactconverter/contact-converter/internal/prefconfig"
@@ -194,6 +196,37 @@ func TestOneClickUnsubscribe(t *testing.T) {
 	// An unsubscribe link opens no preference page.
 	if r := f.get(strings.Replace(link, "/u/", "/p/", 1)); r.status != http.StatusForbidden {
 		t.Errorf("an unsubscribe link opened the preferences: %d", r.status)
+	}
+}
+
+// Back after unsubscribing from everything, a contact sees nothing ticked;
+// saving with one topic ticked subscribes that one only, also after the
+// next run merges the lists again.
+func TestResubscribingAfterAGlobalOptOutTicksOnlyWhatWasTicked(t *testing.T) {
+	f := newFixture(t, sqliteStore(t), nil)
+	prefs := f.link(greta, linktoken.PurposePreferences)
+	unsub := prefs + "/unsubscribe"
+	if r := f.do(http.MethodPost, unsub, url.Values{"csrf": {f.csrf(unsub)}}, nil); r.status != http.StatusOK {
+		t.Fatalf("unsubscribe all: %d", r.status)
+	}
+	if page := f.get(prefs); checked(page.body, "fairs") || checked(page.body, "newsletter") {
+		t.Fatal("a topic shows ticked after unsubscribing from everything")
+	}
+	f.now = f.now.Add(time.Minute)
+	if r := f.do(http.MethodPost, prefs, url.Values{"csrf": {f.csrf(prefs)}, "topic": {"fairs"}}, nil); r.status != http.StatusOK {
+		t.Fatalf("save: %d", r.status)
+	}
+	want := map[string]bool{"fairs": true, "newsletter": false, "shop": false}
+	for _, when := range []string{"after saving", "after the next run"} {
+		page := f.get(prefs)
+		got := map[string]bool{}
+		for topic := range want {
+			got[topic] = checked(page.body, topic)
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("ticked %s (-want +got):\n%s", when, diff)
+		}
+		seed(t, f.store)
 	}
 }
 

@@ -47,7 +47,7 @@ func (p preferences) screen(ctx context.Context, c conn, w *PartitionWrite) ([]*
 			}
 			continue
 		}
-		if err := recordImportedOptOuts(ctx, c, ct, w.RunAt); err != nil {
+		if err := o.importOptOuts(ctx, c, ct, w.RunAt); err != nil {
 			return nil, err
 		}
 		o.apply(ct)
@@ -56,25 +56,49 @@ func (p preferences) screen(ctx context.Context, c conn, w *PartitionWrite) ([]*
 	return out, nil
 }
 
-// recordImportedOptOuts keeps the opt-outs the lists carried as consent
-// evidence, once: a re-run adds no second copy. One without its own time
-// is dated by the first run that imported it.
-func recordImportedOptOuts(ctx context.Context, c conn, ct *merge.Contact, runAt time.Time) error {
-	for _, o := range ct.OptOuts {
+// importOptOuts keeps the opt-outs the lists carried, once: a re-run adds
+// no second copy. One without its own time is dated by the first run that
+// imported it. Each is recorded
+//   - as consent evidence, marked as imported from its source;
+//   - as a choice of the contact's at the opt-out's time, as the preference
+//     center records them, so that it holds when the list is gone from
+//     later runs, and only a choice the contact makes later wins over it.
+//     One without a time yields to every choice the contact made: the list
+//     cannot tell which came first.
+func (o *overrides) importOptOuts(ctx context.Context, c conn, ct *merge.Contact, runAt time.Time) error {
+	for _, x := range ct.OptOuts {
 		action := ActionUnsubscribe
-		if o.Topic == "*" {
+		if x.Topic == "*" {
 			action = ActionUnsubscribeAll
 		}
-		source := SourceImport + ":" + o.Source
-		at, sameAt := o.At, `AND at = ?`
+		source := SourceImport + ":" + x.Source
+		at, sameAt := x.At, `AND at = ?`
 		if at == "" {
 			at, sameAt = Timestamp(runAt), `AND ? <> ''`
 		}
-		if _, err := c.exec(ctx, `INSERT INTO consent_events (key, topic, action, at, source, detail)
+		added, err := c.exec(ctx, `INSERT INTO consent_events (key, topic, action, at, source, detail)
 			SELECT ?, ?, ?, ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM consent_events
 				WHERE key = ? AND topic = ? AND action = ? AND source = ? `+sameAt+`)`,
-			ct.Key, o.Topic, action, at, source, o.Reason, ct.Key, o.Topic, action, source, at); err != nil {
+			ct.Key, x.Topic, action, at, source, x.Reason, ct.Key, x.Topic, action, source, at)
+		if err != nil {
 			return err
+		}
+		if added == 0 {
+			continue
+		}
+		choiceAt := x.At
+		if choiceAt == "" {
+			choiceAt = Timestamp(time.Time{})
+		}
+		won, err := setOverride(ctx, c, Bucket(ct.Key), ct.Key, x.Topic, merge.Unsubscribed, choiceAt)
+		if err != nil {
+			return err
+		}
+		if won {
+			if o.segments[ct.Key] == nil {
+				o.segments[ct.Key] = map[string]string{}
+			}
+			o.segments[ct.Key][x.Topic] = merge.Unsubscribed
 		}
 	}
 	return nil
