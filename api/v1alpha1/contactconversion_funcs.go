@@ -20,6 +20,15 @@ func (s *Source) SegmentName() string {
 	return s.Name
 }
 
+// OptOutKind is why the source's opt-outs were made: Unsubscribe unless
+// set.
+func (s *Source) OptOutKind() OptOutKind {
+	if s.OptOuts != nil && s.OptOuts.Kind != "" {
+		return s.OptOuts.Kind
+	}
+	return OptOutKindUnsubscribe
+}
+
 // OptOutScope is how far the source's opt-outs reach: Segment unless set.
 func (s *Source) OptOutScope() OptOutScope {
 	if s.OptOuts != nil && s.OptOuts.Scope != "" {

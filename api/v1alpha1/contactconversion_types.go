@@ -155,6 +155,21 @@ const (
 	OptOutScopeGlobal OptOutScope = "Global"
 )
 
+// OptOutKind is why an old platform stopped mailing an address.
+// +kubebuilder:validation:Enum=Unsubscribe;Bounce;Complaint
+type OptOutKind string
+
+// Opt-out kinds.
+const (
+	// OptOutKindUnsubscribe: the contact unsubscribed.
+	OptOutKindUnsubscribe OptOutKind = "Unsubscribe"
+	// OptOutKindBounce: mail to the address bounced hard (Mailchimp's
+	// "cleaned"); the address is also marked undeliverable.
+	OptOutKindBounce OptOutKind = "Bounce"
+	// OptOutKindComplaint: the contact reported a mail as spam.
+	OptOutKindComplaint OptOutKind = "Complaint"
+)
+
 // OptOuts configures a source's opt-outs.
 type OptOuts struct {
 	// AllRows makes every row of the source an opt-out, as in an old
@@ -168,6 +183,12 @@ type OptOuts struct {
 	// +kubebuilder:default=Segment
 	// +optional
 	Scope OptOutScope `json:"scope,omitempty"`
+	// Kind of the opt-outs, kept on their consent evidence: Unsubscribe
+	// (the default), Bounce (a hard bounce, which also marks the address
+	// undeliverable) or Complaint (a spam report).
+	// +kubebuilder:default=Unsubscribe
+	// +optional
+	Kind OptOutKind `json:"kind,omitempty"`
 }
 
 // CSVSource reads a delimited file from exactly one place.

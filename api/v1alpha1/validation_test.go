@@ -197,6 +197,9 @@ func TestCRDValidation(t *testing.T) {
 		{name: "unknown opt-out scope", base: validConversion, edit: func(s map[string]any) {
 			src(s, 0)["optOuts"] = map[string]any{"allRows": true, "scope": "Everything"}
 		}, want: `Unsupported value: "Everything"`},
+		{name: "unknown opt-out kind", base: validConversion, edit: func(s map[string]any) {
+			src(s, 0)["optOuts"] = map[string]any{"allRows": true, "kind": "SoftBounce"}
+		}, want: `spec.sources[0].optOuts.kind: Unsupported value: "SoftBounce": supported values: "Unsubscribe", "Bounce", "Complaint"`},
 		{name: "rule segment named like a source", base: validConversion, edit: func(s map[string]any) {
 			s["segments"] = []any{map[string]any{"name": "shop", "match": map[string]any{"language": "fr"}}}
 		}, want: "a rule segment's name must differ from every source's segment name"},

@@ -7,6 +7,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/signal"
@@ -70,7 +71,7 @@ func run() error {
 		return err
 	}
 
-	step("kubectl apply -k config/samples/demo  (namespace acme: 4 messy lists, a conversion on SQLite, a preference center)")
+	step("kubectl apply -k config/samples/demo  (namespace acme: 4 messy lists and an unsubscribe export, a conversion on SQLite, a preference center)")
 	if err := show("apply", "-k", filepath.Join(root, "config", "samples", "demo")); err != nil {
 		return err
 	}
@@ -130,15 +131,27 @@ func run() error {
 		return err
 	}
 
+	step("The old platform's unsubscribes (mailchimp-unsubscribed.csv: every row an audience-wide opt-out) beat every list")
+	if err := show("-n", "acme", "get", "contactconversion", "acme", "-o",
+		`jsonpath=opt-outs imported: {.status.progress.optOutsImported.global} global, {.status.progress.optOutsImported.segment} per list{"\n"}`); err != nil {
+		return err
+	}
+
 	step("The preference center (a Deployment run by the local node)")
-	url, err := preferenceURL(ctx, c)
+	links, err := preferenceLinks(ctx, c, "greta@example.de", "luc.janssens@example.be")
 	if err != nil {
 		return err
 	}
 	if err := show("-n", "acme", "get", "preferencecenters", "-o", "wide"); err != nil {
 		return err
 	}
+	url := links[0]
 	fmt.Printf("   A signed link for greta@example.de (valid one hour), answering on loopback:\n   %s\n", url)
+	ticked, err := tickedTopics(links[1])
+	if err != nil {
+		return err
+	}
+	fmt.Printf("   luc.janssens@example.be is in two lists and in the unsubscribe export: his page ticks %d topics\n   %s\n", ticked, links[1])
 
 	step("Explore further (the cluster stays up until Ctrl-C)")
 	fmt.Printf(`   export KUBECONFIG=%s
@@ -203,9 +216,9 @@ func (w *phaseWatch) until(ctx context.Context, timeout time.Duration, phases ..
 	return fmt.Errorf("the conversion did not reach %v within %s", phases, timeout)
 }
 
-// preferenceURL mints a link with the generated signing key and checks it
-// answers on the ready Pod's address.
-func preferenceURL(ctx context.Context, c *cluster.Cluster) (string, error) {
+// preferenceLinks mints a preference link for each key with the generated
+// signing key, once the ready Pod's address answers the first.
+func preferenceLinks(ctx context.Context, c *cluster.Cluster, keys ...string) ([]string, error) {
 	pc := &ccv1.PreferenceCenter{ObjectMeta: metav1.ObjectMeta{Namespace: "acme", Name: "acme"}}
 	deadline := time.Now().Add(2 * time.Minute)
 	for time.Now().Before(deadline) {
@@ -219,28 +232,45 @@ func preferenceURL(ctx context.Context, c *cluster.Cluster) (string, error) {
 				}
 				signer, err := linktoken.NewSigner(s.Data)
 				if err != nil {
-					return "", err
+					return nil, err
 				}
-				tok, err := signer.Mint("greta@example.de", linktoken.PurposePreferences, time.Now().Add(time.Hour))
-				if err != nil {
-					return "", err
+				var links []string
+				for _, key := range keys {
+					tok, err := signer.Mint(key, linktoken.PurposePreferences, time.Now().Add(time.Hour))
+					if err != nil {
+						return nil, err
+					}
+					links = append(links, "http://"+p.Status.PodIP+":8080/p/"+tok)
 				}
-				url := "http://" + p.Status.PodIP + ":8080/p/" + tok
-				if res, err := http.Get(url); err == nil {
+				if res, err := http.Get(links[0]); err == nil {
 					res.Body.Close()
 					if res.StatusCode == http.StatusOK {
-						return url, nil
+						return links, nil
 					}
 				}
 			}
 		}
 		select {
 		case <-ctx.Done():
-			return "", ctx.Err()
+			return nil, ctx.Err()
 		case <-time.After(500 * time.Millisecond):
 		}
 	}
-	return "", fmt.Errorf("the preference page did not answer within 2 minutes")
+	return nil, fmt.Errorf("the preference page did not answer within 2 minutes")
+}
+
+// tickedTopics counts the ticked topics on a preference page.
+func tickedTopics(url string) (int, error) {
+	res, err := http.Get(url)
+	if err != nil {
+		return 0, err
+	}
+	defer res.Body.Close()
+	body, err := io.ReadAll(res.Body)
+	if err != nil || res.StatusCode != http.StatusOK {
+		return 0, fmt.Errorf("preference page: %d %v", res.StatusCode, err)
+	}
+	return strings.Count(string(body), `" checked`), nil
 }
 
 func podReady(p *corev1.Pod) bool {

@@ -288,11 +288,18 @@ func (p *progressPrinter) done() {
 
 func printSummary(w io.Writer, r *engine.Report) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "SOURCE\tREAD\tMERGED\tREJECTED\tSUPPRESSED\t")
+	fmt.Fprintln(tw, "SOURCE\tREAD\tMERGED\tREJECTED\tSUPPRESSED\tOPT-OUTS\t")
 	for _, s := range r.Sources {
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t\n", s.Name, s.RowsRead, s.RowsMerged, s.RowsRejected, s.RowsSuppressed)
+		optOuts := ""
+		if s.OptOutsImported > 0 {
+			optOuts = fmt.Sprintf("%d %s", s.OptOutsImported, s.OptOutScope)
+			if s.OptOutKind != string(ccv1.OptOutKindUnsubscribe) {
+				optOuts += " " + s.OptOutKind
+			}
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%s\t\n", s.Name, s.RowsRead, s.RowsMerged, s.RowsRejected, s.RowsSuppressed, optOuts)
 	}
-	fmt.Fprintf(tw, "total\t%d\t%d\t%d\t\t\n", r.RowsRead(), r.RowsRead()-r.RowsRejected(), r.RowsRejected())
+	fmt.Fprintf(tw, "total\t%d\t%d\t%d\t\t\t\n", r.RowsRead(), r.RowsRead()-r.RowsRejected(), r.RowsRejected())
 	_ = tw.Flush()
 	fmt.Fprintf(w, "\n%d contacts (%d duplicate rows merged), %d conflicts (%d unresolved), default language given to %d contacts\n",
 		r.Contacts, r.DuplicatesMerged, r.Conflicts, r.Unresolved, r.LanguageDefault)
@@ -305,6 +312,9 @@ func printSummary(w io.Writer, r *engine.Report) {
 	}
 	if r.UnknownOptOutValues > 0 {
 		fmt.Fprintf(w, "%d opt-out cells were not understood and count as opted out (consent is never assumed)\n", r.UnknownOptOutValues)
+	}
+	if r.UnknownOptOutTimes > 0 {
+		fmt.Fprintf(w, "%d opt-out times were in no known format; those opt-outs are dated by this run\n", r.UnknownOptOutTimes)
 	}
 	if r.PartitionsResumed > 0 {
 		fmt.Fprintf(w, "resumed: %d partitions were already written by an interrupted run\n", r.PartitionsResumed)

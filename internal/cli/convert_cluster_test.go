@@ -124,7 +124,7 @@ func checkClusterRun(t *testing.T, c client.Client, cc *ccv1.ContactConversion, 
 
 	must(c.Get(ctx, client.ObjectKeyFromObject(cc), cc))
 	s := cc.Status
-	if s.Progress == nil || s.Progress.Contacts != 9 || s.Progress.RowsRead != 19 || s.Progress.RowsRejected != 3 || s.Progress.Percent != 100 {
+	if s.Progress == nil || s.Progress.Contacts != 10 || s.Progress.RowsRead != 21 || s.Progress.RowsRejected != 3 || s.Progress.Percent != 100 {
 		t.Errorf("status.progress = %+v", s.Progress)
 	}
 	if s.Conflicts == nil || s.Conflicts.Total != 2 || s.Conflicts.Unresolved != 1 || len(s.Conflicts.Sample) != 1 ||

@@ -25,7 +25,12 @@ func newExportCommand() *cobra.Command {
 format is also the GDPR portability format:
 
   {"key", "email", "firstName", "lastName", "language", "fields", "sources",
-   "segments": {"<segment>": "subscribed"|"unsubscribed"}, "globalOptOut", "conflicts"}`,
+   "segments": {"<segment>": "subscribed"|"unsubscribed"}, "globalOptOut", "conflicts",
+   "undeliverable"}
+
+globalOptOut: the contact is opted out of everything; no segment may be
+mailed. undeliverable: an old platform reported a hard bounce for the
+address.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if format != "jsonl" && format != "csv" {
@@ -68,7 +73,7 @@ format is also the GDPR portability format:
 
 func exportCSV(cmd *cobra.Command, st store.Store, w io.Writer) error {
 	cw := csvsafe.NewWriter(w)
-	_ = cw.Write([]string{"key", "email", "firstName", "lastName", "language", "globalOptOut", "sources", "segments", "fields", "unresolvedConflicts"})
+	_ = cw.Write([]string{"key", "email", "firstName", "lastName", "language", "globalOptOut", "undeliverable", "sources", "segments", "fields", "unresolvedConflicts"})
 	err := st.Export(cmd.Context(), func(e *store.Exported) error {
 		segs := make([]string, 0, len(e.Segments))
 		for name, status := range e.Segments {
@@ -83,7 +88,7 @@ func exportCSV(cmd *cobra.Command, st store.Store, w io.Writer) error {
 			}
 		}
 		return cw.Write([]string{e.Key, e.Email, e.FirstName, e.LastName, e.Language, strconv.FormatBool(e.GlobalOptOut),
-			strings.Join(e.Sources, "; "), strings.Join(segs, "; "), string(fields), strconv.Itoa(unresolved)})
+			strconv.FormatBool(e.Undeliverable), strings.Join(e.Sources, "; "), strings.Join(segs, "; "), string(fields), strconv.Itoa(unresolved)})
 	})
 	cw.Flush()
 	if err != nil {

@@ -2,9 +2,12 @@ package cli
 
 import (
 	"context"
+	"encoding/csv"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -241,6 +244,182 @@ func TestOnlyALaterChoiceWinsOverAnImportedOptOut(t *testing.T) {
 			}
 			if diff := cmp.Diff(map[string]bool{"jan@example.be": false, "marie@example.be": false, "pete@example.be": true}, got); diff != "" {
 				t.Errorf("global opt-outs (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// exportsTenant is a members list and one suppression export from each
+// platform a tenant leaves, as that platform writes it (testdata/exports).
+func exportsTenant(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	entries, err := os.ReadDir("testdata/exports")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		data, err := os.ReadFile(filepath.Join("testdata/exports", e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, e.Name()), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	members := "email,first name\njan@example.be,Jan\npieter@example.be,Pieter\nmarie@example.be,Marie\nluc@exemple.fr,Luc\n" +
+		"élise@exemple.fr,Élise\nsofie@example.nl,Sofie\ntom@example.de,Tom\nanna@example.be,Anna\nkees@example.nl,Kees\nzoe@example.be,Zoë\n"
+	manifest := `apiVersion: contacts.contactconverter.io/v1alpha1
+kind: ContactConversion
+metadata: {name: leaving}
+spec:
+  defaultLanguage: nl
+  database: {sqlite: {persistentVolumeClaim: x}}
+  sources:
+    - {name: members, csv: {path: members.csv}}
+    - name: mailchimp-unsubscribed
+      csv: {path: mailchimp_unsubscribed_members_export_4c3e0f1a2b.csv}
+      columns: {email: Email Address, optOutTime: UNSUB_TIME, optOutReason: UNSUB_REASON}
+      optOuts: {allRows: true, scope: Global}
+    - name: mailchimp-cleaned
+      csv: {path: mailchimp_cleaned_members_export_4c3e0f1a2b.csv}
+      columns: {email: Email Address, optOutTime: CLEAN_TIME}
+      optOuts: {allRows: true, scope: Global, kind: Bounce}
+    - name: brevo-blocklist
+      csv: {path: brevo_blocklist_export.csv}
+      columns: {email: EMAIL, optOutTime: DATE_BLACKLIST}
+      optOuts: {allRows: true, scope: Global}
+    - name: hubspot-unsubscribed
+      csv: {path: hubspot-crm-exports-unsubscribed-contacts-2024-05-01.csv}
+      columns: {email: Email, optOut: Unsubscribed from all email, optOutTime: Last Modified Date}
+      optOuts: {scope: Global}
+    - name: listmonk-blocklisted
+      csv: {path: listmonk_subscribers.csv}
+      columns: {email: email, optOutTime: updated_at}
+      optOuts: {allRows: true, scope: Global, kind: Complaint}
+    - name: do-not-email
+      csv: {path: do-not-email.txt}
+      optOuts: {allRows: true, scope: Global}
+`
+	for name, data := range map[string]string{"members.csv": members, "conversion.yaml": manifest} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// Every platform's suppression export, read as it comes: everyone in one is
+// opted out of everything, with the original time, reason and kind as
+// evidence; the hard bounce leaves the address undeliverable.
+func TestEveryPlatformsSuppressionExport(t *testing.T) {
+	for name, newDB := range testDatabases {
+		t.Run(name, func(t *testing.T) {
+			tenant := exportsTenant(t)
+			db := newDB(t)
+			report := filepath.Join(t.TempDir(), "report.json")
+			before := time.Now()
+			if _, err := run(t, "convert", "-f", filepath.Join(tenant, "conversion.yaml"), "--database", db, "--report", report); err != nil {
+				t.Fatal(err)
+			}
+			after := time.Now()
+
+			type state struct {
+				GlobalOptOut, Undeliverable bool
+				Subscribed                  []string
+			}
+			got := map[string]state{}
+			for key, e := range exported(t, db) {
+				s := state{GlobalOptOut: e.GlobalOptOut, Undeliverable: e.Undeliverable}
+				for seg, status := range e.Segments {
+					if status == "subscribed" {
+						s.Subscribed = append(s.Subscribed, seg)
+					}
+				}
+				got[key] = s
+			}
+			optedOut := state{GlobalOptOut: true}
+			want := map[string]state{
+				"jan@example.be": optedOut, "pieter@example.be": optedOut, "marie@example.be": {GlobalOptOut: true, Undeliverable: true},
+				"luc@exemple.fr": optedOut, "élise@exemple.fr": optedOut, "sofie@example.nl": optedOut, "tom@example.de": optedOut,
+				"anna@example.be": optedOut, "kees@example.nl": optedOut, "zoe@example.be": {Subscribed: []string{"members"}},
+			}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("contacts (-want +got):\n%s", diff)
+			}
+
+			st, err := store.Open(context.Background(), db)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Close()
+			imported := func(source, at, reason, kind string) []store.ConsentEvent {
+				return []store.ConsentEvent{{Topic: "*", Action: store.ActionUnsubscribeAll, At: at, Source: "import:" + source, Detail: reason, Kind: kind}}
+			}
+			const runTime = "(the run's time)"
+			wantEvents := map[string][]store.ConsentEvent{
+				"jan@example.be":    imported("mailchimp-unsubscribed", "2024-03-02T10:15:00.000000000Z", "No longer interested", "Unsubscribe"),
+				"pieter@example.be": imported("mailchimp-unsubscribed", "2023-11-20T08:00:00.000000000Z", "Other", "Unsubscribe"),
+				"marie@example.be":  imported("mailchimp-cleaned", "2022-06-01T03:12:09.000000000Z", "", "Bounce"),
+				"luc@exemple.fr":    imported("brevo-blocklist", "2024-01-15T09:12:00.000000000Z", "", "Unsubscribe"),
+				"élise@exemple.fr":  imported("brevo-blocklist", "2023-07-03T18:40:00.000000000Z", "", "Unsubscribe"),
+				"sofie@example.nl":  imported("hubspot-unsubscribed", "2024-02-11T16:04:00.000000000Z", "", "Unsubscribe"),
+				"tom@example.de":    imported("listmonk-blocklisted", "2024-01-15T08:12:44.654321000Z", "", "Complaint"),
+				"anna@example.be":   imported("do-not-email", runTime, "", "Unsubscribe"),
+				"kees@example.nl":   imported("do-not-email", runTime, "", "Unsubscribe"),
+				"zoe@example.be":    {},
+			}
+			for key, want := range wantEvents {
+				events, err := st.ConsentEvents(context.Background(), key)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for i, e := range events {
+					if at, err := time.Parse(time.RFC3339Nano, e.At); err == nil && !at.Before(before.Truncate(time.Second)) && !at.After(after) {
+						events[i].At = runTime
+					}
+				}
+				if diff := cmp.Diff(want, events); diff != "" {
+					t.Errorf("evidence of %s (-want +got):\n%s", key, diff)
+				}
+			}
+
+			out, err := run(t, "export", "--database", db, "--format", "csv")
+			if err != nil {
+				t.Fatal(err)
+			}
+			rows, err := csv.NewReader(strings.NewReader(out)).ReadAll()
+			if err != nil {
+				t.Fatal(err)
+			}
+			col := slices.Index(rows[0], "undeliverable")
+			undeliverable := map[string]string{}
+			for _, r := range rows[1:] {
+				if col >= 0 && r[col] == "true" {
+					undeliverable[r[0]] = r[col]
+				}
+			}
+			if diff := cmp.Diff(map[string]string{"marie@example.be": "true"}, undeliverable); diff != "" {
+				t.Errorf("undeliverable in the CSV export (-want +got):\n%s", diff)
+			}
+
+			var rep engine.Report
+			data, _ := os.ReadFile(report)
+			if err := json.Unmarshal(data, &rep); err != nil {
+				t.Fatal(err)
+			}
+			counts := map[string]string{}
+			for _, s := range rep.Sources {
+				counts[s.Name] = fmt.Sprintf("%d %s %s, %d rejected", s.OptOutsImported, s.OptOutScope, s.OptOutKind, s.RowsRejected)
+			}
+			wantCounts := map[string]string{
+				"members": "0  , 0 rejected", "mailchimp-unsubscribed": "2 Global Unsubscribe, 0 rejected",
+				"mailchimp-cleaned": "1 Global Bounce, 0 rejected", "brevo-blocklist": "2 Global Unsubscribe, 0 rejected",
+				"hubspot-unsubscribed": "1 Global Unsubscribe, 0 rejected", "listmonk-blocklisted": "1 Global Complaint, 0 rejected",
+				"do-not-email": "2 Global Unsubscribe, 0 rejected",
+			}
+			if diff := cmp.Diff(wantCounts, counts); diff != "" {
+				t.Errorf("report (-want +got):\n%s", diff)
 			}
 		})
 	}

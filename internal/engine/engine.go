@@ -302,11 +302,18 @@ func (r *runner) readSource(ctx context.Context, rd *reader, i int, tb source.Ta
 		read, rejected, optOuts = 0, 0, 0
 	}
 	defer func() { r.update(report) }()
+	next := tb.Next
+	if m.headerless {
+		next = func() ([]string, int, error) {
+			next = tb.Next
+			return tb.Header(), 1, nil
+		}
+	}
 	for n := 0; ; n++ {
 		if n%4096 == 0 && ctx.Err() != nil {
 			return ctx.Err()
 		}
-		rec, line, err := tb.Next()
+		rec, line, err := next()
 		if errors.Is(err, io.EOF) {
 			return nil
 		}
@@ -601,6 +608,7 @@ func (r *runner) finish(ctx context.Context) error {
 	for i := range rep.Sources {
 		if s := &rep.Sources[i]; s.OptOutsImported > 0 {
 			s.OptOutScope = string(r.o.Spec.Sources[i].OptOutScope())
+			s.OptOutKind = string(r.o.Spec.Sources[i].OptOutKind())
 		}
 	}
 	if r.o.Store != nil {

@@ -48,9 +48,11 @@ type SourceReport struct {
 	RowsOtherShards int64    `json:"rowsOtherShards,omitempty"`
 	// OptOutsImported counts the rows that carried an opt-out, applied with
 	// OptOutScope (Segment or Global).
-	OptOutsImported int64            `json:"optOutsImported,omitempty"`
-	OptOutScope     string           `json:"optOutScope,omitempty"`
-	Rejections      map[string]int64 `json:"rejections,omitempty"`
+	OptOutsImported int64  `json:"optOutsImported,omitempty"`
+	OptOutScope     string `json:"optOutScope,omitempty"`
+	// OptOutKind is Unsubscribe, Bounce or Complaint.
+	OptOutKind string           `json:"optOutKind,omitempty"`
+	Rejections map[string]int64 `json:"rejections,omitempty"`
 }
 
 func newReport(spec *ccv1.ContactConversionSpec) *Report {
@@ -113,6 +115,7 @@ func CombineShards(shards []*Report) (*Report, error) {
 			o.RowsSuppressed += s.RowsSuppressed
 			o.OptOutsImported += s.OptOutsImported
 			o.OptOutScope = max(o.OptOutScope, s.OptOutScope)
+			o.OptOutKind = max(o.OptOutKind, s.OptOutKind)
 		}
 		out.Contacts += r.Contacts
 		out.DuplicatesMerged += r.DuplicatesMerged

@@ -30,6 +30,8 @@ type mapping struct {
 	allRows bool
 	// optOutTime and optOutReason are the evidence columns, or -1.
 	optOutTime, optOutReason int
+	// headerless: the list's first line is a row, not a header.
+	headerless bool
 	// Described lists how each field was found, for the report.
 	described []string
 }
@@ -104,6 +106,13 @@ func newMapping(spec *ccv1.ContactConversionSpec, index int, header []string) (*
 	}
 	slices.SortFunc(m.custom, func(a, b customColumn) int { return strings.Compare(a.name, b.name) })
 	slices.Sort(m.described)
+	// A plain address list has no header: its first line is an address.
+	if m.key < 0 && m.keyIsEmail && len(header) == 1 && len(src.Columns) == 0 {
+		if _, err := normalize.EmailKey(header[0]); err == nil {
+			m.key, m.email, m.headerless = 0, 0, true
+			m.described = append(m.described, "email <- column 1 (a plain address list without header: its first line is read as an address)")
+		}
+	}
 	if m.key < 0 {
 		return nil, &ConfigError{fmt.Errorf("%s: no column holds the unique key %q; map it in columns (%s)",
 			where, spec.KeyField(), describeHeader(header, src.Columns))}

@@ -62,6 +62,8 @@ type Contact struct {
 	Conflicts    []Conflict
 	// OptOuts are the opt-outs the lists carried, kept as consent evidence.
 	OptOuts []ImportedOptOut
+	// Undeliverable tells that a list reported a hard bounce.
+	Undeliverable bool
 }
 
 // ImportedOptOut is one opt-out a list carried.
@@ -73,6 +75,8 @@ type ImportedOptOut struct {
 	// At is the original time (stored form), or "" when the list has none.
 	At     string
 	Reason string
+	// Kind is the source's opt-out kind: Unsubscribe, Bounce or Complaint.
+	Kind ccv1.OptOutKind
 }
 
 // Rules configure a merge.
@@ -91,6 +95,8 @@ type Rules struct {
 	SourceNames []string
 	// GlobalOptOuts tells, by source, that its opt-outs are audience-wide.
 	GlobalOptOuts []bool
+	// OptOutKinds are the sources' opt-out kinds, by source.
+	OptOutKinds []ccv1.OptOutKind
 }
 
 // NewRules reads the rules from a spec.
@@ -109,6 +115,7 @@ func NewRules(spec *ccv1.ContactConversionSpec) *Rules {
 		r.Segments = append(r.Segments, s.SegmentName())
 		r.SourceNames = append(r.SourceNames, s.Name)
 		r.GlobalOptOuts = append(r.GlobalOptOuts, s.OptOutScope() == ccv1.OptOutScopeGlobal)
+		r.OptOutKinds = append(r.OptOutKinds, s.OptOutKind())
 	}
 	return r
 }
@@ -163,7 +170,9 @@ func (r *Rules) Merge(rows []Row) Contact {
 			if r.GlobalOptOuts[x.Source] {
 				topic = "*"
 			}
-			c.OptOuts = append(c.OptOuts, ImportedOptOut{Source: r.SourceNames[x.Source], Topic: topic, At: x.OptOutAt, Reason: x.OptOutReason})
+			kind := r.OptOutKinds[x.Source]
+			c.Undeliverable = c.Undeliverable || kind == ccv1.OptOutKindBounce
+			c.OptOuts = append(c.OptOuts, ImportedOptOut{Source: r.SourceNames[x.Source], Topic: topic, At: x.OptOutAt, Reason: x.OptOutReason, Kind: kind})
 		} else if _, seen := c.Segments[seg]; !seen {
 			c.Segments[seg] = Subscribed
 		}

@@ -17,6 +17,7 @@ func rules(policy ccv1.ConflictPolicy) *Rules {
 			{Name: "optin", DisplayName: "Opt-in form"},
 			{Name: "shop", Segment: "customers"},
 			{Name: "shop-old", Segment: "customers"},
+			{Name: "cleaned", OptOuts: &ccv1.OptOuts{AllRows: true, Scope: ccv1.OptOutScopeGlobal, Kind: ccv1.OptOutKindBounce}},
 		},
 		Segments: []ccv1.RuleSegment{
 			{Name: "french-speakers", Match: ccv1.SegmentMatch{Language: "fr"}},
@@ -45,15 +46,15 @@ func TestMerge(t *testing.T) {
 		{name: "an opt-out wins in its own segment only", rows: []Row{
 			{Key: "a@x.be", Source: 0, OptOut: true}, {Key: "a@x.be", Source: 1}},
 			want: Contact{Key: "a@x.be", Language: "nl", LanguageDefaulted: true, Sources: []string{"Salon X 2018", "Opt-in form"},
-				Segments: map[string]string{"fair": Unsubscribed, "optin": Subscribed}, OptOuts: []ImportedOptOut{{Source: "fair", Topic: "fair"}}}},
+				Segments: map[string]string{"fair": Unsubscribed, "optin": Subscribed}, OptOuts: []ImportedOptOut{{Source: "fair", Topic: "fair", Kind: ccv1.OptOutKindUnsubscribe}}}},
 		{name: "an opt-out is never overridden by a later subscribe to the same segment", rows: []Row{
 			{Key: "a@x.be", Source: 2, OptOut: true}, {Key: "a@x.be", Source: 3}},
 			want: Contact{Key: "a@x.be", Language: "nl", LanguageDefaulted: true, Sources: []string{"shop", "shop-old"},
-				Segments: map[string]string{"customers": Unsubscribed}, OptOuts: []ImportedOptOut{{Source: "shop", Topic: "customers"}}}},
+				Segments: map[string]string{"customers": Unsubscribed}, OptOuts: []ImportedOptOut{{Source: "shop", Topic: "customers", Kind: ccv1.OptOutKindUnsubscribe}}}},
 		{name: "an opt-out in a later row still wins", rows: []Row{
 			{Key: "a@x.be", Source: 2}, {Key: "a@x.be", Source: 3, OptOut: true}},
 			want: Contact{Key: "a@x.be", Language: "nl", LanguageDefaulted: true, Sources: []string{"shop", "shop-old"},
-				Segments: map[string]string{"customers": Unsubscribed}, OptOuts: []ImportedOptOut{{Source: "shop-old", Topic: "customers"}}}},
+				Segments: map[string]string{"customers": Unsubscribed}, OptOuts: []ImportedOptOut{{Source: "shop-old", Topic: "customers", Kind: ccv1.OptOutKindUnsubscribe}}}},
 		{name: "equal values after trimming and case-folding merge silently", rows: []Row{
 			{Key: "a@x.be", Source: 0, FirstName: "Jan ", LastName: "peeters"}, {Key: "a@x.be", Source: 1, FirstName: "JAN", LastName: "Peeters"}},
 			want: Contact{Key: "a@x.be", FirstName: "Jan", LastName: "peeters", Language: "nl", LanguageDefaulted: true,
@@ -91,7 +92,12 @@ func TestMerge(t *testing.T) {
 		{name: "a rule segment is unsubscribed when every source segment is", rows: []Row{
 			{Key: "a@x.be", Source: 1, Language: "fr", OptOut: true}},
 			want: Contact{Key: "a@x.be", Language: "fr", Sources: []string{"Opt-in form"},
-				Segments: map[string]string{"optin": Unsubscribed, "french-speakers": Unsubscribed}, OptOuts: []ImportedOptOut{{Source: "optin", Topic: "optin"}}}},
+				Segments: map[string]string{"optin": Unsubscribed, "french-speakers": Unsubscribed}, OptOuts: []ImportedOptOut{{Source: "optin", Topic: "optin", Kind: ccv1.OptOutKindUnsubscribe}}}},
+		{name: "a hard bounce opts out everywhere and marks the address undeliverable", rows: []Row{
+			{Key: "a@x.be", Source: 0}, {Key: "a@x.be", Source: 4, OptOut: true, OptOutAt: "2024-03-02T10:15:00.000000000Z", OptOutReason: "550 mailbox unavailable"}},
+			want: Contact{Key: "a@x.be", Language: "nl", LanguageDefaulted: true, Sources: []string{"Salon X 2018", "cleaned"},
+				Segments: map[string]string{"fair": Unsubscribed, "cleaned": Unsubscribed}, GlobalOptOut: true, Undeliverable: true,
+				OptOuts: []ImportedOptOut{{Source: "cleaned", Topic: "*", At: "2024-03-02T10:15:00.000000000Z", Reason: "550 mailbox unavailable", Kind: ccv1.OptOutKindBounce}}}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -43,7 +43,8 @@ func TestHeaderField(t *testing.T) {
 
 func TestOptOutTime(t *testing.T) {
 	want := time.Date(2024, 3, 2, 10, 15, 0, 0, time.UTC)
-	for _, raw := range []string{"2024-03-02 10:15:00", "2024-03-02T10:15:00Z", "2024-03-02T11:15:00+01:00", " 02/03/2024 10:15 "} {
+	for _, raw := range []string{"2024-03-02 10:15:00", "2024-03-02T10:15:00Z", "2024-03-02T11:15:00+01:00", " 02/03/2024 10:15 ",
+		"02-03-2024 10:15", "02-03-2024 10:15:00", "2024-03-02 11:15:00 +0100 CET", "2024-03-02 11:15:00.000 +0100 CET"} {
 		if got, ok := OptOutTime(raw); !ok || !got.Equal(want) {
 			t.Errorf("OptOutTime(%q) = %v, %v; want %v", raw, got, ok, want)
 		}

@@ -65,8 +65,9 @@ type fixture struct {
 	now    time.Time
 }
 
-// seed runs the sample tenant's conversion into st.
-func seed(t testing.TB, st store.Store) {
+// seed runs the sample tenant's conversion into st, with the extra sources
+// given (their csv.path absolute).
+func seed(t testing.TB, st store.Store, extra ...ccv1.Source) {
 	t.Helper()
 	data, err := os.ReadFile(filepath.Join(tenant, "conversion.yaml"))
 	if err != nil {
@@ -76,6 +77,7 @@ func seed(t testing.TB, st store.Store) {
 	if err := yaml.Unmarshal(data, &cc); err != nil {
 		t.Fatal(err)
 	}
+	cc.Spec.Sources = append(cc.Spec.Sources, extra...)
 	opener, err := inputs.NewLocal(tenant, nil)
 	if err != nil {
 		t.Fatal(err)

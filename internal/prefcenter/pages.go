@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -363,13 +364,14 @@ func writePortableCSV(w http.ResponseWriter, p *portable) {
 	for _, k := range sortedKeys(p.Segments) {
 		row("segments."+k, p.Segments[k])
 	}
-	if p.GlobalOptOut {
-		row("globalOptOut", "true")
-	} else {
-		row("globalOptOut", "false")
-	}
+	row("globalOptOut", strconv.FormatBool(p.GlobalOptOut))
+	row("undeliverable", strconv.FormatBool(p.Undeliverable))
 	for _, e := range p.ConsentHistory {
-		row("consent."+e.At, e.Action+" "+e.Topic+" ("+e.Source+")")
+		what := e.Action + " " + e.Topic + " (" + e.Source
+		if e.Kind != "" {
+			what += ", " + e.Kind
+		}
+		row("consent."+e.At, what+")")
 	}
 	cw.Flush()
 }

@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -16,6 +18,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	ccv1 "github.com/contactconverter/contact-converter/api/v1alpha1"
 	"github.com/contactconverter/contact-converter/internal/linktoken"
 	"github.com/contactconverter/contact-converter/internal/merge"
 	"github.com/contactconverter/contact-converter/internal/prefconfig"
@@ -227,6 +230,42 @@ func TestResubscribingAfterAGlobalOptOutTicksOnlyWhatWasTicked(t *testing.T) {
 			t.Errorf("ticked %s (-want +got):\n%s", when, diff)
 		}
 		seed(t, f.store)
+	}
+}
+
+// An address an old platform cleaned after a hard bounce: its page ticks
+// nothing, and its data says so, in the page, the history and the downloads.
+func TestAHardBouncedAddressShowsAsUndeliverable(t *testing.T) {
+	f := newFixture(t, sqliteStore(t), nil)
+	cleaned := filepath.Join(t.TempDir(), "cleaned_members_export.csv")
+	if err := os.WriteFile(cleaned, []byte("Email Address,CLEAN_TIME\ngreta@example.de,2022-06-01 03:12:09\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	seed(t, f.store, ccv1.Source{Name: "mailchimp-cleaned", CSV: &ccv1.CSVSource{Path: cleaned},
+		Columns: map[string]string{"email": "Email Address", "optOutTime": "CLEAN_TIME"},
+		OptOuts: &ccv1.OptOuts{AllRows: true, Scope: ccv1.OptOutScopeGlobal, Kind: ccv1.OptOutKindBounce}})
+	prefs := f.link(greta, linktoken.PurposePreferences)
+	if page := f.get(prefs); checked(page.body, "fairs") || checked(page.body, "newsletter") {
+		t.Error("a topic shows ticked for a cleaned address")
+	}
+	data := f.get(prefs + "/data?lang=en").body
+	for _, want := range []string{"Mail to this address cannot be delivered", "2022-06-01T03:12:09", "Bounce", "import:mailchimp-cleaned"} {
+		if !strings.Contains(data, want) {
+			t.Errorf("the data page does not show %q", want)
+		}
+	}
+	var doc struct {
+		Undeliverable  bool                 `json:"undeliverable"`
+		ConsentHistory []store.ConsentEvent `json:"consentHistory"`
+	}
+	if err := json.Unmarshal([]byte(f.get(prefs+"/data.json").body), &doc); err != nil {
+		t.Fatal(err)
+	}
+	if !doc.Undeliverable || len(doc.ConsentHistory) != 1 || doc.ConsentHistory[0].Kind != "Bounce" {
+		t.Errorf("data.json: %+v", doc)
+	}
+	if csv := f.get(prefs + "/data.csv").body; !strings.Contains(csv, "undeliverable,true") {
+		t.Errorf("data.csv has no undeliverable row:\n%s", csv)
 	}
 }
 

@@ -67,7 +67,7 @@ func (b *batcher) close() {
 
 // contactColumns are the contacts table's columns, in contactRow's order.
 var contactColumns = []string{"bucket", "key", "email", "first_name", "last_name", "language", "language_defaulted",
-	"fields", "sources", "segments", "global_opt_out", "conflicts"}
+	"fields", "sources", "segments", "global_opt_out", "conflicts", "undeliverable"}
 
 // contactRow is a contact's values for contactColumns. buf is scratch space,
 // returned for reuse.
@@ -79,7 +79,7 @@ func contactRow(c *merge.Contact, buf []byte) ([]any, []byte) {
 	conflicts := appendConflicts(segments, c.Conflicts)
 	return []any{Bucket(c.Key), c.Key, c.Email, c.FirstName, c.LastName, c.Language, c.LanguageDefaulted,
 		string(fields), string(sources[len(fields):]), string(segments[len(sources):]), c.GlobalOptOut,
-		string(conflicts[len(segments):])}, conflicts
+		string(conflicts[len(segments):]), c.Undeliverable}, conflicts
 }
 
 // The contact's small JSON values are written by hand: encoding/json's

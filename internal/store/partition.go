@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	ccv1 "github.com/contactconverter/contact-converter/api/v1alpha1"
 	"github.com/contactconverter/contact-converter/internal/merge"
 )
 
@@ -76,10 +77,11 @@ func (o *overrides) importOptOuts(ctx context.Context, c conn, ct *merge.Contact
 		if at == "" {
 			at, sameAt = Timestamp(runAt), `AND ? <> ''`
 		}
-		added, err := c.exec(ctx, `INSERT INTO consent_events (key, topic, action, at, source, detail)
-			SELECT ?, ?, ?, ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM consent_events
-				WHERE key = ? AND topic = ? AND action = ? AND source = ? `+sameAt+`)`,
-			ct.Key, x.Topic, action, at, source, x.Reason, ct.Key, x.Topic, action, source, at)
+		kind := string(x.Kind)
+		added, err := c.exec(ctx, `INSERT INTO consent_events (key, topic, action, at, source, detail, kind)
+			SELECT ?, ?, ?, ?, ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM consent_events
+				WHERE key = ? AND topic = ? AND action = ? AND source = ? AND kind = ? `+sameAt+`)`,
+			ct.Key, x.Topic, action, at, source, x.Reason, kind, ct.Key, x.Topic, action, source, kind, at)
 		if err != nil {
 			return err
 		}
@@ -95,10 +97,16 @@ func (o *overrides) importOptOuts(ctx context.Context, c conn, ct *merge.Contact
 			return err
 		}
 		if won {
-			if o.segments[ct.Key] == nil {
-				o.segments[ct.Key] = map[string]string{}
+			setIn(o.segments, ct.Key, x.Topic, merge.Unsubscribed)
+		}
+		// A hard bounce is a fact about the address, kept as a field no list
+		// can clear.
+		if x.Kind == ccv1.OptOutKindBounce {
+			if _, err := c.exec(ctx, `INSERT INTO field_overrides (bucket, key, field, value, changed_at) VALUES (?, ?, ?, 'true', ?)
+				ON CONFLICT (bucket, key, field) DO NOTHING`, Bucket(ct.Key), ct.Key, fieldUndeliverable, choiceAt); err != nil {
+				return err
 			}
-			o.segments[ct.Key][x.Topic] = merge.Unsubscribed
+			setIn(o.fields, ct.Key, fieldUndeliverable, "true")
 		}
 	}
 	return nil
@@ -170,12 +178,19 @@ func loadOverrides(ctx context.Context, c conn, lo, hi int) (*overrides, error) 
 		if kind == "f" {
 			m = o.fields
 		}
-		if m[key] == nil {
-			m[key] = map[string]string{}
-		}
-		m[key][name] = value
+		setIn(m, key, name, value)
 	}
 	return o, rows.Err()
+}
+
+// fieldUndeliverable is the field override a hard bounce leaves.
+const fieldUndeliverable = "undeliverable"
+
+func setIn(m map[string]map[string]string, key, name, value string) {
+	if m[key] == nil {
+		m[key] = map[string]string{}
+	}
+	m[key][name] = value
 }
 
 // apply lets the contact's own choices win over what the lists said.
@@ -195,6 +210,8 @@ func (o *overrides) apply(c *merge.Contact) {
 			c.LastName = value
 		case "language":
 			c.Language, c.LanguageDefaulted = value, false
+		case fieldUndeliverable:
+			c.Undeliverable = true
 		}
 	}
 }

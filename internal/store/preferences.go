@@ -93,6 +93,8 @@ type ConsentEvent struct {
 	IP       string `json:"ip,omitempty"`
 	// Detail is an imported opt-out's original reason.
 	Detail string `json:"detail,omitempty"`
+	// Kind is an imported opt-out's kind: Unsubscribe, Bounce or Complaint.
+	Kind string `json:"kind,omitempty"`
 }
 
 // Preferences is what the preference center needs of the database.
@@ -201,13 +203,13 @@ func (p preferences) ApplyPending(ctx context.Context) (int, error) {
 // contactSelect reads contacts in scanExported's order; CAST reads
 // PostgreSQL's jsonb as text.
 const contactSelect = `SELECT key, email, first_name, last_name, language, CAST(fields AS text), CAST(sources AS text),
-	CAST(segments AS text), global_opt_out, CAST(conflicts AS text) FROM contacts`
+	CAST(segments AS text), global_opt_out, CAST(conflicts AS text), undeliverable FROM contacts`
 
 func scanExported(rows rowScanner) (*Exported, error) {
 	var e Exported
 	var fields, sources, segments, conflicts []byte
 	if err := rows.Scan(&e.Key, &e.Email, &e.FirstName, &e.LastName, &e.Language, &fields, &sources, &segments,
-		&e.GlobalOptOut, &conflicts); err != nil {
+		&e.GlobalOptOut, &conflicts, &e.Undeliverable); err != nil {
 		return nil, err
 	}
 	return &e, decodeExported(&e, fields, sources, segments, conflicts)
@@ -229,7 +231,7 @@ func contact(ctx context.Context, c conn, key string) (*Exported, error) {
 }
 
 func consentEvents(ctx context.Context, c conn, key string) ([]ConsentEvent, error) {
-	rows, err := c.query(ctx, `SELECT topic, action, at, source, text_hash, ip, detail FROM consent_events WHERE key = ? ORDER BY id`, key)
+	rows, err := c.query(ctx, `SELECT topic, action, at, source, text_hash, ip, detail, kind FROM consent_events WHERE key = ? ORDER BY id`, key)
 	if err != nil {
 		return nil, err
 	}
@@ -237,7 +239,7 @@ func consentEvents(ctx context.Context, c conn, key string) ([]ConsentEvent, err
 	events := []ConsentEvent{}
 	for rows.Next() {
 		var e ConsentEvent
-		if err := rows.Scan(&e.Topic, &e.Action, &e.At, &e.Source, &e.TextHash, &e.IP, &e.Detail); err != nil {
+		if err := rows.Scan(&e.Topic, &e.Action, &e.At, &e.Source, &e.TextHash, &e.IP, &e.Detail, &e.Kind); err != nil {
 			return nil, err
 		}
 		events = append(events, e)

@@ -50,6 +50,8 @@ type Exported struct {
 	Segments     map[string]string `json:"segments"`
 	GlobalOptOut bool              `json:"globalOptOut"`
 	Conflicts    []merge.Conflict  `json:"conflicts"`
+	// Undeliverable tells that an old platform reported a hard bounce.
+	Undeliverable bool `json:"undeliverable"`
 }
 
 // ConflictRow is one conflict, for reports.

@@ -17,7 +17,8 @@ import (
 // The demo tenant as a user applies it: the conversion waits for its
 // window, runs on request in a real Pod, stops at the pending conflict, and
 // the database equals the golden export. The preference page answers on
-// its Pod's address, and an unsubscribe there reaches the database.
+// its Pod's address, ticks nothing for an address the old platform's
+// unsubscribe export holds, and an unsubscribe there reaches the database.
 func TestHappyPath(t *testing.T) {
 	start := time.Now()
 	c := startCluster(t)
@@ -37,7 +38,7 @@ func TestHappyPath(t *testing.T) {
 	}
 	waitPhase(t, c, cc, ccv1.PhaseConflictsPending, 120*time.Second)
 	p := cc.Status.Progress
-	if p == nil || p.Contacts != 9 || cc.Status.Conflicts == nil || cc.Status.Conflicts.Unresolved != 1 {
+	if p == nil || p.Contacts != 10 || cc.Status.Conflicts == nil || cc.Status.Conflicts.Unresolved != 1 {
 		t.Errorf("status: progress %+v conflicts %+v", p, cc.Status.Conflicts)
 	}
 	if got := exportClaim(t, c, "acme", "acme-contacts"); got != golden(t) {
@@ -61,6 +62,12 @@ func TestHappyPath(t *testing.T) {
 	}
 	if code, body := httpGet(t, addr+"/p/"+tok); code != 200 || !strings.Contains(body, "Beurzen en salons") {
 		t.Fatalf("preference page: %d\n%s", code, body)
+	}
+	// Luc is subscribed in two lists and in the old platform's unsubscribe
+	// export: his page ticks nothing.
+	luc, _ := sg.Mint("luc.janssens@example.be", linktoken.PurposePreferences, time.Now().Add(time.Hour))
+	if code, body := httpGet(t, addr+"/p/"+luc); code != 200 || !strings.Contains(body, `value="fairs"`) || strings.Contains(body, `" checked`) {
+		t.Errorf("the page of an imported opt-out: %d, ticked %d topics", code, strings.Count(body, `" checked`))
 	}
 	unsub, _ := sg.Mint("greta@example.de", linktoken.PurposeUnsubscribe, time.Now().Add(time.Hour))
 	if code := oneClick(t, addr+"/u/"+unsub); code != 200 {
