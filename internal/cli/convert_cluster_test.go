@@ -131,7 +131,7 @@ func checkClusterRun(t *testing.T, c client.Client, cc *ccv1.ContactConversion, 
 		s.Conflicts.Sample[0].Key != "m•••@example.fr" || s.Conflicts.Sample[0].Values != 2 || s.Conflicts.ReportSecret != "acme-conflicts" {
 		t.Errorf("status.conflicts = %+v", s.Conflicts)
 	}
-	if s.Languages == nil || s.Languages.AssignedDefault != 3 || len(s.Languages.UnknownValues) != 2 {
+	if s.Languages == nil || s.Languages.AssignedDefault != 4 || len(s.Languages.UnknownValues) != 2 {
 		t.Errorf("status.languages = %+v", s.Languages)
 	}
 	owned := false

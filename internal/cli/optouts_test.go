@@ -161,8 +161,8 @@ func TestImportedOptOutsAreKeptAsEvidence(t *testing.T) {
 			}
 			defer st.Close()
 			for key, want := range map[string][]store.ConsentEvent{
-				"jan@example.be":   {{Topic: "*", Action: store.ActionUnsubscribeAll, At: "2024-03-02T10:15:00.000000000Z", Source: "import:unsubscribed", Detail: "No longer interested"}},
-				"pete@example.be":  {{Topic: "*", Action: store.ActionUnsubscribeAll, At: "2023-11-20T08:00:00.000000000Z", Source: "import:unsubscribed"}},
+				"jan@example.be":   {{Topic: "*", Action: store.ActionUnsubscribeAll, At: "2024-03-02T10:15:00.000000000Z", Source: "import:unsubscribed", Detail: "No longer interested", Kind: "Unsubscribe"}},
+				"pete@example.be":  {{Topic: "*", Action: store.ActionUnsubscribeAll, At: "2023-11-20T08:00:00.000000000Z", Source: "import:unsubscribed", Kind: "Unsubscribe"}},
 				"marie@example.be": {},
 			} {
 				got, err := st.ConsentEvents(context.Background(), key)
