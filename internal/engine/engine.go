@@ -603,6 +603,7 @@ func (r *runner) finish(ctx context.Context) error {
 		}
 		rep.UnknownOptOutValues += rd.parser.unknownOptOuts
 		rep.UnknownOptOutTimes += rd.parser.unknownOptOutTimes
+		rep.NamesFromDisplayName += rd.parser.namesFromDisplayName
 	}
 	rep.UnknownLanguages = topCounts(unknown, 20)
 	for i := range rep.Sources {

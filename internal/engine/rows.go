@@ -1,9 +1,13 @@
 package engine
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"strings"
+	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
 
 	ccv1 "github.com/contactconverter/contact-converter/api/v1alpha1"
 	"github.com/contactconverter/contact-converter/internal/merge"
@@ -180,6 +184,19 @@ type rowParser struct {
 	// unknownOptOutTimes counts opt-out times in no known format: the
 	// opt-out is kept, dated by the run.
 	unknownOptOutTimes int64
+	// namesFromDisplayName counts rows whose empty name columns were filled
+	// from the display name around the address.
+	namesFromDisplayName int64
+}
+
+// nfc stores text in one Unicode form: macOS exports decompose accents.
+func nfc(s string) string {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return norm.NFC.String(s)
+		}
+	}
+	return s
 }
 
 // parse builds a row, or says why the record is rejected.
@@ -191,9 +208,11 @@ func (p *rowParser) parse(m *mapping, source int, line int, rec []string) (merge
 		if col < 0 || col >= len(rec) {
 			return ""
 		}
-		return strings.TrimSpace(rec[col])
+		return nfc(strings.TrimSpace(rec[col]))
 	}
-	row := merge.Row{Source: source, Line: line, Email: cell(m.email), FirstName: cell(m.firstName), LastName: cell(m.lastName)}
+	row := merge.Row{Source: source, Line: line, FirstName: cell(m.firstName), LastName: cell(m.lastName)}
+	var displayName string
+	row.Email, displayName = normalize.SplitAddress(cell(m.email))
 	var err error
 	if m.keyIsEmail {
 		row.Key, err = normalize.EmailKey(row.Email)
@@ -202,6 +221,14 @@ func (p *rowParser) parse(m *mapping, source int, line int, rec []string) (merge
 	}
 	if err != nil {
 		return row, err.Error(), cell(m.key)
+	}
+	if displayName != "" && (row.FirstName == "" || row.LastName == "") {
+		first, last := normalize.NameParts(displayName)
+		if row.FirstName == "" && first != "" || row.LastName == "" && last != "" {
+			p.namesFromDisplayName++
+		}
+		row.FirstName = cmp.Or(row.FirstName, first)
+		row.LastName = cmp.Or(row.LastName, last)
 	}
 	if raw := cell(m.lang); raw != "" {
 		code, outcome := p.languages.Match(raw)

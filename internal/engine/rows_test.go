@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
+
 	ccv1 "github.com/contactconverter/contact-converter/api/v1alpha1"
 	"github.com/contactconverter/contact-converter/internal/normalize"
 )
@@ -57,5 +59,44 @@ func TestUnknownLanguagesShowNoPersonalData(t *testing.T) {
 	want := map[string]int64{"klingon": 2, unshownLanguage: 3}
 	if len(p.unknownLangs) != len(want) || p.unknownLangs["klingon"] != 2 || p.unknownLangs[unshownLanguage] != 3 {
 		t.Errorf("unknown languages = %v, want %v", p.unknownLangs, want)
+	}
+}
+
+// What mail clients and macOS write: an address in display-name or mailto:
+// form is read, its name fills the empty name columns (counted), and text
+// is stored NFC.
+func TestRowsAsRealToolsWriteThem(t *testing.T) {
+	m := &mapping{keyIsEmail: true, key: 0, email: 0, firstName: 1, lastName: 2, lang: -1, optOut: -1, optOutTime: -1, optOutReason: -1, width: 4,
+		custom: []customColumn{{"company", 3}}}
+	type got struct {
+		Key, Email, FirstName, LastName, Company, Reason string
+	}
+	for _, tc := range []struct {
+		rec  []string
+		want got
+	}{
+		{[]string{`"Jan Peeters" <Jan.Peeters@example.be>`, "", "", ""},
+			got{Key: "jan.peeters@example.be", Email: "Jan.Peeters@example.be", FirstName: "Jan", LastName: "Peeters"}},
+		{[]string{"Peeters, Jan <jan@example.be>", "", "Peeters-Claes", ""},
+			got{Key: "jan@example.be", Email: "jan@example.be", FirstName: "Jan", LastName: "Peeters-Claes"}},
+		{[]string{"mailto:ame\u0301lie@example.fr", "Ame\u0301lie", "", "Cafe\u0301 Noir"},
+			got{Key: "am\u00e9lie@example.fr", Email: "am\u00e9lie@example.fr", FirstName: "Am\u00e9lie", Company: "Caf\u00e9 Noir"}},
+		{[]string{"Jan <jan at example.be>", "", "", ""}, got{Reason: normalize.ReasonInvalidEmail}},
+	} {
+		p := &rowParser{}
+		row, reason, _ := p.parse(m, 0, 2, tc.rec)
+		g := got{Reason: reason}
+		if reason == "" {
+			g = got{Key: row.Key, Email: row.Email, FirstName: row.FirstName, LastName: row.LastName, Company: row.Fields["company"]}
+		}
+		if diff := cmp.Diff(tc.want, g); diff != "" {
+			t.Errorf("%q (-want +got):\n%s", tc.rec, diff)
+		}
+	}
+	p := &rowParser{}
+	p.parse(m, 0, 2, []string{`"Jan Peeters" <jan@example.be>`, "", "", ""})
+	p.parse(m, 0, 3, []string{`"Jan Peeters" <jan@example.be>`, "Jan", "Peeters", ""})
+	if p.namesFromDisplayName != 1 {
+		t.Errorf("names taken from a display name: %d, want 1", p.namesFromDisplayName)
 	}
 }

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 
+	"golang.org/x/text/unicode/norm"
+
 	ccv1 "github.com/contactconverter/contact-converter/api/v1alpha1"
 )
 
@@ -188,13 +190,14 @@ func (r *Rules) Merge(rows []Row) Contact {
 	return c
 }
 
-// settle merges one field. Values equal after trimming and case-folding are
-// one value (the first spelling is kept); empty values never conflict.
+// settle merges one field. Values equal after trimming, Unicode
+// normalisation, collapsing spaces and case-folding are one value (the first
+// spelling is kept); empty values never conflict.
 func (r *Rules) settle(rows []Row, field string, value func(Row) string, resolutions map[string]string) (string, *Conflict) {
 	var distinct []string
 	for _, x := range rows {
 		v := strings.TrimSpace(value(x))
-		if v == "" || slices.ContainsFunc(distinct, func(d string) bool { return strings.EqualFold(d, v) }) {
+		if v == "" || slices.ContainsFunc(distinct, func(d string) bool { return sameValue(d, v) }) {
 			continue
 		}
 		distinct = append(distinct, v)
@@ -265,4 +268,18 @@ func (c *Contact) field(name string) string {
 		return c.Language
 	}
 	return c.Fields[name]
+}
+
+// sameValue tells whether two trimmed values are one: equal after Unicode
+// normalisation (a macOS export writes accents decomposed), with runs of
+// spaces collapsed, ignoring case.
+func sameValue(a, b string) bool {
+	if strings.EqualFold(a, b) {
+		return true
+	}
+	return strings.EqualFold(canonical(a), canonical(b))
+}
+
+func canonical(s string) string {
+	return strings.Join(strings.Fields(norm.NFC.String(s)), " ")
 }

@@ -59,6 +59,10 @@ func TestMerge(t *testing.T) {
 			{Key: "a@x.be", Source: 0, FirstName: "Jan ", LastName: "peeters"}, {Key: "a@x.be", Source: 1, FirstName: "JAN", LastName: "Peeters"}},
 			want: Contact{Key: "a@x.be", FirstName: "Jan", LastName: "peeters", Language: "nl", LanguageDefaulted: true,
 				Sources: []string{"Salon X 2018", "Opt-in form"}, Segments: map[string]string{"fair": Subscribed, "optin": Subscribed}}},
+		{name: "values differing only in Unicode normalisation, spaces or case merge silently, the first spelling kept", rows: []Row{
+			{Key: "a@x.be", Source: 0, FirstName: "Ame\u0301lie", LastName: "Van  den Berg"}, {Key: "a@x.be", Source: 1, FirstName: "AM\u00c9LIE ", LastName: "van den berg"}},
+			want: Contact{Key: "a@x.be", FirstName: "Ame\u0301lie", LastName: "Van  den Berg", Language: "nl", LanguageDefaulted: true,
+				Sources: []string{"Salon X 2018", "Opt-in form"}, Segments: map[string]string{"fair": Subscribed, "optin": Subscribed}}},
 		{name: "an empty value never conflicts", rows: []Row{
 			{Key: "a@x.be", Source: 0, FirstName: ""}, {Key: "a@x.be", Source: 1, FirstName: "Jan", Language: "nl"}},
 			want: Contact{Key: "a@x.be", FirstName: "Jan", Language: "nl", Sources: []string{"Salon X 2018", "Opt-in form"},

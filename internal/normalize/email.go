@@ -2,10 +2,13 @@ package normalize
 
 import (
 	"errors"
+	"mime"
 	"net/mail"
+	"net/url"
 	"strings"
 
 	"golang.org/x/net/idna"
+	"golang.org/x/text/unicode/norm"
 )
 
 // Reasons a row is rejected.
@@ -38,7 +41,7 @@ func EmailKey(raw string) (string, error) {
 		return "", ErrInvalidEmail
 	}
 	at := strings.LastIndexByte(s, '@')
-	local, domain := s[:at], s[at+1:]
+	local, domain := norm.NFC.String(s[:at]), s[at+1:]
 	if local == "" || strings.ContainsAny(local, "\"\\ ") {
 		return "", ErrInvalidEmail
 	}
@@ -49,11 +52,54 @@ func EmailKey(raw string) (string, error) {
 	return strings.ToLower(local) + "@" + strings.ToLower(ascii), nil
 }
 
-// OtherKey normalises a key that is not an email: trimmed, never empty.
+// OtherKey normalises a key that is not an email: trimmed, NFC, never
+// empty.
 func OtherKey(raw string) (string, error) {
 	s := strings.TrimSpace(raw)
 	if s == "" {
 		return "", ErrMissing
 	}
-	return s, nil
+	return norm.NFC.String(s), nil
+}
+
+// SplitAddress takes the address out of the forms mail clients, Outlook and
+// CRMs write in an email column: a display-name form (`"Jan Peeters"
+// <jan@example.be>`, RFC 2047 names decoded) or a mailto: link. Anything
+// else comes back trimmed, with no name, for EmailKey to judge.
+func SplitAddress(raw string) (addr, name string) {
+	s := strings.TrimSpace(raw)
+	if len(s) > len("mailto:") && strings.EqualFold(s[:len("mailto:")], "mailto:") {
+		s, _, _ = strings.Cut(s[len("mailto:"):], "?")
+		if u, err := url.PathUnescape(s); err == nil {
+			s = u
+		}
+		return strings.TrimSpace(s), ""
+	}
+	lt := strings.LastIndexByte(s, '<')
+	if lt < 0 || !strings.HasSuffix(s, ">") {
+		return s, ""
+	}
+	addr, name = strings.TrimSpace(s[lt+1:len(s)-1]), strings.TrimSpace(s[:lt])
+	if len(name) >= 2 && (name[0] == '"' || name[0] == '\'') && name[len(name)-1] == name[0] {
+		name = strings.TrimSpace(strings.ReplaceAll(name[1:len(name)-1], `\"`, `"`))
+	}
+	if decoded, err := new(mime.WordDecoder).DecodeHeader(name); err == nil {
+		name = decoded
+	}
+	return addr, name
+}
+
+// NameParts splits a display name into a first and a last name: "Peeters,
+// Jan" is last name first; otherwise the first word is the first name. An
+// address is no name.
+func NameParts(name string) (first, last string) {
+	name = strings.TrimSpace(name)
+	if name == "" || strings.Contains(name, "@") {
+		return "", ""
+	}
+	if l, f, ok := strings.Cut(name, ","); ok {
+		return strings.TrimSpace(f), strings.TrimSpace(l)
+	}
+	words := strings.Fields(name)
+	return words[0], strings.Join(words[1:], " ")
 }

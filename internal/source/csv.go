@@ -61,12 +61,17 @@ func OpenCSV(in io.Reader, opts CSVOptions) (*CSV, error) {
 	if enc != nil {
 		text = transform.NewReader(br, enc.NewDecoder())
 	}
+	decoded := sample
+	if enc != nil {
+		decoded, _, _ = transform.Bytes(enc.NewDecoder(), sample)
+	}
+	sep, hasSep := sepLine(decoded)
 	delim := opts.Delimiter
-	if delim == 0 {
-		decoded := sample
-		if enc != nil {
-			decoded, _, _ = transform.Bytes(enc.NewDecoder(), sample)
-		}
+	switch {
+	case delim != 0:
+	case hasSep:
+		delim = sep
+	default:
 		delim = sniffDelimiter(decoded)
 	}
 	r := csv.NewReader(text)
@@ -76,6 +81,11 @@ func OpenCSV(in io.Reader, opts CSVOptions) (*CSV, error) {
 	c := &CSV{r: r, encoding: encName, delim: delim}
 	if cl, ok := in.(io.Closer); ok {
 		c.closer = cl
+	}
+	if hasSep {
+		if _, err := r.Read(); err != nil {
+			return nil, fmt.Errorf("reading the sep= line: %w", err)
+		}
 	}
 	header, err := r.Read()
 	if errors.Is(err, io.EOF) {
@@ -89,6 +99,21 @@ func OpenCSV(in io.Reader, opts CSVOptions) (*CSV, error) {
 		c.header[i] = strings.TrimSpace(strings.TrimPrefix(h, "\ufeff"))
 	}
 	return c, nil
+}
+
+// sepLine reads the "sep=;" line Excel writes first (and reads back) to
+// name a file's delimiter: it is not the header.
+func sepLine(decoded []byte) (rune, bool) {
+	line, _, _ := bytes.Cut(bytes.TrimPrefix(decoded, []byte("\ufeff")), []byte("\n"))
+	line = bytes.TrimSuffix(line, []byte("\r"))
+	if len(line) < 5 || !strings.EqualFold(string(line[:4]), "sep=") {
+		return 0, false
+	}
+	d, size := utf8.DecodeRune(line[4:])
+	if 4+size != len(line) || d == utf8.RuneError || d == '"' || d == '\r' || d == '\n' {
+		return 0, false
+	}
+	return d, true
 }
 
 // detectEncoding names the encoding of a file's first bytes and the length

@@ -76,6 +76,12 @@ func TestOpenCSV(t *testing.T) {
 		{name: "explicit delimiter wins", data: []byte("a;b,c\n1;2,3\n"), opts: CSVOptions{Delimiter: ','}, wantEnc: "utf-8", wantDelim: ',',
 			wantHeader: "a;b|c", wantRows: []string{"02:1;2|3"}},
 		{name: "header only", data: []byte("email\n"), wantEnc: "utf-8", wantDelim: ',', wantHeader: "email"},
+		{name: "Excel's sep= line sets the delimiter and is no header", data: latin("sep=;\r\nBedrijf;E-mail;;;\r\nCafé Noir;jan@example.be;;;\r\n"),
+			wantEnc: "windows-1252", wantDelim: ';', wantHeader: "Bedrijf|E-mail|||", wantRows: []string{"03:Café Noir|jan@example.be|||"}},
+		{name: "a sep= line after a BOM, with a tab", data: []byte("\ufeffsep=\t\nemail\tname\na@b.be\tA\n"),
+			wantEnc: "utf-8", wantDelim: '\t', wantHeader: "email|name", wantRows: []string{"03:a@b.be|A"}},
+		{name: "an explicit delimiter still drops the sep= line", data: []byte("sep=;\nemail;name\na@b.be;A\n"), opts: CSVOptions{Delimiter: ';'},
+			wantEnc: "utf-8", wantDelim: ';', wantHeader: "email|name", wantRows: []string{"03:a@b.be|A"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
