@@ -226,8 +226,10 @@ type CSVSource struct {
 	Delimiter string `json:"delimiter,omitempty"`
 
 	// Encoding of the file; empty detects it (byte-order mark, then UTF-8,
-	// otherwise Windows-1252).
-	// +kubebuilder:validation:Enum=utf-8;windows-1252;iso-8859-1;utf-16;utf-16le;utf-16be
+	// then Mac Roman for lines ending in a lone CR, otherwise Windows-1252).
+	// ibm850 is Excel's "CSV (MS-DOS)" in Western Europe; macintosh is Excel
+	// for Mac's "CSV (Macintosh)".
+	// +kubebuilder:validation:Enum=utf-8;windows-1252;iso-8859-1;macintosh;ibm850;utf-16;utf-16le;utf-16be
 	// +optional
 	Encoding string `json:"encoding,omitempty"`
 }

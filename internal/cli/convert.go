@@ -316,8 +316,8 @@ func printSummary(w io.Writer, r *engine.Report) {
 	if r.UnknownOptOutTimes > 0 {
 		fmt.Fprintf(w, "%d opt-out times were in no known format; those opt-outs are dated by this run\n", r.UnknownOptOutTimes)
 	}
-	if r.NamesFromDisplayName > 0 {
-		fmt.Fprintf(w, "%d rows had no name but an address like \"Jan Peeters\" <jan@...>: the name was taken from it\n", r.NamesFromDisplayName)
+	if r.NamesFromFullName > 0 {
+		fmt.Fprintf(w, "%d rows had an empty first or last name filled from a whole name (\"Jan Peeters\" <jan@...>, or a name column)\n", r.NamesFromFullName)
 	}
 	if r.PartitionsResumed > 0 {
 		fmt.Fprintf(w, "resumed: %d partitions were already written by an interrupted run\n", r.PartitionsResumed)

@@ -333,6 +333,11 @@ func (r *runner) readSource(ctx context.Context, rd *reader, i int, tb source.Ta
 		case err != nil:
 			return fmt.Errorf("%s: %w", where, err)
 		}
+		// A row of empty cells (Excel's ";;;;" after the data) is a blank
+		// line, as the CSV reader already skips.
+		if blankRecord(rec) {
+			continue
+		}
 		sr.RowsRead++
 		read++
 		for _, f := range rec {
@@ -603,7 +608,7 @@ func (r *runner) finish(ctx context.Context) error {
 		}
 		rep.UnknownOptOutValues += rd.parser.unknownOptOuts
 		rep.UnknownOptOutTimes += rd.parser.unknownOptOutTimes
-		rep.NamesFromDisplayName += rd.parser.namesFromDisplayName
+		rep.NamesFromFullName += rd.parser.namesFromFullName
 	}
 	rep.UnknownLanguages = topCounts(unknown, 20)
 	for i := range rep.Sources {
@@ -680,4 +685,13 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return s[:n]
+}
+
+func blankRecord(rec []string) bool {
+	for _, f := range rec {
+		if trimCell(f) != "" {
+			return false
+		}
+	}
+	return true
 }

@@ -21,13 +21,14 @@ type Report struct {
 	// UnknownOptOutTimes are opt-out times in no known format: the opt-outs
 	// are kept, dated by the run.
 	UnknownOptOutTimes int64 `json:"unknownOptOutTimes,omitempty"`
-	// NamesFromDisplayName counts rows whose empty name columns were taken
-	// from the display name around the address ("Jan Peeters" <jan@...>).
-	NamesFromDisplayName int64   `json:"namesFromDisplayName,omitempty"`
-	Suppressions         int     `json:"suppressions"`
-	Partitions           int     `json:"partitions"`
-	PartitionsResumed    int     `json:"partitionsResumed"`
-	Seconds              Timings `json:"seconds"`
+	// NamesFromFullName counts rows whose empty first or last name was
+	// taken from a whole name: the display name around the address ("Jan
+	// Peeters" <jan@...>) or a full-name column.
+	NamesFromFullName int64   `json:"namesFromFullName,omitempty"`
+	Suppressions      int     `json:"suppressions"`
+	Partitions        int     `json:"partitions"`
+	PartitionsResumed int     `json:"partitionsResumed"`
+	Seconds           Timings `json:"seconds"`
 }
 
 // Timings split a run's time.

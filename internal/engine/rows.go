@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"golang.org/x/text/unicode/norm"
@@ -34,6 +35,8 @@ type mapping struct {
 	allRows bool
 	// optOutTime and optOutReason are the evidence columns, or -1.
 	optOutTime, optOutReason int
+	// fullName is a column holding whole names, or -1.
+	fullName int
 	// headerless: the list's first line is a row, not a header.
 	headerless bool
 	// Described lists how each field was found, for the report.
@@ -52,7 +55,7 @@ func newMapping(spec *ccv1.ContactConversionSpec, index int, header []string) (*
 	where := fmt.Sprintf("spec.sources[%d] (%s)", index, src.Name)
 	m := &mapping{keyIsEmail: spec.KeyField() == normalize.FieldEmail, key: -1, email: -1, firstName: -1,
 		lastName: -1, lang: -1, optOut: -1, width: len(header), allRows: src.OptOuts != nil && src.OptOuts.AllRows,
-		optOutTime: -1, optOutReason: -1}
+		optOutTime: -1, optOutReason: -1, fullName: -1}
 	find := func(h string) int {
 		return slices.IndexFunc(header, func(x string) bool { return normalize.SameHeader(x, h) })
 	}
@@ -99,6 +102,8 @@ func newMapping(spec *ccv1.ContactConversionSpec, index int, header []string) (*
 			m.optOutTime = col
 		case normalize.FieldOptOutReason:
 			m.optOutReason = col
+		case normalize.FieldFullName:
+			m.fullName = col
 		default:
 			if _, declared := src.Columns[field]; declared {
 				m.custom = append(m.custom, customColumn{field, col})
@@ -106,6 +111,16 @@ func newMapping(spec *ccv1.ContactConversionSpec, index int, header []string) (*
 		}
 		if field == spec.KeyField() {
 			m.key = col
+		}
+	}
+	// Next to a first-name column and without a last-name one, "Name" is
+	// the last name (Flexmail's "First name" and "Name").
+	if m.fullName >= 0 && m.firstName >= 0 && m.lastName < 0 {
+		m.lastName, m.fullName = m.fullName, -1
+		for i, d := range m.described {
+			if strings.HasPrefix(d, normalize.FieldFullName+" <- ") {
+				m.described[i] = normalize.FieldLastName + strings.TrimPrefix(d, normalize.FieldFullName) + ", beside a first-name column"
+			}
 		}
 	}
 	slices.SortFunc(m.custom, func(a, b customColumn) int { return strings.Compare(a.name, b.name) })
@@ -184,9 +199,19 @@ type rowParser struct {
 	// unknownOptOutTimes counts opt-out times in no known format: the
 	// opt-out is kept, dated by the run.
 	unknownOptOutTimes int64
-	// namesFromDisplayName counts rows whose empty name columns were filled
-	// from the display name around the address.
-	namesFromDisplayName int64
+	// namesFromFullName counts rows whose empty name columns were filled
+	// from a whole name: a display name around the address, or a full-name
+	// column.
+	namesFromFullName int64
+}
+
+// trimCell trims spaces and the invisible characters a copy from a web page
+// or a word processor leaves around a value (zero-width space and joiner,
+// word joiner, byte-order mark).
+func trimCell(s string) string {
+	return strings.TrimFunc(s, func(r rune) bool {
+		return unicode.IsSpace(r) || r == '\u200b' || r == '\u200c' || r == '\u200d' || r == '\u2060' || r == '\ufeff'
+	})
 }
 
 // nfc stores text in one Unicode form: macOS exports decompose accents.
@@ -208,7 +233,7 @@ func (p *rowParser) parse(m *mapping, source int, line int, rec []string) (merge
 		if col < 0 || col >= len(rec) {
 			return ""
 		}
-		return nfc(strings.TrimSpace(rec[col]))
+		return nfc(trimCell(rec[col]))
 	}
 	row := merge.Row{Source: source, Line: line, FirstName: cell(m.firstName), LastName: cell(m.lastName)}
 	var displayName string
@@ -222,10 +247,13 @@ func (p *rowParser) parse(m *mapping, source int, line int, rec []string) (merge
 	if err != nil {
 		return row, err.Error(), cell(m.key)
 	}
+	if displayName == "" {
+		displayName = cell(m.fullName)
+	}
 	if displayName != "" && (row.FirstName == "" || row.LastName == "") {
 		first, last := normalize.NameParts(displayName)
 		if row.FirstName == "" && first != "" || row.LastName == "" && last != "" {
-			p.namesFromDisplayName++
+			p.namesFromFullName++
 		}
 		row.FirstName = cmp.Or(row.FirstName, first)
 		row.LastName = cmp.Or(row.LastName, last)

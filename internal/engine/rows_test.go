@@ -52,7 +52,7 @@ func TestMappingErrorsShowNoCell(t *testing.T) {
 // be personal data (an address, digits, a long text) is counted unshown.
 func TestUnknownLanguagesShowNoPersonalData(t *testing.T) {
 	p := &rowParser{languages: normalize.NewLanguages(nil, []string{"nl", "fr"}, "nl"), unknownLangs: map[string]int64{}}
-	m := &mapping{keyIsEmail: true, key: 0, email: 0, firstName: -1, lastName: -1, lang: 1, optOut: -1, width: 2}
+	m := &mapping{keyIsEmail: true, key: 0, email: 0, firstName: -1, lastName: -1, lang: 1, optOut: -1, fullName: -1, width: 2}
 	for _, lang := range []string{"klingon", "jan@example.be", "0475 12 34 56", strings.Repeat("x", 60), "klingon"} {
 		p.parse(m, 0, 2, []string{"an@example.be", lang})
 	}
@@ -66,7 +66,7 @@ func TestUnknownLanguagesShowNoPersonalData(t *testing.T) {
 // form is read, its name fills the empty name columns (counted), and text
 // is stored NFC.
 func TestRowsAsRealToolsWriteThem(t *testing.T) {
-	m := &mapping{keyIsEmail: true, key: 0, email: 0, firstName: 1, lastName: 2, lang: -1, optOut: -1, optOutTime: -1, optOutReason: -1, width: 4,
+	m := &mapping{keyIsEmail: true, key: 0, email: 0, firstName: 1, lastName: 2, lang: -1, optOut: -1, optOutTime: -1, optOutReason: -1, fullName: -1, width: 4,
 		custom: []customColumn{{"company", 3}}}
 	type got struct {
 		Key, Email, FirstName, LastName, Company, Reason string
@@ -96,7 +96,42 @@ func TestRowsAsRealToolsWriteThem(t *testing.T) {
 	p := &rowParser{}
 	p.parse(m, 0, 2, []string{`"Jan Peeters" <jan@example.be>`, "", "", ""})
 	p.parse(m, 0, 3, []string{`"Jan Peeters" <jan@example.be>`, "Jan", "Peeters", ""})
-	if p.namesFromDisplayName != 1 {
-		t.Errorf("names taken from a display name: %d, want 1", p.namesFromDisplayName)
+	if p.namesFromFullName != 1 {
+		t.Errorf("names taken from a display name: %d, want 1", p.namesFromFullName)
+	}
+}
+
+// A whole name in one column fills the empty first and last names; next to
+// a first-name column, "Name" is the last name (Flexmail's "First name" and
+// "Name").
+func TestAFullNameColumn(t *testing.T) {
+	spec := &ccv1.ContactConversionSpec{Sources: []ccv1.Source{{Name: "list"}}}
+	for _, tc := range []struct {
+		header, rec []string
+		first, last string
+	}{
+		{[]string{"email", "name"}, []string{"jan@example.be", "Jan Peeters"}, "Jan", "Peeters"},
+		{[]string{"Name", "Given Name", "Family Name", "E-mail 1 - Value"}, []string{"Jan Peeters", "", "Peeters", "jan@example.be"}, "Jan", "Peeters"},
+		{[]string{"E-mail", "First name", "Name"}, []string{"jan@example.be", "Jan", "Peeters"}, "Jan", "Peeters"},
+	} {
+		m, err := newMapping(spec, 0, tc.header)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := &rowParser{}
+		row, reason, _ := p.parse(m, 0, 2, tc.rec)
+		if reason != "" || row.FirstName != tc.first || row.LastName != tc.last {
+			t.Errorf("%q: %q %q (%s); want %q %q", tc.header, row.FirstName, row.LastName, reason, tc.first, tc.last)
+		}
+	}
+}
+
+// Zero-width characters pasted from a web page around an address are not
+// part of it.
+func TestInvisibleCharactersAroundCells(t *testing.T) {
+	m := &mapping{keyIsEmail: true, key: 0, email: 0, firstName: 1, lastName: -1, lang: -1, optOut: -1, optOutTime: -1, optOutReason: -1, fullName: -1, width: 2}
+	row, reason, _ := (&rowParser{}).parse(m, 0, 2, []string{"\u200bjan@example.be\u200b\u00a0", "\ufeffJan\u2060"})
+	if reason != "" || row.Key != "jan@example.be" || row.FirstName != "Jan" {
+		t.Errorf("row %q %q, reason %q", row.Key, row.FirstName, reason)
 	}
 }

@@ -9,6 +9,9 @@ var optOutWords = func() map[string]bool {
 		"uitgeschreven", "afgemeld", "uitschrijven", "geen mails",
 		"désabonné", "désabonnée", "désinscrit", "désinscrite", "désabonnement",
 		"abgemeldet", "ausgetragen", "abbestellt",
+		// Status columns: Mailchimp's cleaned, listmonk's blocklisted,
+		// Flexmail's and Brevo's blacklisted.
+		"cleaned", "bounced", "blocklisted", "blacklisted", "complained",
 	} {
 		m[fold(w)] = true
 	}
@@ -16,6 +19,8 @@ var optOutWords = func() map[string]bool {
 		"no", "n", "false", "f", "0", "nee", "non", "nein", "",
 		"subscribed", "opted in", "opt-in", "optin", "opt in", "active",
 		"ingeschreven", "aangemeld", "abonné", "abonnée", "inscrit", "angemeldet", "abonniert",
+		// listmonk's enabled, Flexmail's confirmed.
+		"enabled", "confirmed",
 	} {
 		m[fold(w)] = false
 	}

@@ -12,6 +12,11 @@ func TestOptOut(t *testing.T) {
 		"abgemeldet": {true, true},
 		"no":         {false, true}, "nee": {false, true}, "non": {false, true}, "0": {false, true}, "false": {false, true},
 		"": {false, true}, " ": {false, true}, "abonné": {false, true},
+		// What exporters write in a status column: Mailchimp, listmonk,
+		// Flexmail, Brevo.
+		"cleaned": {true, true}, "blocklisted": {true, true}, "blacklisted": {true, true}, "Bounced": {true, true},
+		"enabled": {false, true}, "confirmed": {false, true},
+		"pending": {true, false}, "unconfirmed": {true, false}, // no confirmed consent
 		"maybe": {true, false}, // not understood: never assume consent
 	} {
 		got, known := OptOut(raw)
@@ -30,6 +35,13 @@ func TestHeaderField(t *testing.T) {
 		"Achternaam": FieldLastName, "Nom": FieldLastName, "Nachname": FieldLastName,
 		"Taal": FieldLanguage, "Langue": FieldLanguage, "Sprache": FieldLanguage,
 		"Uitgeschreven": FieldOptOut, "Désabonné": FieldOptOut,
+		// Gmail, Outlook, HubSpot, Brevo, listmonk, Flexmail.
+		"E-mail 1 - Value": FieldEmail, "E-mail Address": FieldEmail, "EMAIL": FieldEmail, "E-mailadres": FieldEmail,
+		"Given Name": FieldFirstName, "FIRSTNAME": FieldFirstName, "PRENOM": FieldFirstName,
+		"Family Name": FieldLastName, "LASTNAME": FieldLastName,
+		"Preferred language": FieldLanguage,
+		"Unsubscribed from all email": FieldOptOut, "EMAIL_BLACKLISTED": FieldOptOut, "Blocklisted": FieldOptOut,
+		"Name": FieldFullName, "Full Name": FieldFullName, "Volledige naam": FieldFullName, "Nom complet": FieldFullName,
 		"Shoe size": "", "Klantnummer": "",
 	} {
 		if got := HeaderField(header); got != want {

@@ -25,7 +25,7 @@ const sniffSize = 64 << 10
 // CSVOptions override detection; zero values detect.
 type CSVOptions struct {
 	Delimiter rune
-	Encoding  string // utf-8, windows-1252, iso-8859-1, utf-16, utf-16le, utf-16be
+	Encoding  string // utf-8, windows-1252, iso-8859-1, macintosh, ibm850, utf-16, utf-16le, utf-16be
 }
 
 // CSV reads delimited text.
@@ -64,6 +64,11 @@ func OpenCSV(in io.Reader, opts CSVOptions) (*CSV, error) {
 	decoded := sample
 	if enc != nil {
 		decoded, _, _ = transform.Bytes(enc.NewDecoder(), sample)
+	}
+	// Excel for Mac's "CSV (Macintosh)" ends lines with a lone CR.
+	if crLines(decoded) {
+		text = crToLF{text}
+		decoded = bytes.ReplaceAll(decoded, []byte("\r"), []byte("\n"))
 	}
 	sep, hasSep := sepLine(decoded)
 	delim := opts.Delimiter
@@ -137,7 +142,31 @@ func detectEncoding(b []byte, complete bool) (string, int) {
 			return "utf-8", 0
 		}
 	}
+	// Only Excel for Mac's "CSV (Macintosh)" still ends lines with a lone
+	// CR, and it writes Mac Roman.
+	if crLines(b) {
+		return "macintosh", 0
+	}
 	return "windows-1252", 0
+}
+
+// crLines tells whether lines end with a lone CR: there is a CR and no LF.
+func crLines(b []byte) bool {
+	return bytes.IndexByte(b, '\r') >= 0 && bytes.IndexByte(b, '\n') < 0
+}
+
+// crToLF reads text whose lines end with a lone CR as LF-ended lines (a CR
+// inside a quoted cell becomes a line feed too).
+type crToLF struct{ r io.Reader }
+
+func (c crToLF) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	for i, b := range p[:n] {
+		if b == '\r' {
+			p[i] = '\n'
+		}
+	}
+	return n, err
 }
 
 // lookupEncoding returns the decoder for a name; nil means the bytes are
@@ -150,12 +179,16 @@ func lookupEncoding(name string, hasBOM bool) (encoding.Encoding, error) {
 		return charmap.Windows1252, nil
 	case "iso-8859-1":
 		return charmap.ISO8859_1, nil
+	case "macintosh":
+		return charmap.Macintosh, nil
+	case "ibm850":
+		return charmap.CodePage850, nil
 	case "utf-16", "utf-16le":
 		return unicode.UTF16(unicode.LittleEndian, unicode.UseBOM), nil
 	case "utf-16be":
 		return unicode.UTF16(unicode.BigEndian, unicode.UseBOM), nil
 	}
-	return nil, fmt.Errorf("encoding %q is not supported; use utf-8, windows-1252, iso-8859-1, utf-16, utf-16le or utf-16be", name)
+	return nil, fmt.Errorf("encoding %q is not supported; use utf-8, windows-1252, iso-8859-1, macintosh, ibm850, utf-16, utf-16le or utf-16be", name)
 }
 
 // sniffDelimiter picks the delimiter that splits the sample's first lines

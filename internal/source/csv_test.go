@@ -17,6 +17,16 @@ func utf16(order unicode.Endianness, s string) []byte {
 	return b
 }
 
+func macRoman(s string) []byte {
+	b, _ := charmap.Macintosh.NewEncoder().Bytes([]byte(s))
+	return b
+}
+
+func cp850(s string) []byte {
+	b, _ := charmap.CodePage850.NewEncoder().Bytes([]byte(s))
+	return b
+}
+
 func latin(s string) []byte {
 	b, _ := charmap.Windows1252.NewEncoder().Bytes([]byte(s))
 	return b
@@ -76,6 +86,12 @@ func TestOpenCSV(t *testing.T) {
 		{name: "explicit delimiter wins", data: []byte("a;b,c\n1;2,3\n"), opts: CSVOptions{Delimiter: ','}, wantEnc: "utf-8", wantDelim: ',',
 			wantHeader: "a;b|c", wantRows: []string{"02:1;2|3"}},
 		{name: "header only", data: []byte("email\n"), wantEnc: "utf-8", wantDelim: ',', wantHeader: "email"},
+		{name: "Excel for Mac's CSV (Macintosh): Mac Roman, CR line endings", data: macRoman("email;voornaam\rnoel@example.be;Noël\ramelie@example.fr;Amélie\r"),
+			wantEnc: "macintosh", wantDelim: ';', wantHeader: "email|voornaam", wantRows: []string{"02:noel@example.be|Noël", "03:amelie@example.fr|Amélie"}},
+		{name: "CR line endings in UTF-8", data: []byte("email,name\ra@b.be,\"A\rB\"\rc@d.be,C"),
+			wantEnc: "utf-8", wantDelim: ',', wantHeader: "email|name", wantRows: []string{"02:a@b.be|A\nB", "04:c@d.be|C"}},
+		{name: "Excel's CSV (MS-DOS), named", data: cp850("email;voornaam\r\nnoel@example.be;Noël\r\n"), opts: CSVOptions{Encoding: "ibm850"},
+			wantEnc: "ibm850", wantDelim: ';', wantHeader: "email|voornaam", wantRows: []string{"02:noel@example.be|Noël"}},
 		{name: "Excel's sep= line sets the delimiter and is no header", data: latin("sep=;\r\nBedrijf;E-mail;;;\r\nCafé Noir;jan@example.be;;;\r\n"),
 			wantEnc: "windows-1252", wantDelim: ';', wantHeader: "Bedrijf|E-mail|||", wantRows: []string{"03:Café Noir|jan@example.be|||"}},
 		{name: "a sep= line after a BOM, with a tab", data: []byte("\ufeffsep=\t\nemail\tname\na@b.be\tA\n"),
