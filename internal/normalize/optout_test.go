@@ -39,7 +39,7 @@ func TestHeaderField(t *testing.T) {
 		"E-mail 1 - Value": FieldEmail, "E-mail Address": FieldEmail, "EMAIL": FieldEmail, "E-mailadres": FieldEmail,
 		"Given Name": FieldFirstName, "FIRSTNAME": FieldFirstName, "PRENOM": FieldFirstName,
 		"Family Name": FieldLastName, "LASTNAME": FieldLastName,
-		"Preferred language": FieldLanguage,
+		"Preferred language":          FieldLanguage,
 		"Unsubscribed from all email": FieldOptOut, "EMAIL_BLACKLISTED": FieldOptOut, "Blocklisted": FieldOptOut,
 		"Name": FieldFullName, "Full Name": FieldFullName, "Volledige naam": FieldFullName, "Nom complet": FieldFullName,
 		"Shoe size": "", "Klantnummer": "",
