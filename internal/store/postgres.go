@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
 )
 
 // Postgres is the PostgreSQL store; bulk writes use COPY.
@@ -31,7 +32,14 @@ func OpenPostgres(ctx context.Context, url string) (*Postgres, error) {
 		return nil, fmt.Errorf("connecting to %s: %w", redact(url), err)
 	}
 	db := stdlib.OpenDBFromPool(pool)
-	if err := migrate(ctx, db, goose.DialectPostgres, "migrations/postgres"); err != nil {
+	// Openers of a new database at once (the pods of an Indexed Job, a Job
+	// beside the preference center) take turns on an advisory lock: the
+	// first migrates, the others find it done.
+	locker, err := lock.NewPostgresSessionLocker(lock.WithLockTimeout(1, 600))
+	if err != nil {
+		return nil, err
+	}
+	if err := migrate(ctx, db, goose.DialectPostgres, "migrations/postgres", goose.WithSessionLocker(locker)); err != nil {
 		_ = db.Close()
 		pool.Close()
 		return nil, fmt.Errorf("migrating %s: %w", redact(url), err)

@@ -10,10 +10,12 @@ import (
 	"io"
 	"io/fs"
 	"net/url"
+	"os"
 	"strings"
 	"time"
 
 	"github.com/pressly/goose/v3"
+	"golang.org/x/sys/unix"
 	_ "modernc.org/sqlite" // the "sqlite" database/sql driver, pure Go
 )
 
@@ -49,7 +51,7 @@ func OpenSQLite(ctx context.Context, path string, durable bool) (*SQLite, error)
 	// One writer: SQLite serialises writes anyway, and one connection keeps
 	// transactions from waiting on each other.
 	db.SetMaxOpenConns(1)
-	if err := migrate(ctx, db, goose.DialectSQLite3, "migrations/sqlite"); err != nil {
+	if err := migrateSQLite(ctx, db, path); err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("opening %s: %w", path, err)
 	}
@@ -65,17 +67,50 @@ func OpenSQLite(ctx context.Context, path string, durable bool) (*SQLite, error)
 	return s, nil
 }
 
-func migrate(ctx context.Context, db *sql.DB, dialect goose.Dialect, dir string) error {
+func migrate(ctx context.Context, db *sql.DB, dialect goose.Dialect, dir string, opts ...goose.ProviderOption) error {
 	sub, err := fs.Sub(migrations, dir)
 	if err != nil {
 		return err
 	}
-	p, err := goose.NewProvider(dialect, db, sub)
+	p, err := goose.NewProvider(dialect, db, sub, opts...)
 	if err != nil {
 		return err
 	}
 	_, err = p.Up(ctx)
 	return err
+}
+
+// migrateSQLite migrates under an exclusive lock on a file beside the
+// database, so processes opening a new database at once (a Job and a
+// preference center) take turns: the first migrates, the others find it
+// done. The lock file is separate because closing a descriptor of the
+// database file itself would drop SQLite's own locks.
+func migrateSQLite(ctx context.Context, db *sql.DB, path string) error {
+	f, err := os.OpenFile(path+"-migrate.lock", os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := flockContext(ctx, f); err != nil {
+		return fmt.Errorf("waiting for another process's migration: %w", err)
+	}
+	defer func() { _ = unix.Flock(int(f.Fd()), unix.LOCK_UN) }()
+	return migrate(ctx, db, goose.DialectSQLite3, "migrations/sqlite")
+}
+
+// flockContext takes an exclusive lock on f, polling, until ctx ends.
+func flockContext(ctx context.Context, f *os.File) error {
+	for {
+		err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+		if err != unix.EWOULDBLOCK {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 }
 
 // Close implements Store.
