@@ -38,6 +38,7 @@ manifests: $(CONTROLLER_GEN) ## Generate CRDs and RBAC from the API markers, and
 	$(CONTROLLER_GEN) rbac:roleName=manager-role crd paths=./api/... paths=./controllers/... \
 		output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac
 	hack/sync-chart.sh
+	go run ./hack/argocd-cm
 
 .PHONY: generate
 generate: $(CONTROLLER_GEN) ## Generate the DeepCopy methods.

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Fails when `make manifests generate` changes any generated file, so the
-# committed CRDs, RBAC, chart templates and DeepCopy code are always current.
+# committed CRDs, RBAC, chart templates, Argo CD ConfigMap patch and DeepCopy
+# code are always current.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 files() {
-  { find config/crd/bases charts/contact-converter/templates -type f; echo config/rbac/role.yaml; find api -name 'zz_generated*.go'; } | sort
+  { find config/crd/bases charts/contact-converter/templates -type f; echo config/rbac/role.yaml; echo config/argocd/argocd-cm.yaml; find api -name 'zz_generated*.go'; } | sort
 }
 before="$(files | xargs sha256sum)"
 make --no-print-directory manifests generate >/dev/null
@@ -15,4 +16,4 @@ if [ "$before" != "$after" ]; then
   echo "verify-generated: review and commit them." >&2
   exit 1
 fi
-echo "verify-generated: CRDs, RBAC, chart and DeepCopy code are current"
+echo "verify-generated: CRDs, RBAC, chart, Argo CD patch and DeepCopy code are current"
