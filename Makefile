@@ -22,6 +22,11 @@ build: ## Build bin/contact-converter.
 	@echo ">> building bin/contact-converter"
 	go build -o $(BIN)/contact-converter .
 
+.PHONY: plugin
+plugin: build ## Build bin/kubectl-contacts, the kubectl plugin (the same binary under the name kubectl looks for).
+	ln -sf contact-converter $(BIN)/kubectl-contacts
+	@echo ">> put $(BIN) on the PATH, then: kubectl contacts status -A"
+
 .PHONY: fmt
 fmt: ## Format the code.
 	gofmt -w $$(git ls-files '*.go')

@@ -98,6 +98,13 @@ func run() error {
 		return err
 	}
 
+	step("kubectl contacts status acme -n acme  (the kubectl plugin: the operator's binary on the PATH as kubectl-contacts)")
+	status, err := c.KubectlPlugin(ctx, "status", "acme", "-n", "acme")
+	if err != nil {
+		return err
+	}
+	fmt.Print(indent(status))
+
 	step("The status shows counts and masked keys; the conflicts themselves are in Secret acme-conflicts, filled by the Job")
 	if err := show("-n", "acme", "get", "contactconversion", "acme", "-o", `jsonpath={.status.conflicts}{"\n"}`); err != nil {
 		return err

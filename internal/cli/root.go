@@ -38,7 +38,11 @@ the other subcommands in Jobs and Deployments with the same image.`,
 func Execute() int {
 	// The first SIGTERM or SIGINT cancels the context, so a suspended Job's
 	// pod checkpoints and stops; a second one exits at once.
-	if err := NewRootCommand().ExecuteContext(ctrl.SetupSignalHandler()); err != nil {
+	root := NewRootCommand()
+	if isPlugin(os.Args[0]) {
+		root = newPluginCommand()
+	}
+	if err := root.ExecuteContext(ctrl.SetupSignalHandler()); err != nil {
 		fmt.Fprintln(os.Stderr, "error:", err)
 		return exitCode(err)
 	}

@@ -237,6 +237,28 @@ func (c *Cluster) Kubectl(ctx context.Context, args ...string) (string, error) {
 	return string(out), nil
 }
 
+// KubectlPlugin runs `kubectl contacts ARGS`: kubectl finds the operator's
+// binary on the PATH as kubectl-contacts, as a user installs it.
+func (c *Cluster) KubectlPlugin(ctx context.Context, args ...string) (string, error) {
+	dir := filepath.Join(c.o.WorkDir, "plugins")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	link := filepath.Join(dir, "kubectl-contacts")
+	if _, err := os.Lstat(link); err != nil {
+		if err := os.Symlink(c.Binary, link); err != nil {
+			return "", err
+		}
+	}
+	cmd := exec.CommandContext(ctx, filepath.Join(c.o.AssetsDir, "kubectl"), append([]string{"contacts"}, args...)...)
+	cmd.Env = append(os.Environ(), "PATH="+dir+string(os.PathListSeparator)+os.Getenv("PATH"), "KUBECONFIG="+c.Kubeconfig)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return string(out), fmt.Errorf("kubectl contacts %v: %w\n%s", args, err, out)
+	}
+	return string(out), nil
+}
+
 // LogPath is where a process's output goes.
 func (c *Cluster) LogPath(name string) string { return filepath.Join(c.o.WorkDir, "logs", name+".log") }
 

@@ -41,6 +41,12 @@ func TestHappyPath(t *testing.T) {
 	if p == nil || p.Contacts != 10 || cc.Status.Conflicts == nil || cc.Status.Conflicts.Unresolved != 1 {
 		t.Errorf("status: progress %+v conflicts %+v", p, cc.Status.Conflicts)
 	}
+	// The kubectl plugin, found on the PATH by kubectl.
+	status, err := c.KubectlPlugin(context.Background(), "status", "acme", "-n", "acme")
+	if err != nil || !strings.Contains(status, "Phase:             ConflictsPending") || !strings.Contains(status, "kubectl contacts conflicts acme") {
+		t.Errorf("kubectl contacts status: %v\n%s", err, status)
+	}
+	t.Logf("kubectl contacts status acme -n acme:\n%s", status)
 	if got := exportClaim(t, c, "acme", "acme-contacts"); got != golden(t) {
 		t.Errorf("the cluster's database differs from the golden export:\n%s", got)
 	}

@@ -1,0 +1,215 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	ccv1 "github.com/contactconverter/contact-converter/api/v1alpha1"
+	"github.com/contactconverter/contact-converter/internal/testenv"
+	"github.com/contactconverter/contact-converter/internal/testwrap"
+)
+
+// pluginCluster is a control plane and a kubeconfig for it.
+type pluginCluster struct {
+	t          *testing.T
+	c          client.Client
+	kubeconfig string
+}
+
+func startPluginCluster(t *testing.T) *pluginCluster {
+	env := testenv.Start(t)
+	user, err := env.Env.ControlPlane.AddUser(envtest.User{Name: "platform-engineer", Groups: []string{"system:masters"}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kubeconfig, _ := user.KubeConfig()
+	path := filepath.Join(t.TempDir(), "kubeconfig")
+	if err := os.WriteFile(path, kubeconfig, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, ns := range []string{"tenant-acme", "tenant-beta"} {
+		if err := env.Client.Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return &pluginCluster{t: t, c: env.Client, kubeconfig: path}
+}
+
+// kubectl runs `kubectl contacts ARGS` and returns its output and error
+// stream.
+func (p *pluginCluster) kubectl(args ...string) (stdout, stderr string, err error) {
+	cmd := newPluginCommand()
+	var out, errOut bytes.Buffer
+	cmd.SetOut(&out)
+	cmd.SetErr(&errOut)
+	cmd.SetArgs(append([]string{"--kubeconfig", p.kubeconfig}, args...))
+	err = cmd.ExecuteContext(context.Background())
+	return out.String(), errOut.String(), err
+}
+
+// create makes a conversion, applied by manager, with its status.
+func (p *pluginCluster) create(w *testwrap.ConversionWrapper, manager string) *ccv1.ContactConversion {
+	p.t.Helper()
+	ctx := context.Background()
+	cc := w.Obj()
+	status := cc.Status
+	raw, err := runtime.DefaultUnstructuredConverter.ToUnstructured(cc)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	u := &unstructured.Unstructured{Object: raw}
+	unstructured.RemoveNestedField(u.Object, "status")
+	unstructured.RemoveNestedField(u.Object, "metadata", "creationTimestamp")
+	unstructured.RemoveNestedField(u.Object, "metadata", "managedFields")
+	unstructured.RemoveNestedField(u.Object, "metadata", "generation")
+	if err := p.c.Apply(ctx, client.ApplyConfigurationFromUnstructured(u), client.FieldOwner(manager)); err != nil {
+		p.t.Fatal(err)
+	}
+	if err := p.c.Get(ctx, client.ObjectKeyFromObject(cc), cc); err != nil {
+		p.t.Fatal(err)
+	}
+	status.ObservedGeneration = cc.Generation
+	cc.Status = status
+	if err := p.c.Status().Update(ctx, cc); err != nil {
+		p.t.Fatal(err)
+	}
+	return cc
+}
+
+func running(name, ns string) *testwrap.ConversionWrapper {
+	now := time.Now()
+	return testwrap.MakeConversion(name, ns).Window("Europe/Brussels", "19:00", "07:00").Phase(ccv1.PhaseRunning).Job(name+"-run-7c9f").
+		NextWindow(now.Add(4*time.Hour), now.Add(16*time.Hour)).
+		Progress(ccv1.Progress{SourcesTotal: 1, RowsRead: 500000, RowsRejected: 12, Percent: 42}).
+		Condition(ccv1.ConditionReady, metav1.ConditionFalse, ccv1.ReasonJobRunning, "Job "+name+"-run-7c9f is running", now)
+}
+
+func TestPluginStatus(t *testing.T) {
+	p := startPluginCluster(t)
+	ctx := context.Background()
+	p.create(running("acme", "tenant-acme"), "kubectl")
+	p.create(testwrap.MakeConversion("beta", "tenant-beta").Phase(ccv1.PhaseWaiting), "kubectl")
+	job := &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: "acme-run-7c9f", Namespace: "tenant-acme"}, Spec: batchv1.JobSpec{
+		Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{RestartPolicy: corev1.RestartPolicyNever, Containers: []corev1.Container{{Name: "convert", Image: "contact-converter"}}}}}}
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "acme-run-7c9f-0-x2k4p", Namespace: "tenant-acme", Labels: map[string]string{batchv1.JobNameLabel: "acme-run-7c9f"}},
+		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "convert", Image: "contact-converter"}}}}
+	pc := &ccv1.PreferenceCenter{ObjectMeta: metav1.ObjectMeta{Name: "acme", Namespace: "tenant-acme"}, Spec: ccv1.PreferenceCenterSpec{
+		Database: ccv1.DatabaseSpec{SQLite: &ccv1.SQLiteDatabase{PersistentVolumeClaim: "acme-contacts"}}, ConversionRef: &ccv1.LocalObjectReference{Name: "acme"},
+		Organization: ccv1.Organization{Name: "ACME", PrivacyPolicyURL: "https://acme.example/privacy", ContactEmail: "privacy@acme.example"},
+		Languages:    []string{"nl"}, DefaultLanguage: "nl", Topics: []ccv1.Topic{{Name: "fairs", Segment: "salon-x-2018", Title: map[string]string{"nl": "Beurzen"}}}}}
+	for _, obj := range []client.Object{job, pod, pc} {
+		if err := p.c.Create(ctx, obj); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	out, _, err := p.kubectl("status", "-n", "tenant-acme")
+	if err != nil || !strings.Contains(out, "NEXT WINDOW (UTC)") || !strings.Contains(out, "acme ") || !strings.Contains(out, "42%") || strings.Contains(out, "beta") {
+		t.Errorf("status -n tenant-acme: %v\n%s", err, out)
+	}
+	out, _, err = p.kubectl("status", "-A")
+	if err != nil || !strings.Contains(out, "tenant-beta") || !strings.Contains(out, "Waiting") || !strings.HasPrefix(out, "NAMESPACE") {
+		t.Errorf("status -A: %v\n%s", err, out)
+	}
+	out, _, err = p.kubectl("status", "acme", "-n", "tenant-acme")
+	for _, want := range []string{"ContactConversion: tenant-acme/acme", "Running [########------------] 42%", "every day 19:00-07:00 (Europe/Brussels)",
+		"Job:               acme-run-7c9f", "pod acme-run-7c9f-0-x2k4p", "PreferenceCenter:  acme"} {
+		if err != nil || !strings.Contains(out, want) {
+			t.Errorf("status acme lacks %q: %v\n%s", want, err, out)
+		}
+	}
+	out, _, err = p.kubectl("status", "acme", "-n", "tenant-acme", "-o", "json")
+	var got ccv1.ContactConversion
+	if err != nil || json.Unmarshal([]byte(out), &got) != nil || got.Name != "acme" || got.Kind != "ContactConversion" || got.Status.Progress.Percent != 42 {
+		t.Errorf("status -o json: %v\n%s", err, out)
+	}
+	if _, _, err := p.kubectl("status", "nope", "-n", "tenant-acme"); err == nil ||
+		err.Error() != "no ContactConversion nope in namespace tenant-acme; kubectl contacts status -A lists them" {
+		t.Errorf("an unknown name: %v", err)
+	}
+	if _, _, err := p.kubectl("status", "-o", "wide"); err == nil || !strings.Contains(err.Error(), "-o wide: use table, json, yaml") {
+		t.Errorf("an unknown output: %v", err)
+	}
+}
+
+func TestPluginDrivesAConversion(t *testing.T) {
+	p := startPluginCluster(t)
+	ctx := context.Background()
+	cc := p.create(running("acme", "tenant-acme").Conflicts(2, 1), "argocd-controller")
+	get := func() *ccv1.ContactConversion {
+		t.Helper()
+		if err := p.c.Get(ctx, client.ObjectKeyFromObject(cc), cc); err != nil {
+			t.Fatal(err)
+		}
+		return cc
+	}
+
+	// Pause and resume, with the warning that Argo CD puts spec back.
+	out, errOut, err := p.kubectl("pause", "acme", "-n", "tenant-acme")
+	if err != nil || !get().Spec.Suspend || !strings.Contains(out, "spec.suspend is true") ||
+		!strings.Contains(errOut, "warning: Argo CD applies this ContactConversion from git") || !strings.Contains(errOut, "set `suspend: true` under spec in git") {
+		t.Errorf("pause: %v, suspend %v\n%s%s", err, cc.Spec.Suspend, out, errOut)
+	}
+	if _, _, err := p.kubectl("resume", "acme", "-n", "tenant-acme"); err != nil || get().Spec.Suspend {
+		t.Errorf("resume: %v, suspend %v", err, cc.Spec.Suspend)
+	}
+
+	// run-now --wait returns once the operator echoes the request.
+	go func() {
+		for range 100 {
+			time.Sleep(100 * time.Millisecond)
+			var c ccv1.ContactConversion
+			if p.c.Get(ctx, client.ObjectKeyFromObject(cc), &c) != nil || c.Annotations[ccv1.RunRequestedAtAnnotation] == "" {
+				continue
+			}
+			c.Status.LastHandledRunRequest = c.Annotations[ccv1.RunRequestedAtAnnotation]
+			c.Status.Phase = ccv1.PhaseRunning
+			_ = p.c.Status().Update(ctx, &c)
+			return
+		}
+	}()
+	out, _, err = p.kubectl("run-now", "acme", "-n", "tenant-acme", "--wait", "--timeout", "30s")
+	if err != nil || !strings.Contains(out, "run requested at") || !strings.Contains(out, "handled: phase Running: Job acme-run-7c9f is running") {
+		t.Errorf("run-now --wait: %v\n%s", err, out)
+	}
+	if _, err := time.Parse(time.RFC3339Nano, get().Annotations[ccv1.RunRequestedAtAnnotation]); err != nil {
+		t.Errorf("run-requested-at: %v", err)
+	}
+
+	// Conflicts from the report Secret, and a resolution.
+	report := "key,field,values,resolved\nmarie@example.fr,firstName,Marie | Marie-Claire,false\nluc@example.be,firstName,Luc | Lucas,true\n"
+	if err := p.c.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "acme-conflicts", Namespace: "tenant-acme"},
+		Data: map[string][]byte{"conflicts.csv": []byte(report)}}); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, err = p.kubectl("conflicts", "acme", "-n", "tenant-acme", "--unresolved")
+	if err != nil || !strings.Contains(out, "marie@example.fr") || strings.Contains(out, "luc@example.be") || !strings.Contains(errOut, "kubectl contacts resolve acme KEY FIELD VALUE") {
+		t.Errorf("conflicts --unresolved: %v\n%s%s", err, out, errOut)
+	}
+	if out, _, err = p.kubectl("conflicts", "acme", "-n", "tenant-acme", "-o", "csv"); err != nil || out != report {
+		t.Errorf("conflicts -o csv: %v\n%s", err, out)
+	}
+	for _, value := range []string{"Marie", "Marie-Claire"} {
+		if _, _, err := p.kubectl("resolve", "acme", "marie@example.fr", "firstName", value, "-n", "tenant-acme"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := []ccv1.Resolution{{Key: "marie@example.fr", Field: "firstName", Value: "Marie-Claire"}}
+	if got := get().Spec.Conflicts.Resolutions; len(got) != 1 || got[0] != want[0] {
+		t.Errorf("resolutions = %+v, want %+v", got, want)
+	}
+}

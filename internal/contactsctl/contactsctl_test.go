@@ -1,0 +1,101 @@
+package contactsctl
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	ccv1 "github.com/contactconverter/contact-converter/api/v1alpha1"
+	"github.com/contactconverter/contact-converter/internal/testwrap"
+)
+
+var now = time.Date(2026, 11, 29, 14, 0, 0, 0, time.UTC)
+
+func running() *testwrap.ConversionWrapper {
+	return testwrap.MakeConversion("acme", "tenant-acme").Created(now.Add(-26*time.Hour)).Generation(2, 2).
+		Window("Europe/Brussels", "19:00", "07:00").Phase(ccv1.PhaseRunning).Job("acme-run-7c9f").
+		NextWindow(time.Date(2026, 11, 29, 18, 0, 0, 0, time.UTC), time.Date(2026, 11, 30, 6, 0, 0, 0, time.UTC)).
+		Progress(ccv1.Progress{SourcesTotal: 5, SourcesDone: 2, RowsRead: 500000, RowsRejected: 12, Percent: 42,
+			OptOutsImported: &ccv1.OptOutCounts{Segment: 4, Global: 2}}).
+		Condition(ccv1.ConditionRunning, metav1.ConditionTrue, ccv1.ReasonJobRunning, "Job acme-run-7c9f is running", now.Add(-10*time.Minute)).
+		Condition(ccv1.ConditionReady, metav1.ConditionFalse, ccv1.ReasonJobRunning, "Job acme-run-7c9f is running", now.Add(-10*time.Minute))
+}
+
+func TestStatusRow(t *testing.T) {
+	for _, tc := range []struct {
+		name          string
+		cc            *ccv1.ContactConversion
+		withNamespace bool
+		want          []string
+	}{
+		{"running, in its zone and in UTC", running().Obj(), true,
+			[]string{"tenant-acme", "acme", "Running", "2026-11-29 19:00 CET", "2026-11-29 18:00 UTC", "42%", "0", "-", "acme-run-7c9f", "26h"}},
+		{"new: nothing reported", testwrap.MakeConversion("fresh", "x").Created(now.Add(-5 * time.Second)).Obj(), false,
+			[]string{"fresh", "-", "-", "-", "-", "-", "-", "-", "5s"}},
+		{"waiting on conflicts", running().Phase(ccv1.PhaseConflictsPending).Conflicts(4, 3).Obj(), false,
+			[]string{"acme", "ConflictsPending", "2026-11-29 19:00 CET", "2026-11-29 18:00 UTC", "42%", "0", "3", "acme-run-7c9f", "26h"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if len(tc.want) != len(StatusHeader(tc.withNamespace)) {
+				t.Fatalf("%d cells for %d columns", len(tc.want), len(StatusHeader(tc.withNamespace)))
+			}
+			if diff := cmp.Diff(tc.want, StatusRow(tc.cc, tc.withNamespace, now)); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestDescribe(t *testing.T) {
+	cc := running().Conflicts(4, 3, ccv1.ConflictSample{Key: "m•••@example.fr", Field: "firstName", Values: 2}).Obj()
+	job := &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: "acme-run-7c9f"}, Status: batchv1.JobStatus{Active: 1}}
+	pod := corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "acme-run-7c9f-0-x2k4p"}, Status: corev1.PodStatus{Phase: corev1.PodRunning}}
+	pc := ccv1.PreferenceCenter{ObjectMeta: metav1.ObjectMeta{Name: "acme"}, Status: ccv1.PreferenceCenterStatus{Conditions: []metav1.Condition{
+		{Type: ccv1.ConditionReady, Status: metav1.ConditionTrue, Message: "1/1 replicas ready at http://acme-preferences.tenant-acme.svc:8080"}}}}
+	want := `ContactConversion: tenant-acme/acme (generation 2, status of generation 2)
+Phase:             Running [########------------] 42%
+Conditions:
+  Ready              False  JobRunning: Job acme-run-7c9f is running (10m ago)
+  Running            True   JobRunning: Job acme-run-7c9f is running (10m ago)
+Schedule:          every day 19:00-07:00 (Europe/Brussels)
+Next window:       2026-11-29 19:00 CET (18:00 UTC), until 2026-11-30 07:00 CET
+Last run:          sources 2/5, 500000 rows read, 12 rejected, 0 contacts, 0 duplicate rows merged
+Opt-outs imported: 4 for one list, 2 for every list
+Conflicts:         4, 3 unresolved; all of them: kubectl contacts conflicts acme
+  m•••@example.fr                firstName    2 values
+Job:               acme-run-7c9f: 1 active, 0 succeeded, 0 failed
+  pod acme-run-7c9f-0-x2k4p: Running
+PreferenceCenter:  acme (1/1 replicas ready at http://acme-preferences.tenant-acme.svc:8080)
+`
+	if diff := cmp.Diff(strings.Split(want, "\n"), strings.Split(Describe(cc, Related{Job: job, Pods: []corev1.Pod{pod}, PreferenceCenters: []ccv1.PreferenceCenter{pc}}, now), "\n")); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+}
+
+func TestGitOpsManager(t *testing.T) {
+	for manager, want := range map[string]string{
+		"argocd-controller": "Argo CD", "argocd-application-controller": "Argo CD", "kustomize-controller": "Flux",
+		"helm-controller": "Flux", "kubectl-client-side-apply": "", "contact-converter": "",
+	} {
+		if got := GitOpsManager(testwrap.MakeConversion("a", "b").ManagedBy(manager).Obj()); got != want {
+			t.Errorf("manager %s: %q, want %q", manager, got, want)
+		}
+	}
+}
+
+func TestReadConflicts(t *testing.T) {
+	report := "key,field,values,resolved\nmarie@example.fr,firstName,Marie | Marie-Claire,false\nluc@example.be,firstName,Luc | Lucas,true\n"
+	got, err := ReadConflicts(strings.NewReader(report), true)
+	want := []Conflict{{Key: "marie@example.fr", Field: "firstName", Values: "Marie | Marie-Claire"}}
+	if diff := cmp.Diff(want, got); diff != "" || err != nil {
+		t.Errorf("unresolved (-want +got):\n%s%v", diff, err)
+	}
+	if all, _ := ReadConflicts(strings.NewReader(report), false); len(all) != 2 {
+		t.Errorf("all: %d conflicts, want 2", len(all))
+	}
+}

@@ -1,0 +1,101 @@
+// Package testwrap builds the objects tests need with fluent wrappers:
+// MakeConversion("acme", "tenant").Phase(ccv1.PhaseRunning).Obj().
+package testwrap
+
+import (
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	ccv1 "github.com/contactconverter/contact-converter/api/v1alpha1"
+)
+
+// ConversionWrapper wraps a ContactConversion under construction.
+type ConversionWrapper struct{ ccv1.ContactConversion }
+
+// MakeConversion is a valid conversion of one CSV list into SQLite.
+func MakeConversion(name, namespace string) *ConversionWrapper {
+	return &ConversionWrapper{ccv1.ContactConversion{
+		TypeMeta:   metav1.TypeMeta{APIVersion: ccv1.GroupVersion.String(), Kind: "ContactConversion"},
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: namespace, Generation: 1},
+		Spec: ccv1.ContactConversionSpec{
+			DefaultLanguage: "nl",
+			Sources: []ccv1.Source{{Name: "salon-x-2018", CSV: &ccv1.CSVSource{
+				ConfigMapKeyRef: &ccv1.KeySelector{Name: name + "-lists", Key: "salon-x-2018.csv"}}}},
+			Database: ccv1.DatabaseSpec{SQLite: &ccv1.SQLiteDatabase{PersistentVolumeClaim: name + "-contacts"}},
+		},
+	}}
+}
+
+// Obj returns the conversion.
+func (w *ConversionWrapper) Obj() *ccv1.ContactConversion { return &w.ContactConversion }
+
+// Created sets the creation time.
+func (w *ConversionWrapper) Created(t time.Time) *ConversionWrapper {
+	w.CreationTimestamp = metav1.NewTime(t)
+	return w
+}
+
+// Generation sets the generation and the one the status describes.
+func (w *ConversionWrapper) Generation(generation, observed int64) *ConversionWrapper {
+	w.ObjectMeta.Generation, w.Status.ObservedGeneration = generation, observed
+	return w
+}
+
+// Window adds a daily window in the zone.
+func (w *ConversionWrapper) Window(zone, start, end string) *ConversionWrapper {
+	w.Spec.Schedule.TimeZone = zone
+	w.Spec.Schedule.Windows = append(w.Spec.Schedule.Windows, ccv1.Window{Start: start, End: end})
+	return w
+}
+
+// Suspend sets spec.suspend.
+func (w *ConversionWrapper) Suspend(s bool) *ConversionWrapper {
+	w.Spec.Suspend = s
+	return w
+}
+
+// Phase sets the status phase.
+func (w *ConversionWrapper) Phase(p ccv1.Phase) *ConversionWrapper {
+	w.Status.Phase = p
+	return w
+}
+
+// Condition sets a status condition.
+func (w *ConversionWrapper) Condition(typ string, status metav1.ConditionStatus, reason, message string, at time.Time) *ConversionWrapper {
+	w.Status.Conditions = append(w.Status.Conditions, metav1.Condition{Type: typ, Status: status, Reason: reason, Message: message,
+		LastTransitionTime: metav1.NewTime(at), ObservedGeneration: w.ObjectMeta.Generation})
+	return w
+}
+
+// NextWindow sets the next window's start and end.
+func (w *ConversionWrapper) NextWindow(start, end time.Time) *ConversionWrapper {
+	w.Status.NextWindowStart, w.Status.NextWindowEnd = &metav1.Time{Time: start}, &metav1.Time{Time: end}
+	return w
+}
+
+// Progress sets the run's counts.
+func (w *ConversionWrapper) Progress(p ccv1.Progress) *ConversionWrapper {
+	w.Status.Progress = &p
+	return w
+}
+
+// Conflicts sets the conflicts found.
+func (w *ConversionWrapper) Conflicts(total, unresolved int64, sample ...ccv1.ConflictSample) *ConversionWrapper {
+	w.Status.Conflicts = &ccv1.ConflictsStatus{Total: total, Unresolved: unresolved, Sample: sample, ReportSecret: w.Name + "-conflicts"}
+	return w
+}
+
+// Job sets the current Job's name.
+func (w *ConversionWrapper) Job(name string) *ConversionWrapper {
+	w.Status.JobName = name
+	return w
+}
+
+// ManagedBy adds a managedFields entry for the spec, as a GitOps tool's
+// server-side apply leaves.
+func (w *ConversionWrapper) ManagedBy(manager string) *ConversionWrapper {
+	w.ManagedFields = append(w.ManagedFields, metav1.ManagedFieldsEntry{Manager: manager, Operation: metav1.ManagedFieldsOperationApply,
+		APIVersion: ccv1.GroupVersion.String(), FieldsType: "FieldsV1"})
+	return w
+}
