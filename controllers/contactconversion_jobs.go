@@ -35,8 +35,8 @@ func (r *ContactConversionReconciler) ensureConverterObjects(ctx context.Context
 	return nil
 }
 
-// ensureConflictReport creates the empty conflict-report Secret the Job
-// fills; an existing one is never overwritten. The ConfigMap an earlier
+// ensureConflictReport creates the empty conflict-report Secret and
+// inventory ConfigMap the Job fills; existing ones are never overwritten. The ConfigMap an earlier
 // version wrote the report into holds personal data: it is deleted.
 func (r *ContactConversionReconciler) ensureConflictReport(ctx context.Context, cc *ccv1.ContactConversion) error {
 	secret := desired.ConflictsSecret(cc)
@@ -45,6 +45,13 @@ func (r *ContactConversionReconciler) ensureConflictReport(ctx context.Context, 
 	}
 	if err := r.Create(ctx, secret); err != nil && !apierrors.IsAlreadyExists(err) {
 		return fmt.Errorf("creating Secret %s: %w", secret.Name, err)
+	}
+	inventory := desired.InventoryConfigMap(cc)
+	if err := controllerutil.SetControllerReference(cc, inventory, r.Scheme()); err != nil {
+		return err
+	}
+	if err := r.Create(ctx, inventory); err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("creating ConfigMap %s: %w", inventory.Name, err)
 	}
 	old := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: cc.Namespace, Name: desired.ConflictsSecretName(cc)}}
 	if err := r.Get(ctx, client.ObjectKeyFromObject(old), old); err == nil && metav1.IsControlledBy(old, cc) {

@@ -16,6 +16,7 @@ import (
 
 	ccv1 "github.com/contactconverter/contact-converter/api/v1alpha1"
 	"github.com/contactconverter/contact-converter/internal/desired"
+	"github.com/contactconverter/contact-converter/internal/inventory"
 	"github.com/contactconverter/contact-converter/internal/pgtest"
 	"github.com/contactconverter/contact-converter/internal/testenv"
 )
@@ -101,7 +102,8 @@ func clusterTenant(t *testing.T) (*testenv.Env, *ccv1.ContactConversion) {
 	must(c.Create(ctx, lists))
 	cc.Namespace, cc.ResourceVersion = ns, ""
 	must(c.Create(ctx, cc))
-	must(c.Create(ctx, desired.ConflictsSecret(cc))) // the reconciler creates it before the Job
+	must(c.Create(ctx, desired.ConflictsSecret(cc)))     // the reconciler creates them before the Job
+	must(c.Create(ctx, desired.InventoryConfigMap(cc)))
 	return env, cc
 }
 
@@ -115,6 +117,16 @@ func checkClusterRun(t *testing.T, c client.Client, cc *ccv1.ContactConversion, 
 		if err != nil {
 			t.Fatal(err)
 		}
+	}
+	// The inventory: the lists, where they came from, the counts; no
+	// address.
+	var cm corev1.ConfigMap
+	must(c.Get(ctx, client.ObjectKey{Namespace: ns, Name: desired.InventoryConfigMapName(cc)}, &cm))
+	var inv inventory.Document
+	must(json.Unmarshal([]byte(cm.Data["inventory.json"]), &inv))
+	if inv.Contacts != 10 || len(inv.Sources) != 5 || inv.Sources[0].Origin != "file salon-x-2018.csv in ConfigMap acme-lists" ||
+		inv.Sources[4].Contacts != 2 || inv.GlobalOptOuts != 2 || inv.LastImport == "" || strings.Contains(cm.Data["inventory.json"], "@") {
+		t.Errorf("inventory:\n%s", cm.Data["inventory.json"])
 	}
 	got, _ := run(t, "export", "--database", db)
 	want, _ := os.ReadFile(filepath.Join(tenant, "expected-export.jsonl"))

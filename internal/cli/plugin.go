@@ -25,6 +25,8 @@ import (
 	ccv1 "github.com/contactconverter/contact-converter/api/v1alpha1"
 	"github.com/contactconverter/contact-converter/internal/contactsctl"
 	"github.com/contactconverter/contact-converter/internal/csvsafe"
+	"github.com/contactconverter/contact-converter/internal/desired"
+	"github.com/contactconverter/contact-converter/internal/inventory"
 	"github.com/contactconverter/contact-converter/internal/kubescheme"
 )
 
@@ -82,7 +84,7 @@ kubectl-contacts (make plugin builds bin/kubectl-contacts).`,
 	f.StringVar(&o.context, "context", "", "the kubeconfig context to use")
 	f.StringVarP(&o.namespace, "namespace", "n", "", "the namespace (default: the context's)")
 	root.AddCommand(o.statusCommand(), o.runNowCommand(), o.suspendCommand("pause", true), o.suspendCommand("resume", false),
-		o.conflictsCommand(), o.resolveCommand())
+		o.conflictsCommand(), o.resolveCommand(), o.inventoryCommand())
 	return root
 }
 
@@ -374,6 +376,69 @@ func (o *pluginOptions) resolveCommand() *cobra.Command {
 			return nil
 		},
 	}
+}
+
+func (o *pluginOptions) inventoryCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "inventory NAME",
+		Short: "The record of processing: what the database holds, where it came from, where it lives (no personal data)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkOutput(o.output, "markdown", "json"); err != nil {
+				return err
+			}
+			c, ns, err := o.client()
+			if err != nil {
+				return err
+			}
+			ctx, out := cmd.Context(), cmd.OutOrStdout()
+			cc, err := o.get(ctx, c, ns, args[0])
+			if err != nil {
+				return err
+			}
+			cm := &corev1.ConfigMap{}
+			if err := c.Get(ctx, types.NamespacedName{Namespace: ns, Name: desired.InventoryConfigMapName(cc)}, cm); err != nil && !apierrors.IsNotFound(err) {
+				return err
+			}
+			raw := cm.Data["inventory.json"]
+			if raw == "" {
+				return fmt.Errorf("no inventory yet: the conversion's first run writes it (kubectl contacts status %s)", cc.Name)
+			}
+			if o.output == "json" {
+				_, err := io.WriteString(out, raw+"\n")
+				return err
+			}
+			var doc inventory.Document
+			if err := json.Unmarshal([]byte(raw), &doc); err != nil {
+				return fmt.Errorf("ConfigMap %s: inventory.json: %w", cm.Name, err)
+			}
+			rel, err := related(ctx, c, cc)
+			if err != nil {
+				return err
+			}
+			var pcs []inventory.PreferenceCenter
+			for _, pc := range rel.PreferenceCenters {
+				p := inventory.PreferenceCenter{Name: pc.Name, URL: pc.Status.URL, LinkTTL: "720h (default)"}
+				if pc.Spec.LinkTTL != nil {
+					p.LinkTTL = pc.Spec.LinkTTL.Duration.String()
+				}
+				for _, r := range []struct {
+					name string
+					on   *bool
+				}{{"access and portability", pc.Spec.Rights.Export}, {"rectification", pc.Spec.Rights.Rectification}, {"erasure", pc.Spec.Rights.Erasure}} {
+					if r.on == nil || *r.on {
+						p.Rights = append(p.Rights, r.name)
+					}
+				}
+				p.Rights = append(p.Rights, "objection (unsubscribe from everything, one-click)")
+				pcs = append(pcs, p)
+			}
+			_, err = io.WriteString(out, inventory.Markdown(&doc, pcs))
+			return err
+		},
+	}
+	cmd.Flags().StringVarP(&o.output, "output", "o", "markdown", "markdown or json")
+	return cmd
 }
 
 func checkOutput(got string, allowed ...string) error {

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -19,6 +20,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	ccv1 "github.com/contactconverter/contact-converter/api/v1alpha1"
+	"github.com/contactconverter/contact-converter/internal/desired"
+	"github.com/contactconverter/contact-converter/internal/inventory"
 	"github.com/contactconverter/contact-converter/internal/testenv"
 	"github.com/contactconverter/contact-converter/internal/testwrap"
 )
@@ -211,5 +214,81 @@ func TestPluginDrivesAConversion(t *testing.T) {
 	want := []ccv1.Resolution{{Key: "marie@example.fr", Field: "firstName", Value: "Marie-Claire"}}
 	if got := get().Spec.Conflicts.Resolutions; len(got) != 1 || got[0] != want[0] {
 		t.Errorf("resolutions = %+v, want %+v", got, want)
+	}
+}
+
+// The inventory the Job wrote, as Markdown for a processing register, with
+// the preference center that serves the data.
+func TestPluginInventory(t *testing.T) {
+	p := startPluginCluster(t)
+	ctx := context.Background()
+	cc := p.create(testwrap.MakeConversion("acme", "tenant-acme").Phase(ccv1.PhaseSucceeded), "kubectl")
+	if _, _, err := p.kubectl("inventory", "acme", "-n", "tenant-acme"); err == nil ||
+		err.Error() != "no inventory yet: the conversion's first run writes it (kubectl contacts status acme)" {
+		t.Errorf("before a run: %v", err)
+	}
+	doc := inventory.Document{Conversion: "tenant-acme/acme", LastImport: "2026-11-29T10:00:00Z", Database: inventory.Database(&cc.Spec),
+		Sources: []inventory.Source{{Name: "salon-x-2018", DisplayName: "Salon X | 2018", Origin: inventory.Origin(&cc.Spec.Sources[0]),
+			Segment: "salon-x-2018", RowsRead: 7, RowsRejected: 2, Contacts: 5, FieldsKept: []string{"email", "firstName"}}},
+		Segments:  []inventory.Segment{{Name: "salon-x-2018", Subscribed: 4, Unsubscribed: 1}},
+		Languages: []inventory.Count{{Value: "nl", Count: 5}}, Contacts: 5, GlobalOptOuts: 1, Erasures: 1,
+		ConsentEvents: []inventory.Activity{{Month: "2026-11", Action: "unsubscribe", Count: 1}}}
+	data, _ := json.Marshal(doc)
+	cm := desired.InventoryConfigMap(cc)
+	cm.Data = map[string]string{"inventory.json": string(data)}
+	off := false
+	pc := &ccv1.PreferenceCenter{ObjectMeta: metav1.ObjectMeta{Name: "acme", Namespace: "tenant-acme"}, Spec: ccv1.PreferenceCenterSpec{
+		Database: ccv1.DatabaseSpec{SQLite: &ccv1.SQLiteDatabase{PersistentVolumeClaim: "acme-contacts"}}, ConversionRef: &ccv1.LocalObjectReference{Name: "acme"},
+		Organization: ccv1.Organization{Name: "ACME", PrivacyPolicyURL: "https://acme.example/privacy", ContactEmail: "privacy@acme.example"},
+		Languages:    []string{"nl"}, DefaultLanguage: "nl", Topics: []ccv1.Topic{{Name: "fairs", Segment: "salon-x-2018", Title: map[string]string{"nl": "Beurzen"}}},
+		Rights: ccv1.Rights{Erasure: &ttl}}}
+	for _, obj := range []client.Object{cm, pc} {
+		if err := p.c.Create(ctx, obj); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out, _, err := p.kubectl("inventory", "acme", "-n", "tenant-acme")
+	want := `# Contact data inventory: tenant-acme/acme
+
+- Last import: 2026-11-29T10:00:00Z
+- Where the data lives: SQLite on PersistentVolumeClaim acme-contacts
+- Contacts: 5, of which 1 opted out of everything and 0 undeliverable
+- Erased on request: 1 (only a salted hash of each address is kept, so it is never imported again)
+
+## Where the data came from
+
+| Source | Origin | Segment | Rows read | Rejected | Contacts | Fields kept | Opt-outs |
+|---|---|---|---:|---:|---:|---|---|
+| Salon X \| 2018 | file salon-x-2018.csv in ConfigMap acme-lists | salon-x-2018 | 7 | 2 | 5 | email, firstName | - |
+
+## Segments
+
+| Segment | Subscribed | Unsubscribed |
+|---|---:|---:|
+| salon-x-2018 | 4 | 1 |
+
+## Languages
+
+| Language | Contacts |
+|---|---:|
+| nl | 5 |
+
+## Consent evidence by month
+
+| Month | Action | Events |
+|---|---|---:|
+| 2026-11 | unsubscribe | 1 |
+
+## Preference center
+
+| Name | Address | Links valid for | Rights offered |
+|---|---|---|---|
+| acme | - | 720h0m0s | access and portability, rectification, objection (unsubscribe from everything, one-click) |
+`
+	if err != nil || out != want {
+		t.Errorf("inventory: %v\n%s", err, cmp.Diff(strings.Split(want, "\n"), strings.Split(out, "\n")))
+	}
+	if out, _, err := p.kubectl("inventory", "acme", "-n", "tenant-acme", "-o", "json"); err != nil || strings.TrimSpace(out) != string(data) {
+		t.Errorf("inventory -o json: %v\n%s", err, out)
 	}
 }

@@ -42,6 +42,8 @@ func ConverterRole(cc *ccv1.ContactConversion) *rbacv1.Role {
 			ResourceNames: []string{cc.Name}, Verbs: []string{"get", "patch"}},
 		{APIGroups: []string{""}, Resources: []string{"secrets"},
 			ResourceNames: []string{ConflictsSecretName(cc)}, Verbs: []string{"get", "patch", "update"}},
+		{APIGroups: []string{""}, Resources: []string{"configmaps"},
+			ResourceNames: []string{InventoryConfigMapName(cc)}, Verbs: []string{"get", "patch", "update"}},
 	}
 	if names := uniqueSorted(configMaps); len(names) > 0 {
 		rules = append(rules, rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"configmaps"},
@@ -73,6 +75,15 @@ func ConflictsSecret(cc *ccv1.ContactConversion) *corev1.Secret {
 	return &corev1.Secret{ObjectMeta: metav1.ObjectMeta{
 		Name: ConflictsSecretName(cc), Namespace: cc.Namespace, Labels: ConversionLabels(cc),
 	}, Type: corev1.SecretTypeOpaque}
+}
+
+// InventoryConfigMap is the (initially empty) inventory the Jobs fill: a
+// ConfigMap, since it holds no personal data, and whoever may view the
+// conversion may read it.
+func InventoryConfigMap(cc *ccv1.ContactConversion) *corev1.ConfigMap {
+	return &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{
+		Name: InventoryConfigMapName(cc), Namespace: cc.Namespace, Labels: ConversionLabels(cc),
+	}}
 }
 
 func converterMeta(cc *ccv1.ContactConversion) metav1.ObjectMeta {

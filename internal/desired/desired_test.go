@@ -151,6 +151,7 @@ func TestConverterRoleReadsOnlyWhatTheSpecNames(t *testing.T) {
 		"contactconversions get":              {"acme"},
 		"contactconversions/status get,patch": {"acme"},
 		"secrets get,patch,update":            {"acme-conflicts"},
+		"configmaps get,patch,update":         {"acme-inventory"},
 		"configmaps get":                      {"lists"},
 		"secrets get":                         {"shop-db", "vip-list"},
 	}

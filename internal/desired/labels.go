@@ -55,6 +55,12 @@ func ConflictsSecretName(cc *ccv1.ContactConversion) string {
 	return truncate(cc.Name, 253-len("-conflicts")) + "-conflicts"
 }
 
+// InventoryConfigMapName names the ConfigMap holding the inventory: counts
+// and names, no personal data.
+func InventoryConfigMapName(cc *ccv1.ContactConversion) string {
+	return truncate(cc.Name, 253-len("-inventory")) + "-inventory"
+}
+
 func truncate(s string, n int) string {
 	if len(s) <= n {
 		return s

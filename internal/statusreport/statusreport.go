@@ -1,13 +1,16 @@
 // Package statusreport writes a running conversion's progress, conflicts and
 // language counts into its ContactConversion status, with server-side apply
 // under its own field manager, so the reconciler's conditions are never
-// touched; and fills the conflict-report Secret.
+// touched; and fills the conflict-report Secret and the inventory
+// ConfigMap.
 package statusreport
 
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -21,6 +24,7 @@ import (
 	"github.com/contactconverter/contact-converter/internal/csvsafe"
 	"github.com/contactconverter/contact-converter/internal/desired"
 	"github.com/contactconverter/contact-converter/internal/engine"
+	"github.com/contactconverter/contact-converter/internal/inventory"
 	"github.com/contactconverter/contact-converter/internal/store"
 )
 
@@ -80,7 +84,60 @@ func (r *Reporter) Final(ctx context.Context, rep *engine.Report, st store.Store
 		Conflicts: &ccv1.ConflictsStatus{Total: rep.Conflicts, Unresolved: rep.Unresolved, Sample: sample, ReportSecret: name},
 		Languages: &ccv1.LanguagesStatus{AssignedDefault: rep.LanguageDefault, UnknownValues: rep.UnknownLanguages},
 	}
-	return r.apply(ctx, status)
+	if err := r.apply(ctx, status); err != nil {
+		return err
+	}
+	return r.writeInventory(ctx, rep, st)
+}
+
+// writeInventory fills the inventory ConfigMap: counts and names, no
+// personal data.
+func (r *Reporter) writeInventory(ctx context.Context, rep *engine.Report, st store.Store) error {
+	inv, err := st.Inventory(ctx)
+	if err != nil {
+		return fmt.Errorf("counting the inventory: %w", err)
+	}
+	data, err := json.MarshalIndent(Inventory(r.CC, rep, inv), "", "  ")
+	if err != nil {
+		return err
+	}
+	name := desired.InventoryConfigMapName(r.CC)
+	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: r.CC.Namespace, Name: name}}
+	patch := client.MergeFrom(cm.DeepCopy())
+	cm.Data = map[string]string{"inventory.json": string(data)}
+	if err := r.Client.Patch(ctx, cm, patch); err != nil {
+		return fmt.Errorf("writing the inventory ConfigMap %s: %w", name, err)
+	}
+	return nil
+}
+
+// Inventory builds the record of processing from the spec, the run's
+// report and the database's counts.
+func Inventory(cc *ccv1.ContactConversion, rep *engine.Report, inv *store.Inventory) *inventory.Document {
+	d := &inventory.Document{Conversion: cc.Namespace + "/" + cc.Name, LastImport: rep.FinishedAt, Database: inventory.Database(&cc.Spec),
+		Languages: inventory.Sorted(inv.Languages), Contacts: inv.Contacts, GlobalOptOuts: inv.GlobalOptOuts,
+		Undeliverable: inv.Undeliverable, Erasures: inv.Erasures}
+	for i := range cc.Spec.Sources {
+		src := &cc.Spec.Sources[i]
+		s := inventory.Source{Name: src.Name, DisplayName: src.SourceDisplayName(), Origin: inventory.Origin(src), Segment: src.SegmentName(),
+			Contacts: inv.Sources[src.SourceDisplayName()]}
+		if i < len(rep.Sources) {
+			r := rep.Sources[i]
+			s.RowsRead, s.RowsRejected, s.FieldsKept = r.RowsRead, r.RowsRejected, inventory.FieldsKept(r.Mapping)
+			if r.OptOutsImported > 0 {
+				s.OptOuts = fmt.Sprintf("%d, %s, %s", r.OptOutsImported, r.OptOutScope, r.OptOutKind)
+			}
+		}
+		d.Sources = append(d.Sources, s)
+	}
+	for name, by := range inv.Segments {
+		d.Segments = append(d.Segments, inventory.Segment{Name: name, Subscribed: by["subscribed"], Unsubscribed: by["unsubscribed"]})
+	}
+	slices.SortFunc(d.Segments, func(a, b inventory.Segment) int { return strings.Compare(a.Name, b.Name) })
+	for _, e := range inv.ConsentEvents {
+		d.ConsentEvents = append(d.ConsentEvents, inventory.Activity{Month: e.Month, Action: e.Action, Count: e.Count})
+	}
+	return d
 }
 
 // optOutCounts sums the report's imported opt-outs by scope.

@@ -45,7 +45,7 @@ func OpenPostgres(ctx context.Context, url string) (*Postgres, error) {
 		return nil, fmt.Errorf("migrating %s: %w", redact(url), err)
 	}
 	_ = db.Close()
-	return &Postgres{pool: pool, preferences: preferences{db: pgConn{pool}, inTx: func(ctx context.Context, fn func(conn) error) error {
+	return &Postgres{pool: pool, preferences: preferences{db: pgConn{pool}, json: postgresJSON, inTx: func(ctx context.Context, fn func(conn) error) error {
 		return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error { return fn(pgConn{tx}) })
 	}}}, nil
 }

@@ -121,6 +121,8 @@ type preferences struct {
 	salt []byte
 	// afterErasure, when set, runs after a committed erasure.
 	afterErasure func(ctx context.Context) error
+	// json reads the contacts' JSON columns in this database's dialect.
+	json jsonQueries
 }
 
 // Suppressions implements Store.

@@ -56,7 +56,7 @@ func OpenSQLite(ctx context.Context, path string, durable bool) (*SQLite, error)
 		return nil, fmt.Errorf("opening %s: %w", path, err)
 	}
 	s := &SQLite{db: db}
-	s.preferences = preferences{db: sqliteConn{db}, inTx: func(ctx context.Context, fn func(conn) error) error {
+	s.preferences = preferences{db: sqliteConn{db}, json: sqliteJSON, inTx: func(ctx context.Context, fn func(conn) error) error {
 		return s.tx(ctx, func(tx *sql.Tx) error { return fn(sqliteConn{tx}) })
 	}, afterErasure: func(ctx context.Context) error {
 		// The WAL still holds the pages as they were before the erasure:

@@ -89,6 +89,8 @@ type Store interface {
 	Suppress(ctx context.Context, key, origin string) error
 	// Conflicts calls fn for every conflict, by key and field.
 	Conflicts(ctx context.Context, fn func(ConflictRow) error) error
+	// Inventory counts what the database holds, without personal data.
+	Inventory(ctx context.Context) (*Inventory, error)
 	Preferences
 	Close() error
 }
