@@ -102,7 +102,7 @@ func clusterTenant(t *testing.T) (*testenv.Env, *ccv1.ContactConversion) {
 	must(c.Create(ctx, lists))
 	cc.Namespace, cc.ResourceVersion = ns, ""
 	must(c.Create(ctx, cc))
-	must(c.Create(ctx, desired.ConflictsSecret(cc)))     // the reconciler creates them before the Job
+	must(c.Create(ctx, desired.ConflictsSecret(cc))) // the reconciler creates them before the Job
 	must(c.Create(ctx, desired.InventoryConfigMap(cc)))
 	return env, cc
 }
