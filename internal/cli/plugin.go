@@ -1,15 +1,18 @@
 package cli
 
 import (
+	"bufio"
 	"bytes"
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"text/tabwriter"
 	"time"
 
@@ -18,6 +21,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
@@ -43,11 +48,19 @@ func isPlugin(argv0 string) bool {
 type pluginOptions struct {
 	kubeconfig, context, namespace string
 	allNamespaces                  bool
-	output                         string
 }
 
 // client connects as kubectl would, and returns the namespace to work in.
 func (o *pluginOptions) client() (client.Client, string, error) {
+	rest, ns, err := o.restConfig()
+	if err != nil {
+		return nil, "", err
+	}
+	c, err := client.New(rest, client.Options{Scheme: kubescheme.New()})
+	return c, ns, err
+}
+
+func (o *pluginOptions) restConfig() (*rest.Config, string, error) {
 	rules := clientcmd.NewDefaultClientConfigLoadingRules()
 	rules.ExplicitPath = o.kubeconfig
 	cfg := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{CurrentContext: o.context})
@@ -55,12 +68,8 @@ func (o *pluginOptions) client() (client.Client, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
-	rest, err := cfg.ClientConfig()
-	if err != nil {
-		return nil, "", err
-	}
-	c, err := client.New(rest, client.Options{Scheme: kubescheme.New()})
-	return c, cmp.Or(o.namespace, ns), err
+	rc, err := cfg.ClientConfig()
+	return rc, cmp.Or(o.namespace, ns), err
 }
 
 // newPluginCommand is `kubectl contacts`.
@@ -84,7 +93,7 @@ kubectl-contacts (make plugin builds bin/kubectl-contacts).`,
 	f.StringVar(&o.context, "context", "", "the kubeconfig context to use")
 	f.StringVarP(&o.namespace, "namespace", "n", "", "the namespace (default: the context's)")
 	root.AddCommand(o.statusCommand(), o.runNowCommand(), o.suspendCommand("pause", true), o.suspendCommand("resume", false),
-		o.conflictsCommand(), o.resolveCommand(), o.inventoryCommand())
+		o.conflictsCommand(), o.resolveCommand(), o.inventoryCommand(), o.logsCommand())
 	return root
 }
 
@@ -100,12 +109,13 @@ func (o *pluginOptions) get(ctx context.Context, c client.Client, ns, name strin
 }
 
 func (o *pluginOptions) statusCommand() *cobra.Command {
+	var output string
 	cmd := &cobra.Command{
 		Use:   "status [NAME]",
 		Short: "Without NAME, a table of conversions; with NAME, what it is doing in plain words",
 		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := checkOutput(o.output, "table", "json", "yaml"); err != nil {
+			if err := checkOutput(output, "table", "json", "yaml"); err != nil {
 				return err
 			}
 			c, ns, err := o.client()
@@ -118,8 +128,8 @@ func (o *pluginOptions) statusCommand() *cobra.Command {
 				if err != nil {
 					return err
 				}
-				if o.output != "table" {
-					return printObject(out, o.output, cc)
+				if output != "table" {
+					return printObject(out, output, cc)
 				}
 				rel, err := related(ctx, c, cc)
 				if err != nil {
@@ -139,8 +149,8 @@ func (o *pluginOptions) statusCommand() *cobra.Command {
 			slices.SortFunc(list.Items, func(a, b ccv1.ContactConversion) int {
 				return cmp.Or(strings.Compare(a.Namespace, b.Namespace), strings.Compare(a.Name, b.Name))
 			})
-			if o.output != "table" {
-				return printObject(out, o.output, &list)
+			if output != "table" {
+				return printObject(out, output, &list)
 			}
 			if len(list.Items) == 0 {
 				where := "in namespace " + ns
@@ -160,7 +170,7 @@ func (o *pluginOptions) statusCommand() *cobra.Command {
 		},
 	}
 	cmd.Flags().BoolVarP(&o.allNamespaces, "all-namespaces", "A", false, "list the conversions of every namespace")
-	cmd.Flags().StringVarP(&o.output, "output", "o", "table", "table, json or yaml")
+	cmd.Flags().StringVarP(&output, "output", "o", "table", "table, json or yaml")
 	return cmd
 }
 
@@ -288,12 +298,13 @@ func warnGitOps(w io.Writer, cc *ccv1.ContactConversion, inGit string) {
 
 func (o *pluginOptions) conflictsCommand() *cobra.Command {
 	var unresolved bool
+	var output string
 	cmd := &cobra.Command{
 		Use:   "conflicts NAME",
 		Short: "List the conflicts of the last run, from its report Secret",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := checkOutput(o.output, "table", "csv"); err != nil {
+			if err := checkOutput(output, "table", "csv"); err != nil {
 				return err
 			}
 			c, ns, err := o.client()
@@ -317,7 +328,7 @@ func (o *pluginOptions) conflictsCommand() *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("Secret %s: conflicts.csv: %w", secret.Name, err)
 			}
-			if o.output == "csv" {
+			if output == "csv" {
 				w := csvsafe.NewWriter(out)
 				_ = w.Write([]string{"key", "field", "values", "resolved"})
 				for _, c := range conflicts {
@@ -341,7 +352,7 @@ func (o *pluginOptions) conflictsCommand() *cobra.Command {
 		},
 	}
 	cmd.Flags().BoolVar(&unresolved, "unresolved", false, "only the unresolved ones")
-	cmd.Flags().StringVarP(&o.output, "output", "o", "table", "table or csv")
+	cmd.Flags().StringVarP(&output, "output", "o", "table", "table or csv")
 	return cmd
 }
 
@@ -379,12 +390,13 @@ func (o *pluginOptions) resolveCommand() *cobra.Command {
 }
 
 func (o *pluginOptions) inventoryCommand() *cobra.Command {
+	var output string
 	cmd := &cobra.Command{
 		Use:   "inventory NAME",
 		Short: "The record of processing: what the database holds, where it came from, where it lives (no personal data)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := checkOutput(o.output, "markdown", "json"); err != nil {
+			if err := checkOutput(output, "markdown", "json"); err != nil {
 				return err
 			}
 			c, ns, err := o.client()
@@ -404,7 +416,7 @@ func (o *pluginOptions) inventoryCommand() *cobra.Command {
 			if raw == "" {
 				return fmt.Errorf("no inventory yet: the conversion's first run writes it (kubectl contacts status %s)", cc.Name)
 			}
-			if o.output == "json" {
+			if output == "json" {
 				_, err := io.WriteString(out, raw+"\n")
 				return err
 			}
@@ -437,8 +449,87 @@ func (o *pluginOptions) inventoryCommand() *cobra.Command {
 			return err
 		},
 	}
-	cmd.Flags().StringVarP(&o.output, "output", "o", "markdown", "markdown or json")
+	cmd.Flags().StringVarP(&output, "output", "o", "markdown", "markdown or json")
 	return cmd
+}
+
+func (o *pluginOptions) logsCommand() *cobra.Command {
+	var follow bool
+	cmd := &cobra.Command{
+		Use:   "logs NAME",
+		Short: "The logs of the current Job's pods, each line prefixed with its shard",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			rc, ns, err := o.restConfig()
+			if err != nil {
+				return err
+			}
+			c, err := client.New(rc, client.Options{Scheme: kubescheme.New()})
+			if err != nil {
+				return err
+			}
+			cs, err := kubernetes.NewForConfig(rc)
+			if err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			cc, err := o.get(ctx, c, ns, args[0])
+			if err != nil {
+				return err
+			}
+			if cc.Status.JobName == "" {
+				return fmt.Errorf("ContactConversion %s has not started a Job yet (kubectl contacts status %s)", cc.Name, cc.Name)
+			}
+			var pods corev1.PodList
+			if err := c.List(ctx, &pods, client.InNamespace(ns), client.MatchingLabels{batchv1.JobNameLabel: cc.Status.JobName}); err != nil {
+				return err
+			}
+			if len(pods.Items) == 0 {
+				return fmt.Errorf("Job %s has no pods left (a finished Job's pods go with it)", cc.Status.JobName)
+			}
+			slices.SortFunc(pods.Items, func(a, b corev1.Pod) int { return strings.Compare(a.Name, b.Name) })
+			lw := &lineWriter{w: cmd.OutOrStdout()}
+			var wg sync.WaitGroup
+			errs := make([]error, len(pods.Items))
+			for i := range pods.Items {
+				pod := &pods.Items[i]
+				prefix := "[" + pod.Name + "] "
+				if shard, ok := pod.Annotations[batchv1.JobCompletionIndexAnnotation]; ok {
+					prefix = "[shard " + shard + "] "
+				}
+				wg.Go(func() {
+					stream, err := cs.CoreV1().Pods(ns).GetLogs(pod.Name, &corev1.PodLogOptions{Follow: follow}).Stream(ctx)
+					if err != nil {
+						errs[i] = fmt.Errorf("pod %s: %w", pod.Name, err)
+						return
+					}
+					defer stream.Close()
+					sc := bufio.NewScanner(stream)
+					sc.Buffer(make([]byte, 64<<10), 1<<20)
+					for sc.Scan() {
+						lw.line(prefix + sc.Text())
+					}
+					errs[i] = sc.Err()
+				})
+			}
+			wg.Wait()
+			return errors.Join(errs...)
+		},
+	}
+	cmd.Flags().BoolVarP(&follow, "follow", "f", false, "stream the logs until the pods end")
+	return cmd
+}
+
+// lineWriter writes whole lines from several goroutines.
+type lineWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lineWriter) line(s string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	fmt.Fprintln(l.w, s)
 }
 
 func checkOutput(got string, allowed ...string) error {

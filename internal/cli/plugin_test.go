@@ -241,7 +241,7 @@ func TestPluginInventory(t *testing.T) {
 		Database: ccv1.DatabaseSpec{SQLite: &ccv1.SQLiteDatabase{PersistentVolumeClaim: "acme-contacts"}}, ConversionRef: &ccv1.LocalObjectReference{Name: "acme"},
 		Organization: ccv1.Organization{Name: "ACME", PrivacyPolicyURL: "https://acme.example/privacy", ContactEmail: "privacy@acme.example"},
 		Languages:    []string{"nl"}, DefaultLanguage: "nl", Topics: []ccv1.Topic{{Name: "fairs", Segment: "salon-x-2018", Title: map[string]string{"nl": "Beurzen"}}},
-		Rights: ccv1.Rights{Erasure: &ttl}}}
+		Rights: ccv1.Rights{Erasure: &off}}}
 	for _, obj := range []client.Object{cm, pc} {
 		if err := p.c.Create(ctx, obj); err != nil {
 			t.Fatal(err)

@@ -47,6 +47,12 @@ func TestHappyPath(t *testing.T) {
 		t.Errorf("kubectl contacts status: %v\n%s", err, status)
 	}
 	t.Logf("kubectl contacts status acme -n acme:\n%s", status)
+	// Its logs, through the API server and the node, as kubectl logs reads
+	// them.
+	logs, err := c.KubectlPlugin(context.Background(), "logs", "acme", "-n", "acme")
+	if err != nil || !strings.Contains(logs, "] convert: acme/acme generation 1, shard 0 of 1") || !strings.Contains(logs, "mailchimp-unsubscribed") {
+		t.Errorf("kubectl contacts logs: %v\n%s", err, logs)
+	}
 	if got := exportClaim(t, c, "acme", "acme-contacts"); got != golden(t) {
 		t.Errorf("the cluster's database differs from the golden export:\n%s", got)
 	}

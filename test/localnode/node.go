@@ -56,6 +56,8 @@ type Node struct {
 	ips   map[string]types.UID
 	queue workqueue.TypedRateLimitingInterface[string]
 	store cache.Store
+	// logsPort serves container logs to the API server.
+	logsPort int
 }
 
 // Main runs the node until SIGTERM or SIGINT.
@@ -117,6 +119,11 @@ func (n *Node) Run(ctx context.Context) error {
 		return fmt.Errorf("copying the binary: %w", err)
 	}
 	n.Binary = bin
+	port, err := n.serveLogs(ctx)
+	if err != nil {
+		return fmt.Errorf("serving logs: %w", err)
+	}
+	n.logsPort = port
 	if err := n.register(ctx); err != nil {
 		return err
 	}
@@ -192,7 +199,10 @@ func (n *Node) updateNodeStatus(ctx context.Context) error {
 		Capacity: capacity, Allocatable: capacity,
 		Conditions: []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue, Reason: "KubeletReady",
 			Message: "localnode is running Pods as local processes", LastHeartbeatTime: now, LastTransitionTime: now}},
-		Addresses: []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: "127.0.0.1"}, {Type: corev1.NodeHostName, Address: n.Name}},
+		// The API server reaches the node by its first address for logs:
+		// loopback, since the node's name resolves to nothing.
+		Addresses:       []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: "127.0.0.1"}},
+		DaemonEndpoints: corev1.NodeDaemonEndpoints{KubeletEndpoint: corev1.DaemonEndpoint{Port: int32(n.logsPort)}},
 		NodeInfo:  corev1.NodeSystemInfo{OperatingSystem: "linux", Architecture: "amd64", KubeletVersion: "localnode"},
 	}
 	_, err = n.Client.CoreV1().Nodes().UpdateStatus(ctx, node, metav1.UpdateOptions{})

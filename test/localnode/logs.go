@@ -1,0 +1,124 @@
+package localnode
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"errors"
+	"io"
+	"math/big"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+)
+
+// serveLogs answers the API server's requests for container logs
+// (`kubectl logs`), as the kubelet does on its port: GET
+// /containerLogs/NAMESPACE/POD/CONTAINER, ?follow=true streams until the
+// container ends. It returns the port.
+func (n *Node) serveLogs(ctx context.Context) (int, error) {
+	cert, err := selfSigned()
+	if err != nil {
+		return 0, err
+	}
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
+	if err != nil {
+		return 0, err
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(n.containerLogs), ReadHeaderTimeout: 10 * time.Second,
+		BaseContext: func(net.Listener) context.Context { return ctx }}
+	go func() { _ = srv.Serve(ln) }()
+	go func() {
+		<-ctx.Done()
+		_ = srv.Close()
+	}()
+	return ln.Addr().(*net.TCPAddr).Port, nil
+}
+
+func (n *Node) containerLogs(w http.ResponseWriter, r *http.Request) {
+	parts := strings.Split(strings.TrimPrefix(r.URL.Path, "/containerLogs/"), "/")
+	if r.Method != http.MethodGet || len(parts) != 3 {
+		http.NotFound(w, r)
+		return
+	}
+	obj, exists, err := n.store.GetByKey(parts[0] + "/" + parts[1])
+	if err != nil || !exists {
+		http.Error(w, "pod not found", http.StatusNotFound)
+		return
+	}
+	pod := obj.(*corev1.Pod)
+	path := filepath.Join(n.DataDir, "pods", string(pod.UID), "containers", filepath.Base(parts[2]), "log")
+	f, err := os.Open(path)
+	if err != nil {
+		http.Error(w, "no log yet for container "+parts[2], http.StatusNotFound)
+		return
+	}
+	defer f.Close()
+	w.Header().Set("Content-Type", "text/plain")
+	follow := r.URL.Query().Get("follow") == "true"
+	for {
+		if _, err := io.Copy(w, f); err != nil {
+			return
+		}
+		if fl, ok := w.(http.Flusher); ok {
+			fl.Flush()
+		}
+		if !follow || !n.containerRunning(pod, parts[2]) {
+			_, _ = io.Copy(w, f)
+			return
+		}
+		select {
+		case <-r.Context().Done():
+			return
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// containerRunning tells whether a container of the Pod runs or may run
+// again.
+func (n *Node) containerRunning(pod *corev1.Pod, name string) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	r := n.pods[pod.UID]
+	if r == nil {
+		return false
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, c := range r.containers {
+		if c.spec.Name == name {
+			return c.running || !c.done
+		}
+	}
+	return false
+}
+
+// selfSigned is the serving certificate: the API server does not check
+// the kubelet's unless told to.
+func selfSigned() (tls.Certificate, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "localnode"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	if der == nil {
+		return tls.Certificate{}, errors.New("no certificate")
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, nil
+}
