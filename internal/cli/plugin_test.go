@@ -1,11 +1,15 @@
 package cli
 
 import (
+	"archive/zip"
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -290,5 +294,67 @@ func TestPluginInventory(t *testing.T) {
 	}
 	if out, _, err := p.kubectl("inventory", "acme", "-n", "tenant-acme", "-o", "json"); err != nil || strings.TrimSpace(out) != string(data) {
 		t.Errorf("inventory -o json: %v\n%s", err, out)
+	}
+}
+
+// The support bundle holds what support needs, and no Secret value and no
+// address.
+func TestPluginReport(t *testing.T) {
+	p := startPluginCluster(t)
+	ctx := context.Background()
+	w := running("acme", "tenant-acme")
+	w.Spec.Sources = append(w.Spec.Sources, ccv1.Source{Name: "shop", SQL: &ccv1.SQLSource{
+		SecretRef: ccv1.SecretKeyReference{Name: "shop-db", Key: "uri"}, Query: "SELECT email FROM customers"}})
+	w.Spec.Conflicts.Resolutions = []ccv1.Resolution{{Key: "marie.dubois@example.fr", Field: "lastName", Value: "Dubois-Lambert"}}
+	cc := p.create(w, "kubectl")
+	secretValue := "postgres://app:s3cr3t-pw@shop-db:5432/shop"
+	env := []corev1.EnvVar{{Name: "DATABASE_URL", Value: secretValue}, {Name: "LOG_FORMAT", Value: "json"}}
+	job := &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: "acme-run-7c9f", Namespace: "tenant-acme"}, Spec: batchv1.JobSpec{
+		Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{RestartPolicy: corev1.RestartPolicyNever,
+			Containers: []corev1.Container{{Name: "convert", Image: "contact-converter", Env: env}}}}}}
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "acme-run-7c9f-0-x2k4p", Namespace: "tenant-acme", Labels: map[string]string{batchv1.JobNameLabel: "acme-run-7c9f"}},
+		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "convert", Image: "contact-converter", Env: env}}}}
+	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "shop-db", Namespace: "tenant-acme"}, Data: map[string][]byte{"uri": []byte(secretValue)}}
+	event := &corev1.Event{ObjectMeta: metav1.ObjectMeta{Name: "acme.1", Namespace: "tenant-acme"}, Type: corev1.EventTypeWarning, Reason: "BadRow",
+		Message:        "row 12 of salon-x-2018: jan.peeters@example.be looked odd",
+		InvolvedObject: corev1.ObjectReference{Kind: "ContactConversion", Name: "acme", Namespace: "tenant-acme", UID: cc.UID}, LastTimestamp: metav1.Now()}
+	for _, obj := range []client.Object{job, pod, secret, event} {
+		if err := p.c.Create(ctx, obj); err != nil {
+			t.Fatal(err)
+		}
+	}
+	zipPath := filepath.Join(t.TempDir(), "acme-report.zip")
+	out, _, err := p.kubectl("report", "acme", "-n", "tenant-acme", "-o", zipPath)
+	if err != nil || !strings.Contains(out, "Secrets are redacted and addresses masked") {
+		t.Fatalf("report: %v\n%s", err, out)
+	}
+	zr, err := zip.OpenReader(zipPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer zr.Close()
+	files := map[string]string{}
+	for _, f := range zr.File {
+		r, _ := f.Open()
+		data, _ := io.ReadAll(r)
+		r.Close()
+		files[f.Name] = string(data)
+	}
+	for _, name := range []string{"contactconversion.yaml", "status.txt", "job.yaml", "pods/acme-run-7c9f-0-x2k4p.yaml",
+		"logs/acme-run-7c9f-0-x2k4p_convert.log", "events.txt", "secrets.txt", "operator.log"} {
+		if _, ok := files[name]; !ok {
+			t.Errorf("the bundle lacks %s; it has %v", name, slices.Collect(maps.Keys(files)))
+		}
+	}
+	for name, text := range files {
+		for _, secretOrPersonal := range []string{"s3cr3t-pw", "jan.peeters@example.be", "marie.dubois@example.fr", "Dubois-Lambert"} {
+			if strings.Contains(text, secretOrPersonal) {
+				t.Errorf("%s holds %q", name, secretOrPersonal)
+			}
+		}
+	}
+	if !strings.Contains(files["events.txt"], "j•••@example.be looked odd") || !strings.Contains(files["secrets.txt"], `Secret shop-db, key "uri": value redacted`) ||
+		!strings.Contains(files["job.yaml"], "value: REDACTED") || !strings.Contains(files["job.yaml"], "value: json") {
+		t.Errorf("events:\n%s\nsecrets:\n%s\njob:\n%s", files["events.txt"], files["secrets.txt"], files["job.yaml"])
 	}
 }

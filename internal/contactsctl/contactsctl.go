@@ -20,6 +20,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/duration"
 
 	ccv1 "github.com/contactconverter/contact-converter/api/v1alpha1"
+	"github.com/contactconverter/contact-converter/internal/mask"
 )
 
 // StatusHeader names the status table's columns; withNamespace adds the
@@ -247,4 +248,34 @@ func ReadConflicts(r io.Reader, unresolvedOnly bool) ([]Conflict, error) {
 		out = append(out, c)
 	}
 	return out, nil
+}
+
+// secretLike names environment variables whose values may hold a
+// credential.
+var secretLike = []string{"PASSWORD", "SECRET", "TOKEN", "KEY", "URL", "URI", "DSN", "SALT", "DATABASE"}
+
+// RedactPodSpec blanks the values of environment variables that may hold a
+// credential; references to Secrets stay, they name no value.
+func RedactPodSpec(spec *corev1.PodSpec) {
+	for _, cs := range [][]corev1.Container{spec.InitContainers, spec.Containers} {
+		for i := range cs {
+			for j := range cs[i].Env {
+				e := &cs[i].Env[j]
+				upper := strings.ToUpper(e.Name)
+				if e.Value != "" && slices.ContainsFunc(secretLike, func(s string) bool { return strings.Contains(upper, s) }) {
+					e.Value = "REDACTED"
+				}
+			}
+		}
+	}
+}
+
+// RedactConversion hides the personal data a spec can hold: the keys and
+// values of conflict resolutions.
+func RedactConversion(cc *ccv1.ContactConversion) {
+	for i := range cc.Spec.Conflicts.Resolutions {
+		r := &cc.Spec.Conflicts.Resolutions[i]
+		r.Key, r.Value = mask.Key(r.Key), "REDACTED"
+	}
+	cc.ManagedFields = nil
 }

@@ -25,6 +25,7 @@ import (
 	"github.com/contactconverter/contact-converter/internal/desired"
 	"github.com/contactconverter/contact-converter/internal/engine"
 	"github.com/contactconverter/contact-converter/internal/inventory"
+	"github.com/contactconverter/contact-converter/internal/mask"
 	"github.com/contactconverter/contact-converter/internal/store"
 )
 
@@ -162,7 +163,7 @@ func conflictReport(ctx context.Context, st store.Store, rep *engine.Report) ([]
 	shown, truncated := 0, false
 	err := st.Conflicts(ctx, func(c store.ConflictRow) error {
 		if !c.Resolved && len(sample) < SampleSize {
-			sample = append(sample, ccv1.ConflictSample{Key: MaskKey(c.Key), Field: c.Field, Values: int32(len(c.Values))})
+			sample = append(sample, ccv1.ConflictSample{Key: mask.Key(c.Key), Field: c.Field, Values: int32(len(c.Values))})
 		}
 		if truncated {
 			return nil
@@ -187,21 +188,6 @@ func conflictReport(ctx context.Context, st store.Store, rep *engine.Report) ([]
 		buf = *bytes.NewBuffer(data)
 	}
 	return sample, map[string][]byte{"summary": []byte(summary), "conflicts.csv": buf.Bytes()}, nil
-}
-
-// MaskKey shows enough of a key to tell contacts apart in a status, and
-// no more: the first character, and an address's domain (m•••@example.fr),
-// or the last character of any other key (C•••7).
-func MaskKey(key string) string {
-	const dots = "•••"
-	r := []rune(key)
-	if at := strings.LastIndexByte(key, '@'); at > 0 {
-		return string(r[0]) + dots + key[at:]
-	}
-	if len(r) < 3 {
-		return dots
-	}
-	return string(r[0]) + dots + string(r[len(r)-1])
 }
 
 // apply server-side applies the given status fields.

@@ -14,20 +14,6 @@ import (
 	"github.com/contactconverter/contact-converter/internal/store"
 )
 
-func TestMaskKey(t *testing.T) {
-	for key, want := range map[string]string{
-		"marie.dubois@example.fr": "m•••@example.fr",
-		"m@example.fr":            "m•••@example.fr",
-		"C-104427":                "C•••7",
-		"ab":                      "•••",
-		"":                        "•••",
-	} {
-		if got := MaskKey(key); got != want {
-			t.Errorf("MaskKey(%q) = %q, want %q", key, got, want)
-		}
-	}
-}
-
 // The status sample shows masked keys and no values; the full report,
 // with keys and values, goes to a Secret.
 func TestTheStatusSampleHoldsNoPersonalData(t *testing.T) {

@@ -1,9 +1,13 @@
 package e2e
 
 import (
+	"archive/zip"
 	"context"
+	"io"
 	corev1 "k8s.io/api/core/v1"
+	"path/filepath"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -52,6 +56,31 @@ func TestHappyPath(t *testing.T) {
 	logs, err := c.KubectlPlugin(context.Background(), "logs", "acme", "-n", "acme")
 	if err != nil || !strings.Contains(logs, "] convert: acme/acme generation 1, shard 0 of 1") || !strings.Contains(logs, "mailchimp-unsubscribed") {
 		t.Errorf("kubectl contacts logs: %v\n%s", err, logs)
+	}
+	// A support bundle, with the pods' logs read through the node.
+	bundle := filepath.Join(t.TempDir(), "acme-report.zip")
+	if _, err := c.KubectlPlugin(context.Background(), "report", "acme", "-n", "acme", "-o", bundle); err != nil {
+		t.Fatal(err)
+	}
+	zr, err := zip.OpenReader(bundle)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer zr.Close()
+	var bundled []string
+	for _, f := range zr.File {
+		bundled = append(bundled, f.Name)
+		if strings.HasPrefix(f.Name, "logs/") {
+			r, _ := f.Open()
+			data, _ := io.ReadAll(r)
+			r.Close()
+			if !strings.Contains(string(data), "convert: acme/acme generation 1") {
+				t.Errorf("%s in the bundle:\n%s", f.Name, data)
+			}
+		}
+	}
+	if !slices.ContainsFunc(bundled, func(n string) bool { return strings.HasPrefix(n, "logs/") }) {
+		t.Errorf("the bundle has no logs: %v", bundled)
 	}
 	if got := exportClaim(t, c, "acme", "acme-contacts"); got != golden(t) {
 		t.Errorf("the cluster's database differs from the golden export:\n%s", got)
