@@ -91,7 +91,9 @@ func bundle(ctx context.Context, c client.Client, cs kubernetes.Interface, cc *c
 		}
 		files = append(files, bundleFile{name, string(data)})
 	}
-	note := func(name, format string, args ...any) { files = append(files, bundleFile{name, fmt.Sprintf(format, args...) + "\n"}) }
+	note := func(name, format string, args ...any) {
+		files = append(files, bundleFile{name, fmt.Sprintf(format, args...) + "\n"})
+	}
 
 	redacted := cc.DeepCopy()
 	contactsctl.RedactConversion(redacted)
