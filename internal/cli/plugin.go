@@ -192,6 +192,16 @@ func related(ctx context.Context, c client.Client, cc *ccv1.ContactConversion) (
 			return rel, err
 		}
 	}
+	cm := &corev1.ConfigMap{}
+	switch err := c.Get(ctx, types.NamespacedName{Namespace: cc.Namespace, Name: desired.InventoryConfigMapName(cc)}, cm); {
+	case err == nil && cm.Data["inventory.json"] != "":
+		var doc inventory.Document
+		if json.Unmarshal([]byte(cm.Data["inventory.json"]), &doc) == nil {
+			rel.Inventory = &doc
+		}
+	case err != nil && !apierrors.IsNotFound(err) && !apierrors.IsForbidden(err):
+		return rel, err
+	}
 	var pcs ccv1.PreferenceCenterList
 	if err := c.List(ctx, &pcs, client.InNamespace(cc.Namespace)); err != nil {
 		return rel, err

@@ -20,6 +20,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/duration"
 
 	ccv1 "github.com/contactconverter/contact-converter/api/v1alpha1"
+	"github.com/contactconverter/contact-converter/internal/inventory"
 	"github.com/contactconverter/contact-converter/internal/mask"
 )
 
@@ -78,6 +79,8 @@ type Related struct {
 	Pods []corev1.Pod
 	// PreferenceCenters are those whose conversionRef names it.
 	PreferenceCenters []ccv1.PreferenceCenter
+	// Inventory is what the last run recorded, when it did.
+	Inventory *inventory.Document
 }
 
 // Describe tells a conversion's state in plain words.
@@ -121,6 +124,12 @@ func Describe(cc *ccv1.ContactConversion, rel Related, now time.Time) string {
 			p.SourcesDone, p.SourcesTotal, p.RowsRead, p.RowsRejected, p.Contacts, p.DuplicatesMerged)
 		if o := p.OptOutsImported; o != nil {
 			line("Opt-outs imported", "%d for one list, %d for every list", o.Segment, o.Global)
+		}
+	}
+	if inv := rel.Inventory; inv != nil && len(inv.Sources) > 0 {
+		fmt.Fprintf(&b, "  %-24s %10s %10s %10s  %s\n", "SOURCE", "READ", "REJECTED", "CONTACTS", "OPT-OUTS")
+		for _, s := range inv.Sources {
+			fmt.Fprintf(&b, "  %-24s %10d %10d %10d  %s\n", s.Name, s.RowsRead, s.RowsRejected, s.Contacts, cmp.Or(s.OptOuts, "-"))
 		}
 	}
 	if c := st.Conflicts; c != nil {

@@ -11,6 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	ccv1 "github.com/contactconverter/contact-converter/api/v1alpha1"
+	"github.com/contactconverter/contact-converter/internal/inventory"
 	"github.com/contactconverter/contact-converter/internal/testwrap"
 )
 
@@ -57,6 +58,9 @@ func TestDescribe(t *testing.T) {
 	pod := corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "acme-run-7c9f-0-x2k4p"}, Status: corev1.PodStatus{Phase: corev1.PodRunning}}
 	pc := ccv1.PreferenceCenter{ObjectMeta: metav1.ObjectMeta{Name: "acme"}, Status: ccv1.PreferenceCenterStatus{Conditions: []metav1.Condition{
 		{Type: ccv1.ConditionReady, Status: metav1.ConditionTrue, Message: "1/1 replicas ready at http://acme-preferences.tenant-acme.svc:8080"}}}}
+	inv := &inventory.Document{Sources: []inventory.Source{
+		{Name: "salon-x-2018", RowsRead: 7, RowsRejected: 2, Contacts: 5},
+		{Name: "mailchimp-unsubscribed", RowsRead: 2, Contacts: 2, OptOuts: "2, Global, Unsubscribe"}}}
 	want := `ContactConversion: tenant-acme/acme (generation 2, status of generation 2)
 Phase:             Running [########------------] 42%
 Conditions:
@@ -66,13 +70,16 @@ Schedule:          every day 19:00-07:00 (Europe/Brussels)
 Next window:       2026-11-29 19:00 CET (18:00 UTC), until 2026-11-30 07:00 CET
 Last run:          sources 2/5, 500000 rows read, 12 rejected, 0 contacts, 0 duplicate rows merged
 Opt-outs imported: 4 for one list, 2 for every list
+  SOURCE                         READ   REJECTED   CONTACTS  OPT-OUTS
+  salon-x-2018                      7          2          5  -
+  mailchimp-unsubscribed            2          0          2  2, Global, Unsubscribe
 Conflicts:         4, 3 unresolved; all of them: kubectl contacts conflicts acme
   m•••@example.fr                firstName    2 values
 Job:               acme-run-7c9f: 1 active, 0 succeeded, 0 failed
   pod acme-run-7c9f-0-x2k4p: Running
 PreferenceCenter:  acme (1/1 replicas ready at http://acme-preferences.tenant-acme.svc:8080)
 `
-	if diff := cmp.Diff(strings.Split(want, "\n"), strings.Split(Describe(cc, Related{Job: job, Pods: []corev1.Pod{pod}, PreferenceCenters: []ccv1.PreferenceCenter{pc}}, now), "\n")); diff != "" {
+	if diff := cmp.Diff(strings.Split(want, "\n"), strings.Split(Describe(cc, Related{Job: job, Pods: []corev1.Pod{pod}, PreferenceCenters: []ccv1.PreferenceCenter{pc}, Inventory: inv}, now), "\n")); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
 	}
 }
