@@ -12,7 +12,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	ccv1 "github.com/contactconverter/contact-converter/api/v1alpha1"
 	"github.com/contactconverter/contact-converter/internal/desired"
@@ -68,16 +67,7 @@ func clusterTenant(t *testing.T) (*testenv.Env, *ccv1.ContactConversion) {
 	t.Helper()
 	env := testenv.Start(t)
 	ctx := context.Background()
-	user, err := env.Env.ControlPlane.AddUser(envtest.User{Name: "converter", Groups: []string{"system:masters"}}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kubeconfig, _ := user.KubeConfig()
-	kcPath := filepath.Join(t.TempDir(), "kubeconfig")
-	if err := os.WriteFile(kcPath, kubeconfig, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv("KUBECONFIG", kcPath)
+	t.Setenv("KUBECONFIG", env.Kubeconfig(t))
 
 	c := env.Client
 	ns := "tenant-acme"

@@ -97,15 +97,29 @@ kubectl-contacts (make plugin builds bin/kubectl-contacts).`,
 	return root
 }
 
-func (o *pluginOptions) get(ctx context.Context, c client.Client, ns, name string) (*ccv1.ContactConversion, error) {
+// conversion connects and fetches the named conversion of the namespace.
+func (o *pluginOptions) conversion(ctx context.Context, name string) (client.Client, string, *ccv1.ContactConversion, error) {
+	c, ns, err := o.client()
+	if err != nil {
+		return nil, "", nil, err
+	}
 	cc := &ccv1.ContactConversion{}
 	if err := c.Get(ctx, types.NamespacedName{Namespace: ns, Name: name}, cc); err != nil {
 		if apierrors.IsNotFound(err) {
-			return nil, fmt.Errorf("no ContactConversion %s in namespace %s; kubectl contacts status -A lists them", name, ns)
+			return nil, "", nil, fmt.Errorf("no ContactConversion %s in namespace %s; kubectl contacts status -A lists them", name, ns)
 		}
+		return nil, "", nil, err
+	}
+	return c, ns, cc, nil
+}
+
+// clientset is for what the controller-runtime client does not do: logs.
+func (o *pluginOptions) clientset() (kubernetes.Interface, error) {
+	rc, _, err := o.restConfig()
+	if err != nil {
 		return nil, err
 	}
-	return cc, nil
+	return kubernetes.NewForConfig(rc)
 }
 
 func (o *pluginOptions) statusCommand() *cobra.Command {
@@ -118,13 +132,9 @@ func (o *pluginOptions) statusCommand() *cobra.Command {
 			if err := checkOutput(output, "table", "json", "yaml"); err != nil {
 				return err
 			}
-			c, ns, err := o.client()
-			if err != nil {
-				return err
-			}
 			ctx, out := cmd.Context(), cmd.OutOrStdout()
 			if len(args) == 1 {
-				cc, err := o.get(ctx, c, ns, args[0])
+				c, _, cc, err := o.conversion(ctx, args[0])
 				if err != nil {
 					return err
 				}
@@ -136,6 +146,10 @@ func (o *pluginOptions) statusCommand() *cobra.Command {
 					return err
 				}
 				_, err = io.WriteString(out, contactsctl.Describe(cc, rel, time.Now()))
+				return err
+			}
+			c, ns, err := o.client()
+			if err != nil {
 				return err
 			}
 			var list ccv1.ContactConversionList
@@ -222,12 +236,8 @@ func (o *pluginOptions) runNowCommand() *cobra.Command {
 		Short: "Ask for a run now, ignoring the windows (not spec.suspend)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, ns, err := o.client()
-			if err != nil {
-				return err
-			}
 			ctx, out := cmd.Context(), cmd.OutOrStdout()
-			cc, err := o.get(ctx, c, ns, args[0])
+			c, ns, cc, err := o.conversion(ctx, args[0])
 			if err != nil {
 				return err
 			}
@@ -279,12 +289,8 @@ func (o *pluginOptions) suspendCommand(verb string, suspend bool) *cobra.Command
 		Short: map[bool]string{true: "Pause a conversion (spec.suspend: true); a running Job stops at a checkpoint", false: "Resume a paused conversion (spec.suspend: false)"}[suspend],
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, ns, err := o.client()
-			if err != nil {
-				return err
-			}
 			ctx := cmd.Context()
-			cc, err := o.get(ctx, c, ns, args[0])
+			c, ns, cc, err := o.conversion(ctx, args[0])
 			if err != nil {
 				return err
 			}
@@ -317,12 +323,8 @@ func (o *pluginOptions) conflictsCommand() *cobra.Command {
 			if err := checkOutput(output, "table", "csv"); err != nil {
 				return err
 			}
-			c, ns, err := o.client()
-			if err != nil {
-				return err
-			}
 			ctx, out := cmd.Context(), cmd.OutOrStdout()
-			cc, err := o.get(ctx, c, ns, args[0])
+			c, ns, cc, err := o.conversion(ctx, args[0])
 			if err != nil {
 				return err
 			}
@@ -372,12 +374,8 @@ func (o *pluginOptions) resolveCommand() *cobra.Command {
 		Short: "Settle one conflict: append a resolution to spec.conflicts.resolutions",
 		Args:  cobra.ExactArgs(4),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, ns, err := o.client()
-			if err != nil {
-				return err
-			}
 			ctx := cmd.Context()
-			cc, err := o.get(ctx, c, ns, args[0])
+			c, ns, cc, err := o.conversion(ctx, args[0])
 			if err != nil {
 				return err
 			}
@@ -409,12 +407,8 @@ func (o *pluginOptions) inventoryCommand() *cobra.Command {
 			if err := checkOutput(output, "markdown", "json"); err != nil {
 				return err
 			}
-			c, ns, err := o.client()
-			if err != nil {
-				return err
-			}
 			ctx, out := cmd.Context(), cmd.OutOrStdout()
-			cc, err := o.get(ctx, c, ns, args[0])
+			c, ns, cc, err := o.conversion(ctx, args[0])
 			if err != nil {
 				return err
 			}
@@ -470,20 +464,12 @@ func (o *pluginOptions) logsCommand() *cobra.Command {
 		Short: "The logs of the current Job's pods, each line prefixed with its shard",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			rc, ns, err := o.restConfig()
-			if err != nil {
-				return err
-			}
-			c, err := client.New(rc, client.Options{Scheme: kubescheme.New()})
-			if err != nil {
-				return err
-			}
-			cs, err := kubernetes.NewForConfig(rc)
-			if err != nil {
-				return err
-			}
 			ctx := cmd.Context()
-			cc, err := o.get(ctx, c, ns, args[0])
+			c, ns, cc, err := o.conversion(ctx, args[0])
+			if err != nil {
+				return err
+			}
+			cs, err := o.clientset()
 			if err != nil {
 				return err
 			}

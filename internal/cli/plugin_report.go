@@ -19,7 +19,6 @@ import (
 
 	ccv1 "github.com/contactconverter/contact-converter/api/v1alpha1"
 	"github.com/contactconverter/contact-converter/internal/contactsctl"
-	"github.com/contactconverter/contact-converter/internal/kubescheme"
 	"github.com/contactconverter/contact-converter/internal/mask"
 )
 
@@ -36,20 +35,12 @@ func (o *pluginOptions) reportCommand() *cobra.Command {
 			if !strings.HasSuffix(output, ".zip") {
 				return fmt.Errorf("-o %q: name the zip file to write, e.g. -o %s-report.zip", output, args[0])
 			}
-			rc, ns, err := o.restConfig()
-			if err != nil {
-				return err
-			}
-			c, err := client.New(rc, client.Options{Scheme: kubescheme.New()})
-			if err != nil {
-				return err
-			}
-			cs, err := kubernetes.NewForConfig(rc)
-			if err != nil {
-				return err
-			}
 			ctx := cmd.Context()
-			cc, err := o.get(ctx, c, ns, args[0])
+			c, _, cc, err := o.conversion(ctx, args[0])
+			if err != nil {
+				return err
+			}
+			cs, err := o.clientset()
 			if err != nil {
 				return err
 			}
