@@ -495,6 +495,29 @@ type Progress struct {
 	// OptOutsImported counts the rows that carried an opt-out, by scope.
 	// +optional
 	OptOutsImported *OptOutCounts `json:"optOutsImported,omitempty"`
+	// Shards are the progress of each shard of a sharded run (spec.parallelism
+	// above 1); the counts above are their sum.
+	// +listType=map
+	// +listMapKey=index
+	// +kubebuilder:validation:MaxItems=64
+	// +optional
+	Shards []ShardProgress `json:"shards,omitempty"`
+}
+
+// ShardProgress is one shard's progress.
+type ShardProgress struct {
+	// Index of the shard, from 0.
+	Index int32 `json:"index"`
+	// Percent of the shard's work done.
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=100
+	Percent int32 `json:"percent"`
+	// RowsRead, RowsRejected: every shard reads every list.
+	RowsRead     int64 `json:"rowsRead"`
+	RowsRejected int64 `json:"rowsRejected"`
+	// Contacts and DuplicatesMerged of the shard's partitions.
+	Contacts         int64 `json:"contacts"`
+	DuplicatesMerged int64 `json:"duplicatesMerged"`
 }
 
 // OptOutCounts counts imported opt-outs by scope.

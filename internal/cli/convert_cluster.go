@@ -66,7 +66,7 @@ func runConvertInCluster(ctx context.Context, stderr io.Writer, o convertOptions
 	}
 	defer st.Close()
 
-	reporter := &statusreport.Reporter{Client: c, CC: &cc, Every: 5 * time.Second, Now: time.Now}
+	reporter := &statusreport.Reporter{Client: c, CC: &cc, Shard: shard, Shards: o.shards, Every: 5 * time.Second, Now: time.Now}
 	printer := newProgressPrinter(stderr)
 	spillDir := o.spillDir
 	if spillDir == "" {
@@ -81,10 +81,8 @@ func runConvertInCluster(ctx context.Context, stderr io.Writer, o convertOptions
 		Shard: shard, Shards: o.shards,
 		Progress: func(p engine.Progress) {
 			printer.print(p)
-			if shard == 0 {
-				if err := reporter.Progress(ctx, p); err != nil {
-					fmt.Fprintf(stderr, "convert: writing progress: %v\n", err)
-				}
+			if err := reporter.Progress(ctx, p); err != nil {
+				fmt.Fprintf(stderr, "convert: writing progress: %v\n", err)
 			}
 		},
 	})

@@ -47,18 +47,39 @@ func TestConvertInCluster(t *testing.T) {
 	}
 }
 
-// Two shards of an Indexed Job, each merging half the partitions into one
-// PostgreSQL database: the last to finish reports the whole run.
+// Three shards of an Indexed Job, each merging a third of the partitions
+// into one PostgreSQL database. Each reports its own progress; the status
+// shows their sum all along, and the last to finish reports the whole run.
 func TestConvertInClusterSharded(t *testing.T) {
 	env, cc := clusterTenant(t)
 	db := pgtest.NewDatabase(t, pgtest.Start(t), "acme")
-	for shard := range 2 {
+	for shard := range 3 {
 		t.Setenv("JOB_COMPLETION_INDEX", strconv.Itoa(shard))
-		if _, err := run(t, "convert", "--namespace", cc.Namespace, "--name", cc.Name, "--database", db, "--shards", "2"); err != nil {
+		if _, err := run(t, "convert", "--namespace", cc.Namespace, "--name", cc.Name, "--database", db, "--shards", "3"); err != nil {
 			t.Fatal(err)
+		}
+		if shard == 1 {
+			// Two of three shards done: two thirds, and their contacts.
+			if err := env.Client.Get(context.Background(), client.ObjectKeyFromObject(cc), cc); err != nil {
+				t.Fatal(err)
+			}
+			p := cc.Status.Progress
+			if p == nil {
+				t.Fatal("no progress with two shards of three done")
+			}
+			var sum int64
+			for _, s := range p.Shards {
+				sum += s.Contacts
+			}
+			if len(p.Shards) != 2 || p.Percent != 66 || p.Contacts != sum || sum == 0 || p.RowsRead != 21 {
+				t.Errorf("progress with two shards of three done: %+v", p)
+			}
 		}
 	}
 	checkClusterRun(t, env.Client, cc, db)
+	if s := cc.Status.Progress.Shards; len(s) != 3 || s[0].Percent != 100 || s[2].Percent != 100 {
+		t.Errorf("shards: %+v", s)
+	}
 }
 
 // clusterTenant starts a control plane holding the sample tenant, its lists in

@@ -42,20 +42,85 @@ const SampleSize = 20
 type Reporter struct {
 	Client client.Client
 	CC     *ccv1.ContactConversion
+	// Shard of Shards is the part of a sharded run this process does.
+	Shard, Shards int
 	// Every is the least time between two progress writes.
 	Every time.Duration
 	Now   func() time.Time
 	last  time.Time
 }
 
-// Progress writes the progress, at most once per Every (and always at 100%).
+// Progress writes the progress, at most once per Every (and always at
+// 100%). A shard of a sharded run writes its own entry of
+// status.progress.shards, then the totals summed over every shard's entry.
 func (r *Reporter) Progress(ctx context.Context, p engine.Progress) error {
 	now := r.Now()
 	if p.Percent < 100 && now.Sub(r.last) < r.Every {
 		return nil
 	}
 	r.last = now
-	return r.apply(ctx, ccv1.ContactConversionStatus{Progress: progressOf(p)})
+	own := progressOf(p)
+	if r.Shards <= 1 {
+		return r.apply(ctx, ccv1.ContactConversionStatus{Progress: own})
+	}
+	entry := ccv1.ShardProgress{Index: int32(r.Shard), Percent: own.Percent, RowsRead: own.RowsRead, RowsRejected: own.RowsRejected,
+		Contacts: own.Contacts, DuplicatesMerged: own.DuplicatesMerged}
+	cc := &ccv1.ContactConversion{}
+	if err := r.Client.Get(ctx, client.ObjectKeyFromObject(r.CC), cc); err != nil {
+		return err
+	}
+	var shards []ccv1.ShardProgress
+	if cc.Status.Progress != nil {
+		shards = cc.Status.Progress.Shards
+	}
+	// The totals first: they make status.progress valid before the first
+	// shard's entry lands in it.
+	if err := r.apply(ctx, ccv1.ContactConversionStatus{Progress: SumShards(own, shards, entry, r.Shards)}); err != nil {
+		return err
+	}
+	return r.applyShard(ctx, entry)
+}
+
+// SumShards is the progress of a sharded run: every shard reads every list,
+// so rows read and rejected are the most any shard read; contacts and
+// duplicates add up; the percent is the mean over all shards (a shard that
+// has not reported counts as 0). own gives the sources and opt-outs; entry
+// is this shard's newest entry, which the list read back may not hold yet.
+func SumShards(own *ccv1.Progress, shards []ccv1.ShardProgress, entry ccv1.ShardProgress, total int) *ccv1.Progress {
+	sum := &ccv1.Progress{SourcesTotal: own.SourcesTotal, SourcesDone: own.SourcesDone, OptOutsImported: own.OptOutsImported}
+	byIndex := map[int32]ccv1.ShardProgress{entry.Index: entry}
+	for _, s := range shards {
+		if s.Index != entry.Index {
+			byIndex[s.Index] = s
+		}
+	}
+	var percents int64
+	for _, s := range byIndex {
+		sum.RowsRead = max(sum.RowsRead, s.RowsRead)
+		sum.RowsRejected = max(sum.RowsRejected, s.RowsRejected)
+		sum.Contacts += s.Contacts
+		sum.DuplicatesMerged += s.DuplicatesMerged
+		percents += int64(s.Percent)
+	}
+	sum.Percent = int32(percents / int64(max(total, 1)))
+	return sum
+}
+
+// applyShard server-side applies this shard's entry of
+// status.progress.shards, under a field manager of its own, so the shards'
+// entries never overwrite each other.
+func (r *Reporter) applyShard(ctx context.Context, entry ccv1.ShardProgress) error {
+	obj, err := runtime.DefaultUnstructuredConverter.ToUnstructured(&entry)
+	if err != nil {
+		return err
+	}
+	u := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": ccv1.GroupVersion.String(), "kind": "ContactConversion",
+		"metadata": map[string]any{"name": r.CC.Name, "namespace": r.CC.Namespace},
+		"status":   map[string]any{"progress": map[string]any{"shards": []any{obj}}},
+	}}
+	return r.Client.Status().Apply(ctx, client.ApplyConfigurationFromUnstructured(u),
+		client.FieldOwner(fmt.Sprintf("%s-shard-%d", FieldManager, r.Shard)), client.ForceOwnership)
 }
 
 func progressOf(p engine.Progress) *ccv1.Progress {

@@ -40,3 +40,17 @@ func TestTheStatusSampleHoldsNoPersonalData(t *testing.T) {
 		t.Errorf("the report lacks the conflict:\n%s", data["conflicts.csv"])
 	}
 }
+
+func TestSumShards(t *testing.T) {
+	own := &ccv1.Progress{SourcesTotal: 5, SourcesDone: 5, Percent: 50, OptOutsImported: &ccv1.OptOutCounts{Global: 2}}
+	entry := ccv1.ShardProgress{Index: 1, Percent: 50, RowsRead: 21, RowsRejected: 3, Contacts: 2, DuplicatesMerged: 1}
+	shards := []ccv1.ShardProgress{
+		{Index: 0, Percent: 100, RowsRead: 21, RowsRejected: 3, Contacts: 4, DuplicatesMerged: 5},
+		{Index: 1, Percent: 10, RowsRead: 5, Contacts: 0}, // this shard's older entry
+	}
+	want := &ccv1.Progress{SourcesTotal: 5, SourcesDone: 5, RowsRead: 21, RowsRejected: 3, Contacts: 6, DuplicatesMerged: 6, Percent: 50,
+		OptOutsImported: &ccv1.OptOutCounts{Global: 2}}
+	if diff := cmp.Diff(want, SumShards(own, shards, entry, 3)); diff != "" {
+		t.Errorf("two of three shards reporting (-want +got):\n%s", diff)
+	}
+}
