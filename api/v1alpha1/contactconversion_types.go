@@ -508,6 +508,10 @@ type Progress struct {
 type ShardProgress struct {
 	// Index of the shard, from 0.
 	Index int32 `json:"index"`
+	// Job is the run's Job: entries of an earlier run's shards do not count.
+	// +kubebuilder:validation:MaxLength=63
+	// +optional
+	Job string `json:"job,omitempty"`
 	// Percent of the shard's work done.
 	// +kubebuilder:validation:Minimum=0
 	// +kubebuilder:validation:Maximum=100

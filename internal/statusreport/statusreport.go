@@ -63,7 +63,7 @@ func (r *Reporter) Progress(ctx context.Context, p engine.Progress) error {
 	if r.Shards <= 1 {
 		return r.apply(ctx, ccv1.ContactConversionStatus{Progress: own})
 	}
-	entry := ccv1.ShardProgress{Index: int32(r.Shard), Percent: own.Percent, RowsRead: own.RowsRead, RowsRejected: own.RowsRejected,
+	entry := ccv1.ShardProgress{Index: int32(r.Shard), Job: r.CC.Status.JobName, Percent: own.Percent, RowsRead: own.RowsRead, RowsRejected: own.RowsRejected,
 		Contacts: own.Contacts, DuplicatesMerged: own.DuplicatesMerged}
 	cc := &ccv1.ContactConversion{}
 	if err := r.Client.Get(ctx, client.ObjectKeyFromObject(r.CC), cc); err != nil {
@@ -84,13 +84,14 @@ func (r *Reporter) Progress(ctx context.Context, p engine.Progress) error {
 // SumShards is the progress of a sharded run: every shard reads every list,
 // so rows read and rejected are the most any shard read; contacts and
 // duplicates add up; the percent is the mean over all shards (a shard that
-// has not reported counts as 0). own gives the sources and opt-outs; entry
-// is this shard's newest entry, which the list read back may not hold yet.
+// has not reported counts as 0; an entry of an earlier run's Job does not
+// count). own gives the sources and opt-outs; entry is this shard's newest
+// entry, which the list read back may not hold yet.
 func SumShards(own *ccv1.Progress, shards []ccv1.ShardProgress, entry ccv1.ShardProgress, total int) *ccv1.Progress {
 	sum := &ccv1.Progress{SourcesTotal: own.SourcesTotal, SourcesDone: own.SourcesDone, OptOutsImported: own.OptOutsImported}
 	byIndex := map[int32]ccv1.ShardProgress{entry.Index: entry}
 	for _, s := range shards {
-		if s.Index != entry.Index {
+		if s.Index != entry.Index && s.Job == entry.Job {
 			byIndex[s.Index] = s
 		}
 	}

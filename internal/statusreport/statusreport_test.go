@@ -43,10 +43,11 @@ func TestTheStatusSampleHoldsNoPersonalData(t *testing.T) {
 
 func TestSumShards(t *testing.T) {
 	own := &ccv1.Progress{SourcesTotal: 5, SourcesDone: 5, Percent: 50, OptOutsImported: &ccv1.OptOutCounts{Global: 2}}
-	entry := ccv1.ShardProgress{Index: 1, Percent: 50, RowsRead: 21, RowsRejected: 3, Contacts: 2, DuplicatesMerged: 1}
+	entry := ccv1.ShardProgress{Index: 1, Job: "acme-g2", Percent: 50, RowsRead: 21, RowsRejected: 3, Contacts: 2, DuplicatesMerged: 1}
 	shards := []ccv1.ShardProgress{
-		{Index: 0, Percent: 100, RowsRead: 21, RowsRejected: 3, Contacts: 4, DuplicatesMerged: 5},
-		{Index: 1, Percent: 10, RowsRead: 5, Contacts: 0}, // this shard's older entry
+		{Index: 0, Job: "acme-g2", Percent: 100, RowsRead: 21, RowsRejected: 3, Contacts: 4, DuplicatesMerged: 5},
+		{Index: 1, Job: "acme-g2", Percent: 10, RowsRead: 5, Contacts: 0},      // this shard's older entry
+		{Index: 2, Job: "acme-g1", Percent: 100, RowsRead: 21, Contacts: 9000}, // the last run's
 	}
 	want := &ccv1.Progress{SourcesTotal: 5, SourcesDone: 5, RowsRead: 21, RowsRejected: 3, Contacts: 6, DuplicatesMerged: 6, Percent: 50,
 		OptOutsImported: &ccv1.OptOutCounts{Global: 2}}
