@@ -32,6 +32,29 @@ print(f"engine: {rows} rows -> {rep['contacts']} contacts into SQLite in {t['tot
 print(f"engine: time split: read {t['read']:.2f}s, merge {t['merge']:.2f}s (overlaps write), write {t['write']:.2f}s")
 PY
 
+# The DuckDB baseline: the merge DuckDB does of the same lists, with its
+# pinned npm package installed into a folder the bench owns.
+if ! command -v npm >/dev/null; then
+  echo "engine: the DuckDB baseline needs node and npm: apt-get install -y nodejs npm" >&2
+  exit 1
+fi
+echo ">> the DuckDB baseline (@duckdb/node-api, pinned in hack/bench-duckdb/package-lock.json)"
+npm ci --prefix hack/bench-duckdb --no-audit --no-fund --loglevel=error >/dev/null
+/usr/bin/time -v -o "$dir/time-duckdb.txt" node hack/bench-duckdb/merge.mjs "$dir" >"$dir/duckdb.json"
+python3 - "$dir" <<'PY'
+import json, re, sys
+d = sys.argv[1]
+def wall(path):
+    m = re.search(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): (?:(\d+):)?(\d+):([\d.]+)", open(path).read())
+    return int(m.group(1) or 0) * 3600 + int(m.group(2)) * 60 + float(m.group(3))
+def rss(path):
+    return int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", open(path).read()).group(1)) / 1024
+ours, duck = wall(d + "/time.txt"), wall(d + "/time-duckdb.txt")
+res = json.load(open(d + "/duckdb.json"))
+print(f"engine: DuckDB merges the same lists into {res['contacts']} rows in {duck:.2f}s wall, peak RSS {rss(d + '/time-duckdb.txt'):.0f} MiB; "
+      f"convert into SQLite: {ours:.2f}s wall, peak RSS {rss(d + '/time.txt'):.0f} MiB; ratio convert/DuckDB {ours / duck:.2f}")
+PY
+
 # PostgreSQL: a throwaway server (as the postgres user when run as root).
 bindir="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)"
 if [ -z "$bindir" ]; then
