@@ -1,7 +1,10 @@
 package store
 
 import (
+	"cmp"
 	"context"
+	"slices"
+	"strings"
 	"time"
 
 	ccv1 "github.com/contactconverter/contact-converter/api/v1alpha1"
@@ -48,11 +51,13 @@ func (p preferences) screen(ctx context.Context, c conn, w *PartitionWrite) ([]*
 			}
 			continue
 		}
-		if err := o.importOptOuts(ctx, c, ct, w.RunAt); err != nil {
-			return nil, err
-		}
-		o.apply(ct)
 		out = append(out, ct)
+	}
+	if err := o.importOptOuts(ctx, c, out, w.RunAt); err != nil {
+		return nil, err
+	}
+	for _, ct := range out {
+		o.apply(ct)
 	}
 	return out, nil
 }
@@ -66,50 +71,146 @@ func (p preferences) screen(ctx context.Context, c conn, w *PartitionWrite) ([]*
 //     later runs, and only a choice the contact makes later wins over it.
 //     One without a time yields to every choice the contact made: the list
 //     cannot tell which came first.
-func (o *overrides) importOptOuts(ctx context.Context, c conn, ct *merge.Contact, runAt time.Time) error {
-	for _, x := range ct.OptOuts {
-		action := ActionUnsubscribe
-		if x.Topic == "*" {
-			action = ActionUnsubscribeAll
+//
+// A partition's opt-outs are written in multi-row statements: a first run
+// imports hundreds of thousands.
+func (o *overrides) importOptOuts(ctx context.Context, c conn, contacts []*merge.Contact, runAt time.Time) error {
+	type optOut struct {
+		bucket                                          int
+		key, topic, source, kind, dated, action, reason string
+	}
+	var all []optOut
+	for _, ct := range contacts {
+		for _, x := range ct.OptOuts {
+			action := ActionUnsubscribe
+			if x.Topic == "*" {
+				action = ActionUnsubscribeAll
+			}
+			all = append(all, optOut{bucket: Bucket(ct.Key), key: ct.Key, topic: x.Topic, source: SourceImport + ":" + x.Source,
+				kind: string(x.Kind), dated: x.At, action: action, reason: x.Reason})
 		}
-		source := SourceImport + ":" + x.Source
-		at, sameAt := x.At, `AND at = ?`
-		if at == "" {
-			at, sameAt = Timestamp(runAt), `AND ? <> ''`
+	}
+	// Which of them no earlier run recorded.
+	type id struct{ key, topic, source, kind, dated string }
+	fresh := map[id]bool{}
+	err := inChunks(len(all), 6, func(lo, hi int) error {
+		args := make([]any, 0, (hi-lo)*6)
+		for _, x := range all[lo:hi] {
+			args = append(args, x.bucket, x.key, x.topic, x.source, x.kind, x.dated)
 		}
-		kind := string(x.Kind)
-		added, err := c.exec(ctx, `INSERT INTO consent_events (key, topic, action, at, source, detail, kind)
-			SELECT ?, ?, ?, ?, ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM consent_events
-				WHERE key = ? AND topic = ? AND action = ? AND source = ? AND kind = ? `+sameAt+`)`,
-			ct.Key, x.Topic, action, at, source, x.Reason, kind, ct.Key, x.Topic, action, source, kind, at)
+		rows, err := c.query(ctx, `INSERT INTO imported_opt_outs (bucket, key, topic, source, kind, dated) VALUES `+
+			placeholders(6, hi-lo)+` ON CONFLICT DO NOTHING RETURNING key, topic, source, kind, dated`, args...)
 		if err != nil {
 			return err
 		}
-		if added == 0 {
-			continue
-		}
-		choiceAt := x.At
-		if choiceAt == "" {
-			choiceAt = Timestamp(time.Time{})
-		}
-		won, err := setOverride(ctx, c, Bucket(ct.Key), ct.Key, x.Topic, merge.Unsubscribed, choiceAt)
-		if err != nil {
-			return err
-		}
-		if won {
-			setIn(o.segments, ct.Key, x.Topic, merge.Unsubscribed)
-		}
-		// A hard bounce is a fact about the address, kept as a field no list
-		// can clear.
-		if x.Kind == ccv1.OptOutKindBounce {
-			if _, err := c.exec(ctx, `INSERT INTO field_overrides (bucket, key, field, value, changed_at) VALUES (?, ?, ?, 'true', ?)
-				ON CONFLICT (bucket, key, field) DO NOTHING`, Bucket(ct.Key), ct.Key, fieldUndeliverable, choiceAt); err != nil {
+		defer rows.Close()
+		for rows.Next() {
+			var k id
+			if err := rows.Scan(&k.key, &k.topic, &k.source, &k.kind, &k.dated); err != nil {
 				return err
 			}
-			setIn(o.fields, ct.Key, fieldUndeliverable, "true")
+			fresh[k] = true
+		}
+		return rows.Err()
+	})
+	if err != nil || len(fresh) == 0 {
+		return err
+	}
+	var news []optOut
+	for _, x := range all {
+		k := id{x.key, x.topic, x.source, x.kind, x.dated}
+		if fresh[k] {
+			news = append(news, x)
+			delete(fresh, k) // the first of identical rows is the one recorded
+		}
+	}
+	// The evidence.
+	if err := inChunks(len(news), 7, func(lo, hi int) error {
+		args := make([]any, 0, (hi-lo)*7)
+		for _, x := range news[lo:hi] {
+			args = append(args, x.key, x.topic, x.action, cmp.Or(x.dated, Timestamp(runAt)), x.source, x.reason, x.kind)
+		}
+		_, err := c.exec(ctx, `INSERT INTO consent_events (key, topic, action, at, source, detail, kind) VALUES `+placeholders(7, hi-lo), args...)
+		return err
+	}); err != nil {
+		return err
+	}
+	// The choices: per contact and topic the newest, kept unless the contact
+	// chose later. A hard bounce also leaves the address undeliverable.
+	type choice struct {
+		bucket         int
+		key, topic, at string
+	}
+	newest := map[[2]string]*choice{}
+	var choices []*choice
+	var bounced []optOut
+	for _, x := range news {
+		at := cmp.Or(x.dated, Timestamp(time.Time{}))
+		if ch := newest[[2]string{x.key, x.topic}]; ch != nil {
+			ch.at = max(ch.at, at)
+		} else {
+			ch = &choice{x.bucket, x.key, x.topic, at}
+			newest[[2]string{x.key, x.topic}] = ch
+			choices = append(choices, ch)
+		}
+		if x.kind == string(ccv1.OptOutKindBounce) && !slices.ContainsFunc(bounced, func(b optOut) bool { return b.key == x.key }) {
+			bounced = append(bounced, x)
+		}
+	}
+	if err := inChunks(len(choices), 5, func(lo, hi int) error {
+		args := make([]any, 0, (hi-lo)*5)
+		for _, ch := range choices[lo:hi] {
+			args = append(args, ch.bucket, ch.key, ch.topic, merge.Unsubscribed, ch.at)
+		}
+		rows, err := c.query(ctx, `INSERT INTO preference_overrides (bucket, key, segment, status, changed_at) VALUES `+placeholders(5, hi-lo)+`
+			ON CONFLICT (bucket, key, segment) DO UPDATE SET status = excluded.status, changed_at = excluded.changed_at
+			WHERE preference_overrides.changed_at <= excluded.changed_at RETURNING key, segment`, args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var key, segment string
+			if err := rows.Scan(&key, &segment); err != nil {
+				return err
+			}
+			setIn(o.segments, key, segment, merge.Unsubscribed)
+		}
+		return rows.Err()
+	}); err != nil {
+		return err
+	}
+	return inChunks(len(bounced), 4, func(lo, hi int) error {
+		args := make([]any, 0, (hi-lo)*4)
+		for _, x := range bounced[lo:hi] {
+			args = append(args, x.bucket, x.key, fieldUndeliverable, cmp.Or(x.dated, Timestamp(time.Time{})))
+			setIn(o.fields, x.key, fieldUndeliverable, "true")
+		}
+		_, err := c.exec(ctx, `INSERT INTO field_overrides (bucket, key, field, value, changed_at) VALUES `+
+			strings.ReplaceAll(placeholders(4, hi-lo), "?, ?, ?, ?)", "?, ?, ?, 'true', ?)")+` ON CONFLICT (bucket, key, field) DO NOTHING`, args...)
+		return err
+	})
+}
+
+// chunkParams bounds a multi-row statement's parameters, well below
+// SQLite's and PostgreSQL's limits.
+const chunkParams = 1800
+
+// inChunks calls fn on consecutive ranges of n rows of cols parameters.
+func inChunks(n, cols int, fn func(lo, hi int) error) error {
+	step := chunkParams / cols
+	for lo := 0; lo < n; lo += step {
+		if err := fn(lo, min(lo+step, n)); err != nil {
+			return err
 		}
 	}
 	return nil
+}
+
+// placeholders is "(?, ?), (?, ?)" for rows rows of cols columns.
+func placeholders(cols, rows int) string {
+	one := "(" + strings.TrimSuffix(strings.Repeat("?, ", cols), ", ") + ")"
+	return strings.TrimSuffix(strings.Repeat(one+", ", rows), ", ")
 }
 
 // erasedSet is the erasures of a range of buckets.

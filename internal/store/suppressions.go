@@ -46,6 +46,7 @@ var erasures = []string{
 	`DELETE FROM preference_overrides`,
 	`DELETE FROM field_overrides`,
 	`DELETE FROM pending_changes`,
+	`DELETE FROM imported_opt_outs`,
 }
 
 // loadSuppressions reads the salt and every suppressed hash.

@@ -51,7 +51,7 @@ func Exec(t testing.TB, url, q string, args ...any) {
 }
 
 // KeyTables are the tables that hold a contact's key in a key column.
-var KeyTables = []string{"contacts", "preference_overrides", "field_overrides", "consent_events", "pending_changes"}
+var KeyTables = []string{"contacts", "preference_overrides", "field_overrides", "consent_events", "pending_changes", "imported_opt_outs"}
 
 // Footprint counts, per table, the rows that hold key: what the database
 // still says about that address. Tables with none are left out.
