@@ -9,6 +9,7 @@ import (
 
 	"github.com/contactconverter/contact-converter/internal/pgtest"
 	"github.com/contactconverter/contact-converter/internal/store"
+	"github.com/contactconverter/contact-converter/internal/store/storetest"
 )
 
 // Eight openers of a fresh database at the same moment (the pods of an
@@ -43,6 +44,38 @@ func TestConcurrentFirstOpensAllSucceed(t *testing.T) {
 						t.Errorf("round %d, opener %d: %v", round, i, err)
 					}
 				}
+			}
+		})
+	}
+}
+
+// A database an earlier version converted holds imported opt-outs as
+// evidence only: opening it records them as imported, once, so the next
+// run adds no second copy.
+func TestEarlierImportedOptOutsAreBackfilled(t *testing.T) {
+	server := pgtest.Start(t)
+	for name, url := range map[string]string{
+		"sqlite":   "sqlite:" + filepath.Join(t.TempDir(), "contacts.db"),
+		"postgres": pgtest.NewDatabase(t, server, "earlier"),
+	} {
+		t.Run(name, func(t *testing.T) {
+			st, err := store.Open(context.Background(), url)
+			if err != nil {
+				t.Fatal(err)
+			}
+			st.Close()
+			// What the earlier version left.
+			storetest.Exec(t, url, `DELETE FROM settings WHERE name = 'imported_opt_outs_backfilled'`)
+			storetest.Exec(t, url, `INSERT INTO consent_events (key, topic, action, at, source, detail, kind) VALUES (?, '*', 'unsubscribe-all', '2024-03-02T10:15:00.000000000Z', 'import:unsubscribed', '', 'Unsubscribe')`, "jan@example.be")
+			for range 2 {
+				st, err := store.Open(context.Background(), url)
+				if err != nil {
+					t.Fatal(err)
+				}
+				st.Close()
+			}
+			if got := storetest.Footprint(t, url, "jan@example.be"); got["imported_opt_outs"] != 1 || got["consent_events"] != 1 {
+				t.Errorf("after two opens: %v", got)
 			}
 		})
 	}

@@ -192,6 +192,45 @@ func (o *overrides) importOptOuts(ctx context.Context, c conn, contacts []*merge
 	})
 }
 
+// backfillImported fills imported_opt_outs, once, from the evidence an
+// earlier version recorded without it, so that a run after the upgrade
+// records none of those opt-outs twice. The evidence keeps no trace of
+// whether a list gave the time, so each counts as dated by its time.
+func (p preferences) backfillImported(ctx context.Context) error {
+	const flag = "imported_opt_outs_backfilled"
+	if done, err := queryOne(ctx, p.db, `SELECT 1 FROM settings WHERE name = ?`, []any{flag}, new(int)); err != nil || done {
+		return err
+	}
+	return p.inTx(ctx, func(c conn) error {
+		rows, err := c.query(ctx, `SELECT key, topic, source, kind, at FROM consent_events WHERE source LIKE 'import:%'`)
+		if err != nil {
+			return err
+		}
+		var args [][]any
+		for rows.Next() {
+			var key, topic, source, kind, at string
+			if err := rows.Scan(&key, &topic, &source, &kind, &at); err != nil {
+				rows.Close()
+				return err
+			}
+			args = append(args, []any{Bucket(key), key, topic, source, kind, at})
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		if err := inChunks(len(args), 6, func(lo, hi int) error {
+			_, err := c.exec(ctx, `INSERT INTO imported_opt_outs (bucket, key, topic, source, kind, dated) VALUES `+
+				placeholders(6, hi-lo)+` ON CONFLICT DO NOTHING`, slices.Concat(args[lo:hi]...)...)
+			return err
+		}); err != nil {
+			return err
+		}
+		_, err = c.exec(ctx, `INSERT INTO settings (name, value) VALUES (?, 'true') ON CONFLICT (name) DO NOTHING`, flag)
+		return err
+	})
+}
+
 // chunkParams bounds a multi-row statement's parameters, well below
 // SQLite's and PostgreSQL's limits.
 const chunkParams = 1800

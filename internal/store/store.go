@@ -134,13 +134,13 @@ func open(ctx context.Context, url string, durable bool, opts []Option) (Store, 
 		if err != nil {
 			return nil, err
 		}
-		return st, st.useSalt(ctx, o.salt)
+		return st, errors.Join(st.useSalt(ctx, o.salt), st.backfillImported(ctx))
 	case strings.HasPrefix(url, "postgres://"), strings.HasPrefix(url, "postgresql://"):
 		st, err := OpenPostgres(ctx, url)
 		if err != nil {
 			return nil, err
 		}
-		return st, st.useSalt(ctx, o.salt)
+		return st, errors.Join(st.useSalt(ctx, o.salt), st.backfillImported(ctx))
 	}
 	return nil, fmt.Errorf("database URL %q: use sqlite:PATH or postgres://user@host/db", redact(url))
 }
