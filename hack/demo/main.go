@@ -161,12 +161,13 @@ func run() error {
 	fmt.Printf("   luc.janssens@example.be is in two lists and in the unsubscribe export: his page ticks %d topics\n   %s\n", ticked, links[1])
 
 	step("Explore further (the cluster stays up until Ctrl-C)")
-	fmt.Printf(`   export KUBECONFIG=%s
+	kubectlPath := filepath.Join(assets, "kubectl")
+	fmt.Printf(`   export KUBECONFIG=%s PATH=%s:$PATH
    %s get contactconversions,preferencecenters,jobs,pods -A
-   %s -n acme describe contactconversion acme
+   %s contacts status acme -n acme; %s contacts inventory acme -n acme; %s contacts --help
    open or curl the link above; POST it to /u/... for a one-click unsubscribe
    logs: %s
-`, c.Kubeconfig, filepath.Join(assets, "kubectl"), filepath.Join(assets, "kubectl"), filepath.Join(work, "logs"))
+`, c.Kubeconfig, filepath.Join(work, "plugins"), kubectlPath, kubectlPath, kubectlPath, kubectlPath, filepath.Join(work, "logs"))
 	<-ctx.Done()
 	return nil
 }
