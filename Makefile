@@ -75,6 +75,8 @@ tools: $(CONTROLLER_GEN) $(HELM) envtest ## Build every tool the tests need.
 
 .PHONY: test
 test: tools verify-generated ## Run the whole suite: unit, envtest, chart and end-to-end tests.
+	@echo ">> the repository tracks no binary and no file over 1 MiB"
+	hack/check-repo.sh
 	@echo ">> go vet"
 	go vet ./...
 	@echo ">> go test (KUBEBUILDER_ASSETS from hack/setup-envtest.sh)"
