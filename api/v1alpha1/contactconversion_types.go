@@ -400,7 +400,11 @@ type JobSpec struct {
 	ActiveDeadlineSeconds *int64 `json:"activeDeadlineSeconds,omitempty"`
 
 	// ServiceAccountName runs the Job under an existing ServiceAccount. Empty
-	// means the operator creates one limited to this conversion.
+	// means the operator creates one limited to this conversion. An existing
+	// one needs what that one gets: get this conversion, get and patch its
+	// status, get, patch and update the Secret NAME-conflicts and the
+	// ConfigMap NAME-inventory, and get the Secrets and ConfigMaps the spec
+	// names.
 	// +kubebuilder:validation:MaxLength=253
 	// +optional
 	ServiceAccountName string `json:"serviceAccountName,omitempty"`
