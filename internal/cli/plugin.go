@@ -48,6 +48,10 @@ func isPlugin(argv0 string) bool {
 type pluginOptions struct {
 	kubeconfig, context, namespace string
 	allNamespaces                  bool
+
+	// rest and resolvedNamespace are the kubeconfig's, once read.
+	rest              *rest.Config
+	resolvedNamespace string
 }
 
 // client connects as kubectl would, and returns the namespace to work in.
@@ -60,7 +64,11 @@ func (o *pluginOptions) client() (client.Client, string, error) {
 	return c, ns, err
 }
 
+// restConfig reads the kubeconfig, once per command.
 func (o *pluginOptions) restConfig() (*rest.Config, string, error) {
+	if o.rest != nil {
+		return o.rest, o.resolvedNamespace, nil
+	}
 	rules := clientcmd.NewDefaultClientConfigLoadingRules()
 	rules.ExplicitPath = o.kubeconfig
 	cfg := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{CurrentContext: o.context})
@@ -69,7 +77,11 @@ func (o *pluginOptions) restConfig() (*rest.Config, string, error) {
 		return nil, "", err
 	}
 	rc, err := cfg.ClientConfig()
-	return rc, cmp.Or(o.namespace, ns), err
+	if err != nil {
+		return nil, "", err
+	}
+	o.rest, o.resolvedNamespace = rc, cmp.Or(o.namespace, ns)
+	return o.rest, o.resolvedNamespace, nil
 }
 
 // newPluginCommand is `kubectl contacts`.

@@ -115,13 +115,8 @@ func (r *Reporter) applyShard(ctx context.Context, entry ccv1.ShardProgress) err
 	if err != nil {
 		return err
 	}
-	u := &unstructured.Unstructured{Object: map[string]any{
-		"apiVersion": ccv1.GroupVersion.String(), "kind": "ContactConversion",
-		"metadata": map[string]any{"name": r.CC.Name, "namespace": r.CC.Namespace},
-		"status":   map[string]any{"progress": map[string]any{"shards": []any{obj}}},
-	}}
-	return r.Client.Status().Apply(ctx, client.ApplyConfigurationFromUnstructured(u),
-		client.FieldOwner(fmt.Sprintf("%s-shard-%d", FieldManager, r.Shard)), client.ForceOwnership)
+	return r.applyStatus(ctx, map[string]any{"progress": map[string]any{"shards": []any{obj}}},
+		fmt.Sprintf("%s-shard-%d", FieldManager, r.Shard))
 }
 
 func progressOf(p engine.Progress) *ccv1.Progress {
@@ -262,11 +257,16 @@ func (r *Reporter) apply(ctx context.Context, status ccv1.ContactConversionStatu
 	if err != nil {
 		return err
 	}
+	return r.applyStatus(ctx, obj, FieldManager)
+}
+
+// applyStatus server-side applies status fields under a field manager.
+func (r *Reporter) applyStatus(ctx context.Context, status map[string]any, manager string) error {
 	u := &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": ccv1.GroupVersion.String(), "kind": "ContactConversion",
 		"metadata": map[string]any{"name": r.CC.Name, "namespace": r.CC.Namespace},
-		"status":   obj,
+		"status":   status,
 	}}
 	return r.Client.Status().Apply(ctx, client.ApplyConfigurationFromUnstructured(u),
-		client.FieldOwner(FieldManager), client.ForceOwnership)
+		client.FieldOwner(manager), client.ForceOwnership)
 }

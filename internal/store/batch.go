@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"slices"
-	"strings"
 	"unicode/utf8"
 
 	"github.com/contactconverter/contact-converter/internal/merge"
@@ -28,10 +27,7 @@ func newBatcher(tx *sql.Tx, prefix string, cols int) *batcher {
 	return &batcher{tx: tx, prefix: prefix, cols: cols, args: make([]any, 0, cols*batchRows)}
 }
 
-func (b *batcher) statement(rows int) string {
-	one := "(" + strings.TrimSuffix(strings.Repeat("?, ", b.cols), ", ") + ")"
-	return b.prefix + strings.TrimSuffix(strings.Repeat(one+", ", rows), ", ")
-}
+func (b *batcher) statement(rows int) string { return b.prefix + placeholders(b.cols, rows) }
 
 func (b *batcher) add(ctx context.Context, values ...any) error {
 	b.args = append(b.args, values...)

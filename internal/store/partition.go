@@ -144,8 +144,9 @@ func (o *overrides) importOptOuts(ctx context.Context, c conn, contacts []*merge
 	newest := map[[2]string]*choice{}
 	var choices []*choice
 	var bounced []optOut
+	bouncedKeys := map[string]bool{}
 	for _, x := range news {
-		at := cmp.Or(x.dated, Timestamp(time.Time{}))
+		at := cmp.Or(x.dated, undatedChoice)
 		if ch := newest[[2]string{x.key, x.topic}]; ch != nil {
 			ch.at = max(ch.at, at)
 		} else {
@@ -153,7 +154,8 @@ func (o *overrides) importOptOuts(ctx context.Context, c conn, contacts []*merge
 			newest[[2]string{x.key, x.topic}] = ch
 			choices = append(choices, ch)
 		}
-		if x.kind == string(ccv1.OptOutKindBounce) && !slices.ContainsFunc(bounced, func(b optOut) bool { return b.key == x.key }) {
+		if x.kind == string(ccv1.OptOutKindBounce) && !bouncedKeys[x.key] {
+			bouncedKeys[x.key] = true
 			bounced = append(bounced, x)
 		}
 	}
@@ -180,17 +182,21 @@ func (o *overrides) importOptOuts(ctx context.Context, c conn, contacts []*merge
 	}); err != nil {
 		return err
 	}
-	return inChunks(len(bounced), 4, func(lo, hi int) error {
-		args := make([]any, 0, (hi-lo)*4)
+	return inChunks(len(bounced), 5, func(lo, hi int) error {
+		args := make([]any, 0, (hi-lo)*5)
 		for _, x := range bounced[lo:hi] {
-			args = append(args, x.bucket, x.key, fieldUndeliverable, cmp.Or(x.dated, Timestamp(time.Time{})))
+			args = append(args, x.bucket, x.key, fieldUndeliverable, "true", cmp.Or(x.dated, undatedChoice))
 			setIn(o.fields, x.key, fieldUndeliverable, "true")
 		}
 		_, err := c.exec(ctx, `INSERT INTO field_overrides (bucket, key, field, value, changed_at) VALUES `+
-			strings.ReplaceAll(placeholders(4, hi-lo), "?, ?, ?, ?)", "?, ?, ?, 'true', ?)")+` ON CONFLICT (bucket, key, field) DO NOTHING`, args...)
+			placeholders(5, hi-lo)+` ON CONFLICT (bucket, key, field) DO NOTHING`, args...)
 		return err
 	})
 }
+
+// undatedChoice is when an imported opt-out without a time counts as the
+// contact's choice: before any choice the contact made.
+var undatedChoice = Timestamp(time.Time{})
 
 // backfillImported fills imported_opt_outs, once, from the evidence an
 // earlier version recorded without it, so that a run after the upgrade
