@@ -96,3 +96,8 @@ func (b *conversionBuilder) suspend() *conversionBuilder {
 	b.cc.Spec.Suspend = true
 	return b
 }
+
+func (b *conversionBuilder) sqlite(claim string) *conversionBuilder {
+	b.cc.Spec.Database = ccv1.DatabaseSpec{SQLite: &ccv1.SQLiteDatabase{PersistentVolumeClaim: claim}}
+	return b
+}

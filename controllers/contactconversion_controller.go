@@ -57,12 +57,14 @@ const workers = 4
 // +kubebuilder:rbac:groups=contacts.contactconverter.io,resources=contactconversions,verbs=get;list;watch
 // +kubebuilder:rbac:groups=contacts.contactconverter.io,resources=contactconversions/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups="",resources=persistentvolumeclaims,verbs=get;list;watch
+// +kubebuilder:rbac:groups=contacts.contactconverter.io,resources=preferencecenters,verbs=get;list;watch
 // The conflict report is a Secret the Job patches: the operator holds what
 // the Job's Role grants.
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;update;patch
 // +kubebuilder:rbac:groups="",resources=configmaps,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups="",resources=serviceaccounts,verbs=get;list;watch;create;update;patch
-// +kubebuilder:rbac:groups="",resources=pods,verbs=get;list
+// +kubebuilder:rbac:groups="",resources=pods,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=events,verbs=list
 // +kubebuilder:rbac:groups=batch,resources=jobs,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=roles;rolebindings,verbs=get;list;watch;create;update;patch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
@@ -138,22 +140,32 @@ func (r *ContactConversionReconciler) decideAndAct(ctx context.Context, cc *ccv1
 		if in.Job, err = r.jobView(ctx, job); err != nil {
 			return nil, nil, err
 		}
+		if job.DeletionTimestamp == nil && jobRunning(job) {
+			if in.PodProblem, in.PodCheckAt, err = r.podStart(ctx, cc, job, now); err != nil {
+				return nil, nil, err
+			}
+		}
 	}
 	if in.SlotFree, err = r.slotFree(ctx, cc, sched.At(now).OpenSince); err != nil {
 		return nil, nil, err
 	}
 	plan := lifecycle.Decide(in)
+	env := desired.JobEnv{Image: r.Image, AllowURLCIDRs: r.AllowURLCIDRs}
 	if plan.Action == lifecycle.CreateJob || plan.Action == lifecycle.ResumeJob {
-		// Before a Job starts: the keys it will read, and its identity.
+		// Before a Job starts: the keys it will read, the pods it shares its
+		// database with, and its identity.
 		problem, err := checkReferenceKeys(ctx, r.APIReader, cc.Namespace, cc.Spec.References())
 		if problem != nil || err != nil {
+			return nil, problem, err
+		}
+		if env.PreferenceCenterOnClaim, problem, err = r.claimSharing(ctx, cc); problem != nil || err != nil {
 			return nil, problem, err
 		}
 		if err := r.ensureConverterObjects(ctx, cc); err != nil {
 			return nil, nil, err
 		}
 	}
-	return &plan, nil, r.carryOut(ctx, cc, job, &plan)
+	return &plan, nil, r.carryOut(ctx, cc, job, &plan, env)
 }
 
 // stall records a problem only the user can fix: Stalled, with an event
@@ -205,6 +217,8 @@ func (r *ContactConversionReconciler) SetupWithManager(ctx context.Context, mgr 
 		Owns(&rbacv1.RoleBinding{}).
 		// A Job that ends or pauses frees a slot for queued conversions.
 		Watches(&batchv1.Job{}, handler.EnqueueRequestsFromMapFunc(r.queuedConversions)).
+		// A Job's pod that starts, or tells why it cannot.
+		Watches(&corev1.Pod{}, handler.EnqueueRequestsFromMapFunc(podConversion)).
 		Named("contactconversion").
 		WithOptions(controller.Options{MaxConcurrentReconciles: workers})
 	b = watchReferences(b, mgr.GetClient(), func() client.ObjectList { return &ccv1.ContactConversionList{} })

@@ -3,6 +3,7 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -190,7 +191,7 @@ func lastLines(s string, n int) string {
 }
 
 // carryOut performs the plan's action on the Job.
-func (r *ContactConversionReconciler) carryOut(ctx context.Context, cc *ccv1.ContactConversion, job *batchv1.Job, plan *lifecycle.Plan) error {
+func (r *ContactConversionReconciler) carryOut(ctx context.Context, cc *ccv1.ContactConversion, job *batchv1.Job, plan *lifecycle.Plan, env desired.JobEnv) error {
 	switch plan.Action {
 	case lifecycle.CreateJob:
 		if err := r.ensureConflictReport(ctx, cc); err != nil {
@@ -199,7 +200,7 @@ func (r *ContactConversionReconciler) carryOut(ctx context.Context, cc *ccv1.Con
 		if err := ensureErasureSalt(ctx, r.Metadata, r.Client, cc.Namespace, &cc.Spec.Database); err != nil {
 			return err
 		}
-		j := desired.ConversionJob(cc, desired.JobEnv{Image: r.Image, AllowURLCIDRs: r.AllowURLCIDRs}, plan.RunRequest)
+		j := desired.ConversionJob(cc, env, plan.RunRequest)
 		if err := controllerutil.SetControllerReference(cc, j, r.Scheme()); err != nil {
 			return err
 		}
@@ -229,4 +230,38 @@ func (r *ContactConversionReconciler) waitCached(ctx context.Context, j *batchv1
 		err := r.Get(ctx, client.ObjectKeyFromObject(j), &batchv1.Job{})
 		return err == nil, client.IgnoreNotFound(err)
 	})
+}
+
+// claimSharing tells whether a PreferenceCenter mounts the conversion's
+// SQLite claim, so the Job must run on its node. A ReadWriteOncePod claim
+// cannot be shared at all: that is a problem only the user can fix.
+func (r *ContactConversionReconciler) claimSharing(ctx context.Context, cc *ccv1.ContactConversion) (bool, *referenceProblem, error) {
+	db := cc.Spec.Database.SQLite
+	if db == nil {
+		return false, nil, nil
+	}
+	var centers ccv1.PreferenceCenterList
+	if err := r.List(ctx, &centers, client.InNamespace(cc.Namespace)); err != nil {
+		return false, nil, err
+	}
+	var sharing []string
+	for _, pc := range centers.Items {
+		if s := pc.Spec.Database.SQLite; s != nil && s.PersistentVolumeClaim == db.PersistentVolumeClaim {
+			sharing = append(sharing, pc.Name)
+		}
+	}
+	if len(sharing) == 0 {
+		return false, nil, nil
+	}
+	var pvc corev1.PersistentVolumeClaim
+	if err := r.APIReader.Get(ctx, client.ObjectKey{Namespace: cc.Namespace, Name: db.PersistentVolumeClaim}, &pvc); err != nil {
+		return false, nil, client.IgnoreNotFound(err) // a missing claim is reported by the reference check
+	}
+	if slices.Contains(pvc.Spec.AccessModes, corev1.ReadWriteOncePod) {
+		return false, &referenceProblem{Reason: ccv1.ReasonClaimNotShareable, Message: fmt.Sprintf(
+			"spec.database.sqlite.persistentVolumeClaim: PersistentVolumeClaim %s is ReadWriteOncePod, so the conversion Job cannot mount it while PreferenceCenter %s does. "+
+				"Recreate the claim as ReadWriteOnce (the Job then runs on the preference center's node), give the preference center its own claim, or use spec.database.postgres.",
+			db.PersistentVolumeClaim, strings.Join(sharing, ", "))}, nil
+	}
+	return true, nil, nil
 }

@@ -22,6 +22,7 @@ func CacheOptions() cache.Options {
 		DefaultTransform: cache.TransformStripManagedFields(),
 		ByObject: map[client.Object]cache.ByObject{
 			&batchv1.Job{}:                  own,
+			&corev1.Pod{}:                   own,
 			&corev1.ServiceAccount{}:        own,
 			&rbacv1.Role{}:                  own,
 			&rbacv1.RoleBinding{}:           own,

@@ -44,6 +44,18 @@ const (
 	ReasonSecretNotFound    = "SecretNotFound"
 	ReasonConfigMapNotFound = "ConfigMapNotFound"
 	ReasonClaimNotFound     = "PersistentVolumeClaimNotFound"
+	// ReasonClaimNotShareable: the SQLite claim is ReadWriteOncePod, yet a
+	// PreferenceCenter mounts it too.
+	ReasonClaimNotShareable = "ClaimNotShareable"
+)
+
+// Reasons a conversion's pod has not started within spec.job.podStartTimeout.
+const (
+	ReasonPodUnschedulable = "PodUnschedulable"
+	ReasonImagePullFailed  = "ImagePullFailed"
+	ReasonVolumeNotReady   = "VolumeNotReady"
+	ReasonPodConfigError   = "PodConfigError"
+	ReasonPodNotStarting   = "PodNotStarting"
 )
 
 // RunRequestedAtAnnotation asks for an immediate run, ignoring windows but not

@@ -1,6 +1,9 @@
 package v1alpha1
 
-import "fmt"
+import (
+	"fmt"
+	"time"
+)
 
 // SourceDisplayName is the provenance label recorded for the source's
 // contacts: displayName, or name when empty.
@@ -135,4 +138,16 @@ func (s *ContactConversionSpec) References() []Reference {
 		}
 	}
 	return append(refs, s.Database.References("spec.database")...)
+}
+
+// DefaultPodStartTimeout applies when spec.job.podStartTimeout is unset.
+const DefaultPodStartTimeout = 10 * time.Minute
+
+// PodStartTimeoutOrDefault is how long a Job's pod may stay Pending before the
+// conversion says why.
+func (s *JobSpec) PodStartTimeoutOrDefault() time.Duration {
+	if s.PodStartTimeout == nil {
+		return DefaultPodStartTimeout
+	}
+	return s.PodStartTimeout.Duration
 }

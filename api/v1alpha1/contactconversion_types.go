@@ -418,6 +418,15 @@ type JobSpec struct {
 	// +kubebuilder:validation:MaxItems=50
 	// +optional
 	Tolerations []corev1.Toleration `json:"tolerations,omitempty"`
+
+	// PodStartTimeout is how long a Job's pod may stay Pending (not
+	// scheduled, pulling its image, waiting for its volume) before the
+	// conversion reports why: in the Ready condition, in an Event, and as
+	// Stalled when waiting cannot help.
+	// +kubebuilder:default="10m"
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('10s') && duration(self) <= duration('24h')",message="job.podStartTimeout must be a duration between 10s and 24h, such as 10m"
+	// +optional
+	PodStartTimeout *metav1.Duration `json:"podStartTimeout,omitempty"`
 }
 
 // ContactConversionStatus is what the operator and the running merge report.

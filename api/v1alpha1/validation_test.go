@@ -197,6 +197,9 @@ func TestCRDValidation(t *testing.T) {
 		{name: "unknown opt-out scope", base: validConversion, edit: func(s map[string]any) {
 			src(s, 0)["optOuts"] = map[string]any{"allRows": true, "scope": "Everything"}
 		}, want: `Unsupported value: "Everything"`},
+		{name: "pod start timeout too short", base: validConversion, edit: func(s map[string]any) {
+			s["job"] = map[string]any{"podStartTimeout": "2s"}
+		}, want: "job.podStartTimeout must be a duration between 10s and 24h, such as 10m"},
 		{name: "unknown opt-out kind", base: validConversion, edit: func(s map[string]any) {
 			src(s, 0)["optOuts"] = map[string]any{"allRows": true, "kind": "SoftBounce"}
 		}, want: `spec.sources[0].optOuts.kind: Unsupported value: "SoftBounce": supported values: "Unsubscribe", "Bounce", "Complaint"`},

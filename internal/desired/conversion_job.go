@@ -1,6 +1,7 @@
 package desired
 
 import (
+	"maps"
 	"strconv"
 
 	batchv1 "k8s.io/api/batch/v1"
@@ -36,13 +37,17 @@ var DefaultJobResources = corev1.ResourceRequirements{
 	Limits: corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("1Gi")},
 }
 
-// JobEnv is what the operator's flags give every conversion Job.
+// JobEnv is what a conversion Job depends on beyond its conversion: the
+// operator's flags, and the objects around it.
 type JobEnv struct {
 	// Image runs the Job: the operator's own.
 	Image string
 	// AllowURLCIDRs lists internal networks csv.url may read from
 	// (comma-separated); public hosts are always allowed.
 	AllowURLCIDRs string
+	// PreferenceCenterOnClaim tells that a PreferenceCenter mounts the
+	// conversion's SQLite claim: the Job's pods then run on its node.
+	PreferenceCenterOnClaim bool
 }
 
 // ConversionJob is the Job that runs one merge of cc. runRequest is the
@@ -104,7 +109,7 @@ func ConversionJob(cc *ccv1.ContactConversion, env JobEnv, runRequest string) *b
 				},
 			}},
 			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: labels},
+				ObjectMeta: metav1.ObjectMeta{Labels: maps.Clone(labels)},
 				Spec: corev1.PodSpec{
 					RestartPolicy:                 corev1.RestartPolicyNever,
 					ServiceAccountName:            jobServiceAccount(cc),
@@ -126,6 +131,9 @@ func ConversionJob(cc *ccv1.ContactConversion, env JobEnv, runRequest string) *b
 				},
 			},
 		},
+	}
+	if db := spec.Database.SQLite; db != nil && env.PreferenceCenterOnClaim {
+		sameNodeAsClaim(&job.Spec.Template, db.PersistentVolumeClaim)
 	}
 	if parallelism > 1 {
 		job.Spec.CompletionMode = ptr.To(batchv1.IndexedCompletion)

@@ -5,9 +5,11 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/utils/ptr"
 
 	ccv1 "github.com/contactconverter/contact-converter/api/v1alpha1"
@@ -200,5 +202,55 @@ func TestErasureSaltSecret(t *testing.T) {
 		if s.Name != tc.want || s.Namespace != "tenant-a" || string(s.Data[ErasureSaltKey]) != "salt" || s.Labels[LabelManagedBy] != ManagedBy {
 			t.Errorf("secret %s/%s data %v labels %v, want %s", s.Namespace, s.Name, s.Data, s.Labels, tc.want)
 		}
+	}
+}
+
+// On a ReadWriteOnce claim, every pod that mounts the SQLite database must
+// run on one node: the Job goes where the preference center's pods are.
+func TestSQLiteClaimPlacement(t *testing.T) {
+	sameNode := &corev1.Affinity{PodAffinity: &corev1.PodAffinity{
+		RequiredDuringSchedulingIgnoredDuringExecution: []corev1.PodAffinityTerm{{
+			LabelSelector: &metav1.LabelSelector{MatchLabels: map[string]string{LabelSQLiteClaim: "contacts"}},
+			TopologyKey:   corev1.LabelHostname,
+		}},
+	}}
+	postgres := conversion(func(c *ccv1.ContactConversion) {
+		c.Spec.Database = ccv1.DatabaseSpec{Postgres: &ccv1.PostgresDatabase{SecretRef: ccv1.SecretKeyReference{Name: "pg"}}}
+	})
+	for _, tc := range []struct {
+		name      string
+		cc        *ccv1.ContactConversion
+		env       JobEnv
+		wantLabel string
+		want      *corev1.Affinity
+	}{
+		{name: "no preference center on the claim: placed anywhere", cc: conversion(), env: JobEnv{Image: "img:1"}},
+		{name: "a preference center on the claim: its node", cc: conversion(), env: JobEnv{Image: "img:1", PreferenceCenterOnClaim: true},
+			wantLabel: "contacts", want: sameNode},
+		{name: "PostgreSQL: placed anywhere", cc: postgres, env: JobEnv{Image: "img:1", PreferenceCenterOnClaim: true}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pod := ConversionJob(tc.cc, tc.env, "").Spec.Template
+			if diff := cmp.Diff(tc.want, pod.Spec.Affinity); diff != "" {
+				t.Errorf("affinity (-want +got):\n%s", diff)
+			}
+			if got := pod.Labels[LabelSQLiteClaim]; got != tc.wantLabel {
+				t.Errorf("label %s = %q, want %q", LabelSQLiteClaim, got, tc.wantLabel)
+			}
+		})
+	}
+}
+
+func TestSQLiteClaimLabelFitsALabelValue(t *testing.T) {
+	long := strings.Repeat("a", 200) + ".b"
+	got := SQLiteClaimLabel(long)
+	if errs := validation.IsValidLabelValue(got); len(errs) > 0 {
+		t.Errorf("label value %q: %v", got, errs)
+	}
+	if SQLiteClaimLabel(long+"c") == got {
+		t.Error("two long claim names share a label value")
+	}
+	if got := SQLiteClaimLabel("contacts"); got != "contacts" {
+		t.Errorf("short name changed: %q", got)
 	}
 }

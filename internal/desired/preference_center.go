@@ -198,7 +198,7 @@ func PreferenceCenterDeployment(pc *ccv1.PreferenceCenter, image, configHash str
 		}
 	}
 	podLabels := PreferenceCenterLabels(pc)
-	return &appsv1.Deployment{
+	d := &appsv1.Deployment{
 		ObjectMeta: preferenceCenterMeta(pc, name),
 		Spec: appsv1.DeploymentSpec{
 			Replicas: ptr.To(ptr.Deref(pc.Spec.Replicas, 1)),
@@ -237,6 +237,10 @@ func PreferenceCenterDeployment(pc *ccv1.PreferenceCenter, image, configHash str
 			},
 		},
 	}
+	if db := pc.Spec.Database.SQLite; db != nil {
+		sameNodeAsClaim(&d.Spec.Template, db.PersistentVolumeClaim)
+	}
+	return d
 }
 
 // PreferenceCenterService exposes the pods on port 80.

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 
@@ -131,5 +132,29 @@ func TestSigningSecretNamesItsKey(t *testing.T) {
 	want := map[string][]byte{"key-20261128": []byte("k"), linktoken.ActiveKeyEntry: []byte("key-20261128")}
 	if diff := cmp.Diff(want, got.Data); diff != "" || got.Name != "acme-preference-center-signing" {
 		t.Errorf("name %s, data (-want +got):\n%s", got.Name, diff)
+	}
+}
+
+func TestPreferenceCenterOnSQLiteSharesTheClaimsNode(t *testing.T) {
+	pc := samplePC()
+	if d := PreferenceCenterDeployment(pc, "img:1", "abc"); d.Spec.Template.Spec.Affinity != nil || d.Spec.Template.Labels[LabelSQLiteClaim] != "" {
+		t.Errorf("PostgreSQL: affinity %+v, labels %v", d.Spec.Template.Spec.Affinity, d.Spec.Template.Labels)
+	}
+	pc.Spec.Database = ccv1.DatabaseSpec{SQLite: &ccv1.SQLiteDatabase{PersistentVolumeClaim: "acme-contacts"}}
+	d := PreferenceCenterDeployment(pc, "img:1", "abc")
+	want := &corev1.Affinity{PodAffinity: &corev1.PodAffinity{
+		RequiredDuringSchedulingIgnoredDuringExecution: []corev1.PodAffinityTerm{{
+			LabelSelector: &metav1.LabelSelector{MatchLabels: map[string]string{LabelSQLiteClaim: "acme-contacts"}},
+			TopologyKey:   corev1.LabelHostname,
+		}},
+	}}
+	if diff := cmp.Diff(want, d.Spec.Template.Spec.Affinity); diff != "" {
+		t.Errorf("affinity (-want +got):\n%s", diff)
+	}
+	if got := d.Spec.Template.Labels[LabelSQLiteClaim]; got != "acme-contacts" {
+		t.Errorf("pod label %q", got)
+	}
+	if _, ok := d.Spec.Selector.MatchLabels[LabelSQLiteClaim]; ok {
+		t.Error("the claim label is in the Deployment's selector, which cannot change")
 	}
 }

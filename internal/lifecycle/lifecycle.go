@@ -11,6 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	ccv1 "github.com/contactconverter/contact-converter/api/v1alpha1"
+	"github.com/contactconverter/contact-converter/internal/podstart"
 	"github.com/contactconverter/contact-converter/internal/schedule"
 )
 
@@ -43,6 +44,12 @@ type Input struct {
 	// SlotFree tells whether a run may start or resume without exceeding
 	// the cluster-wide cap.
 	SlotFree bool
+	// PodProblem says why the running Job's pod has not started within
+	// spec.job.podStartTimeout, or is nil.
+	PodProblem *podstart.Problem
+	// PodCheckAt is when a pod still starting reaches that timeout; zero:
+	// none is starting.
+	PodCheckAt time.Time
 }
 
 // Action is what to do to the Job.
@@ -167,7 +174,29 @@ func (d *decider) activeJob(job *Job) {
 		d.plan.RequeueAt = d.st.Next.Start
 	default:
 		d.running(job.Name)
+		d.podNotStarting()
 		d.requeueAtWindowEnd(job.RunRequest)
+		d.requeueBy(d.in.PodCheckAt)
+	}
+}
+
+// podNotStarting reports why the Job's pod has not started: Stalled when
+// only a person can help, else Reconciling with the cause.
+func (d *decider) podNotStarting() {
+	p := d.in.PodProblem
+	switch {
+	case p == nil:
+	case p.Stalled:
+		d.conds().Stalled(p.Reason, p.Message)
+	default:
+		d.conds().Reconciling(p.Reason, p.Message)
+	}
+}
+
+// requeueBy looks again at t at the latest; zero changes nothing.
+func (d *decider) requeueBy(t time.Time) {
+	if !t.IsZero() && (d.plan.RequeueAt.IsZero() || t.Before(d.plan.RequeueAt)) {
+		d.plan.RequeueAt = t
 	}
 }
 
@@ -335,6 +364,8 @@ func (d *decider) events() {
 		(changed || !timeEqual(before.NextWindowStart, after.NextWindowStart)):
 		d.add(false, ccv1.ReasonScheduled, msg)
 	case !changed:
+	case d.in.PodProblem != nil:
+		d.add(true, ra, msg)
 	case after.Phase == ccv1.PhaseFailed:
 		d.add(true, ccv1.ReasonJobFailed, ccv1.Conditions{List: &after.Conditions}.Message(ccv1.ConditionStalled))
 	case after.Phase == ccv1.PhaseWaiting, after.Phase == ccv1.PhaseSucceeded, after.Phase == ccv1.PhaseConflictsPending:

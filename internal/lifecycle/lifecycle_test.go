@@ -5,11 +5,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 
 	ccv1 "github.com/contactconverter/contact-converter/api/v1alpha1"
+	"github.com/contactconverter/contact-converter/internal/podstart"
 	"github.com/contactconverter/contact-converter/internal/schedule"
 )
 
@@ -189,4 +191,62 @@ func TestWaitMessageNamesLocalTime(t *testing.T) {
 
 func statusEqual(a, b ccv1.ContactConversionStatus) bool {
 	return equality.Semantic.DeepEqual(a, b)
+}
+
+// A running Job whose pod has not started within its timeout says why: as
+// Stalled when waiting cannot help, else still Reconciling; with one warning
+// Event when the cause appears.
+func TestPodNotStartingIsReported(t *testing.T) {
+	type outcome struct {
+		Phase       ccv1.Phase
+		Ready       string
+		Reconciling string
+		Stalled     string
+		Message     string
+		Events      []Event
+		RequeueAt   time.Time
+	}
+	pull := &podstart.Problem{Pod: "acme-g1-x", Reason: ccv1.ReasonImagePullFailed, Stalled: true, Message: "Pod acme-g1-x has not started: image."}
+	noNode := &podstart.Problem{Pod: "acme-g1-x", Reason: ccv1.ReasonPodUnschedulable, Message: "Pod acme-g1-x has not started: no node."}
+	reported := func(c *ccv1.ContactConversion) {
+		c.Status.Phase = ccv1.PhaseRunning
+		ccv1.Conditions{List: &c.Status.Conditions, Generation: 1}.Stalled(pull.Reason, pull.Message)
+	}
+	for _, tc := range []struct {
+		name    string
+		cc      *ccv1.ContactConversion
+		problem *podstart.Problem
+		checkAt time.Time
+		want    outcome
+	}{
+		{name: "within the timeout: look again when it ends", cc: conv(), checkAt: brussels(2, 20),
+			want: outcome{Phase: ccv1.PhaseRunning, Ready: ccv1.ReasonJobRunning, Reconciling: ccv1.ReasonJobRunning,
+				Message: "The conversion Job is running.", RequeueAt: brussels(2, 20)}},
+		{name: "an image that cannot be pulled stalls", cc: conv(), problem: pull,
+			want: outcome{Phase: ccv1.PhaseRunning, Ready: ccv1.ReasonImagePullFailed, Stalled: ccv1.ReasonImagePullFailed, Message: pull.Message,
+				Events: []Event{{Warning: true, Reason: ccv1.ReasonImagePullFailed, Message: pull.Message}}, RequeueAt: brussels(3, 7)}},
+		{name: "no node yet: still reconciling", cc: conv(), problem: noNode,
+			want: outcome{Phase: ccv1.PhaseRunning, Ready: ccv1.ReasonPodUnschedulable, Reconciling: ccv1.ReasonPodUnschedulable, Message: noNode.Message,
+				Events: []Event{{Warning: true, Reason: ccv1.ReasonPodUnschedulable, Message: noNode.Message}}, RequeueAt: brussels(3, 7)}},
+		{name: "reported already: no second event", cc: conv(reported), problem: pull,
+			want: outcome{Phase: ccv1.PhaseRunning, Ready: ccv1.ReasonImagePullFailed, Stalled: ccv1.ReasonImagePullFailed, Message: pull.Message, RequeueAt: brussels(3, 7)}},
+		{name: "the pod started: Stalled clears", cc: conv(reported),
+			want: outcome{Phase: ccv1.PhaseRunning, Ready: ccv1.ReasonJobRunning, Reconciling: ccv1.ReasonJobRunning,
+				Message: "The conversion Job is running.", RequeueAt: brussels(3, 7)}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := schedule.Parse(tc.cc.Spec.Schedule)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := Decide(Input{Now: brussels(2, 19), Conversion: tc.cc, SpecHash: "h1", Schedule: s, SlotFree: true,
+				Job: &Job{Name: "acme-g1", Generation: 1, SpecHash: "h1"}, PodProblem: tc.problem, PodCheckAt: tc.checkAt})
+			conds := ccv1.Conditions{List: &p.Status.Conditions}
+			got := outcome{Phase: p.Status.Phase, Ready: conds.Reason(ccv1.ConditionReady), Reconciling: conds.Reason(ccv1.ConditionReconciling),
+				Stalled: conds.Reason(ccv1.ConditionStalled), Message: conds.Message(ccv1.ConditionReady), Events: p.Events, RequeueAt: p.RequeueAt}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
+	}
 }
