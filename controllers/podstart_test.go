@@ -11,7 +11,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	ccv1 "github.com/contactconverter/contact-converter/api/v1alpha1"
-	"github.com/contactconverter/contact-converter/internal/desired"
 	tw "github.com/contactconverter/contact-converter/internal/testwrap"
 )
 
@@ -102,5 +101,4 @@ func TestPodsThatDoNotStartAreReported(t *testing.T) {
 	if ccs[1].Conditions().Reason(ccv1.ConditionStalled) != "" {
 		t.Error("Stalled stays after the pod started")
 	}
-	_ = desired.LabelConversion
 }

@@ -42,7 +42,8 @@ func TestLocalNodeRunsJobs(t *testing.T) {
 		return "not yet: " + strings.TrimSpace(job.Status.String())
 	})
 
-	// Any other image fails its Pod with a clear reason.
+	// Any other image cannot be pulled: as on a kubelet, the Pod stays
+	// Pending with its container waiting, and says why.
 	pod := &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Namespace: "smoke", Name: "nginx"},
 		Spec: corev1.PodSpec{RestartPolicy: corev1.RestartPolicyNever,
@@ -51,14 +52,18 @@ func TestLocalNodeRunsJobs(t *testing.T) {
 	if err := c.Client.Create(ctx, pod); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 30*time.Second, "the foreign image's Pod fails", func() string {
+	var waiting *corev1.ContainerStateWaiting
+	eventually(t, 30*time.Second, "the foreign image's Pod waits", func() string {
 		if err := get(t, c.Client, pod); err != nil {
 			return err.Error()
 		}
-		if pod.Status.Phase != corev1.PodFailed || !strings.Contains(pod.Status.Message, "nginx:1.27") {
-			return "phase " + string(pod.Status.Phase) + ": " + pod.Status.Message
+		if len(pod.Status.ContainerStatuses) == 1 {
+			waiting = pod.Status.ContainerStatuses[0].State.Waiting
+		}
+		if pod.Status.Phase != corev1.PodPending || waiting == nil || waiting.Reason != "ErrImageNeverPull" || !strings.Contains(waiting.Message, "nginx:1.27") {
+			return "phase " + string(pod.Status.Phase) + ": " + pod.Status.String()
 		}
 		return ""
 	})
-	t.Logf("foreign image: %s: %s", pod.Status.Reason, pod.Status.Message)
+	t.Logf("foreign image: %s: %s", waiting.Reason, waiting.Message)
 }

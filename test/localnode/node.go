@@ -174,11 +174,14 @@ func (n *Node) next(ctx context.Context) bool {
 	return true
 }
 
+// labels are the Node's labels.
+func (n *Node) labels() map[string]string {
+	return map[string]string{corev1.LabelHostname: n.Name, corev1.LabelOSStable: "linux"}
+}
+
 // register creates or refreshes the Node, Ready.
 func (n *Node) register(ctx context.Context) error {
-	node := &corev1.Node{
-		ObjectMeta: metav1.ObjectMeta{Name: n.Name, Labels: map[string]string{"kubernetes.io/hostname": n.Name, "kubernetes.io/os": "linux"}},
-	}
+	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: n.Name, Labels: n.labels()}}
 	if _, err := n.Client.CoreV1().Nodes().Create(ctx, node, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
 		return fmt.Errorf("registering the node: %w", err)
 	}

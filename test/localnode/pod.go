@@ -15,6 +15,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/ptr"
@@ -73,6 +74,9 @@ func (n *Node) sync(ctx context.Context, key string) error {
 		if pod.DeletionTimestamp != nil || len(pod.Spec.SchedulingGates) > 0 {
 			return nil
 		}
+		if !labels.SelectorFromSet(pod.Spec.NodeSelector).Matches(labels.Set(n.labels())) {
+			return n.unschedulable(ctx, pod, "0/1 nodes are available: 1 node(s) didn't match Pod's node affinity/selector.")
+		}
 		err := n.Client.CoreV1().Pods(pod.Namespace).Bind(ctx, &corev1.Binding{
 			ObjectMeta: metav1.ObjectMeta{Name: pod.Name, UID: pod.UID},
 			Target:     corev1.ObjectReference{Kind: "Node", Name: n.Name},
@@ -103,6 +107,27 @@ func (n *Node) sync(ctx context.Context, key string) error {
 		return nil
 	}
 	return n.startPod(ctx, pod)
+}
+
+// unschedulable reports, as the scheduler does, that no node fits the pod.
+// The pod stays Pending; the scheduler would retry it, but this node's
+// labels never change.
+func (n *Node) unschedulable(ctx context.Context, pod *corev1.Pod, message string) error {
+	for _, c := range pod.Status.Conditions {
+		if c.Type == corev1.PodScheduled && c.Reason == corev1.PodReasonUnschedulable {
+			return nil
+		}
+	}
+	pod = pod.DeepCopy()
+	pod.Status.Phase = corev1.PodPending
+	pod.Status.Conditions = append(pod.Status.Conditions, corev1.PodCondition{Type: corev1.PodScheduled, Status: corev1.ConditionFalse,
+		Reason: corev1.PodReasonUnschedulable, Message: message, LastTransitionTime: metav1.Now()})
+	_, err := n.Client.CoreV1().Pods(pod.Namespace).UpdateStatus(ctx, pod, metav1.UpdateOptions{})
+	if apierrors.IsNotFound(err) || apierrors.IsConflict(err) {
+		return nil
+	}
+	n.Log.Warn("pod unschedulable", "pod", pod.Namespace+"/"+pod.Name, "reason", message)
+	return err
 }
 
 // forget kills what is left of a Pod the API no longer has.
@@ -166,6 +191,10 @@ func (n *Node) startPod(ctx context.Context, pod *corev1.Pod) error {
 	n.Log.Info("pod started", "pod", pod.Namespace+"/"+pod.Name, "ip", run.ip)
 	return run.report(ctx)
 }
+
+// waitsForever are the failures a kubelet keeps a pod Pending for, retrying;
+// the others are this node's own limits, and fail the pod.
+var waitsForever = map[string]bool{"ErrImageNeverPull": true, "CreateContainerConfigError": true}
 
 // unsupported says why a Pod cannot run on this node, or nothing.
 func unsupported(pod *corev1.Pod, image string) (reason, message string) {
@@ -402,6 +431,11 @@ func (r *podRun) status(pod *corev1.Pod) corev1.PodStatus {
 	}
 	if r.failure != "" {
 		st.Phase, st.Reason, st.Message = corev1.PodFailed, r.failure, r.failureMessage
+		if waitsForever[r.failure] {
+			// As the kubelet: the pod stays Pending and its container
+			// waiting, until someone fixes the image or the Secret.
+			st.Phase, st.Reason, st.Message = corev1.PodPending, "", ""
+		}
 		for _, c := range r.containers {
 			st.ContainerStatuses = append(st.ContainerStatuses, corev1.ContainerStatus{Name: c.spec.Name, Image: c.spec.Image,
 				State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: r.failure, Message: r.failureMessage}}})
