@@ -14,6 +14,11 @@ import (
 	"github.com/contactconverter/contact-converter/internal/desired"
 )
 
+// The metrics endpoint asks the API server who calls it and whether they may
+// get /metrics.
+// +kubebuilder:rbac:groups=authentication.k8s.io,resources=tokenreviews,verbs=create
+// +kubebuilder:rbac:groups=authorization.k8s.io,resources=subjectaccessreviews,verbs=create
+
 // CacheOptions keeps the manager's memory small: of the kinds it creates, only
 // its own objects are cached, and managed fields are dropped.
 func CacheOptions() cache.Options {

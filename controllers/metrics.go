@@ -1,20 +1,20 @@
 package controllers
 
 import (
-	"sync"
+	"context"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	ccv1 "github.com/contactconverter/contact-converter/api/v1alpha1"
 )
 
+// The per-object series (phase, conditions, progress, queue...) are read
+// from the cache at scrape time by internal/objectmetrics; these record
+// events the objects do not keep.
 var (
-	conversionsByPhase = prometheus.NewGaugeVec(prometheus.GaugeOpts{
-		Name: "contact_converter_conversions",
-		Help: "ContactConversions by phase.",
-	}, []string{"phase"})
 	contactsMerged = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "contact_converter_contacts_merged_total",
 		Help: "Contacts in the databases of succeeded runs.",
@@ -23,64 +23,27 @@ var (
 		Name: "contact_converter_rows_rejected_total",
 		Help: "Rows rejected by succeeded or conflicting runs.",
 	})
-	runDuration = prometheus.NewHistogram(prometheus.HistogramOpts{
-		Name:    "contact_converter_run_duration_seconds",
-		Help:    "Time from a run's start to its end, pauses included.",
+	runDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "contact_converter_conversion_run_duration_seconds",
+		Help:    "Time from a run's start to its end, pauses included, by conversion.",
 		Buckets: prometheus.ExponentialBuckets(10, 3, 10), // 10 s to about 2 days
-	})
-	lastSuccess = prometheus.NewGaugeVec(prometheus.GaugeOpts{
-		Name: "contact_converter_last_success_timestamp_seconds",
-		Help: "When each conversion last succeeded, as a Unix time.",
 	}, []string{"namespace", "name"})
 )
 
 func init() {
-	metrics.Registry.MustRegister(conversionsByPhase, contactsMerged, rowsRejected, runDuration, lastSuccess)
+	metrics.Registry.MustRegister(contactsMerged, rowsRejected, runDuration)
 }
 
-// phases remembers each conversion's phase, so the gauge counts each once.
-var phases = struct {
-	sync.Mutex
-	m map[types.NamespacedName]ccv1.Phase
-}{m: map[types.NamespacedName]ccv1.Phase{}}
-
-func setPhase(key types.NamespacedName, phase ccv1.Phase) {
-	phases.Lock()
-	defer phases.Unlock()
-	if old, ok := phases.m[key]; ok {
-		if old == phase {
-			return
-		}
-		conversionsByPhase.WithLabelValues(string(old)).Dec()
-	}
-	phases.m[key] = phase
-	conversionsByPhase.WithLabelValues(string(phase)).Inc()
-}
-
-// forgetConversion drops a deleted conversion from the metrics.
+// forgetConversion drops a deleted conversion's series.
 func forgetConversion(key types.NamespacedName) {
-	phases.Lock()
-	defer phases.Unlock()
-	if old, ok := phases.m[key]; ok {
-		conversionsByPhase.WithLabelValues(string(old)).Dec()
-		delete(phases.m, key)
-	}
-	lastSuccess.DeleteLabelValues(key.Namespace, key.Name)
+	runDuration.DeleteLabelValues(key.Namespace, key.Name)
 }
 
-// observeConversion records a reconcile's outcome; a run's totals count once,
-// on the transition that ends it.
+// observeConversion records a run's totals once, on the transition that
+// ends it.
 func observeConversion(before, after *ccv1.ContactConversion) {
-	key := types.NamespacedName{Namespace: after.Namespace, Name: after.Name}
-	setPhase(key, after.Status.Phase)
 	ended := after.Status.Phase == ccv1.PhaseSucceeded || after.Status.Phase == ccv1.PhaseConflictsPending
-	if !ended {
-		return
-	}
-	if after.Status.CompletionTime != nil {
-		lastSuccess.WithLabelValues(key.Namespace, key.Name).Set(float64(after.Status.CompletionTime.Unix()))
-	}
-	if before.Status.Phase == after.Status.Phase {
+	if !ended || before.Status.Phase == after.Status.Phase {
 		return
 	}
 	if p := after.Status.Progress; p != nil {
@@ -88,6 +51,24 @@ func observeConversion(before, after *ccv1.ContactConversion) {
 		rowsRejected.Add(float64(p.RowsRejected))
 	}
 	if s, c := after.Status.StartTime, after.Status.CompletionTime; s != nil && c != nil {
-		runDuration.Observe(c.Sub(s.Time).Seconds())
+		runDuration.WithLabelValues(after.Namespace, after.Name).Observe(c.Sub(s.Time).Seconds())
 	}
+}
+
+// ObjectLister lists conversions and preference centers from the manager's
+// cache, for internal/objectmetrics.
+type ObjectLister struct{ Reader client.Reader }
+
+// Conversions lists every ContactConversion the cache holds.
+func (l ObjectLister) Conversions(ctx context.Context) ([]ccv1.ContactConversion, error) {
+	var list ccv1.ContactConversionList
+	err := l.Reader.List(ctx, &list)
+	return list.Items, err
+}
+
+// Centers lists every PreferenceCenter the cache holds.
+func (l ObjectLister) Centers(ctx context.Context) ([]ccv1.PreferenceCenter, error) {
+	var list ccv1.PreferenceCenterList
+	err := l.Reader.List(ctx, &list)
+	return list.Items, err
 }

@@ -429,6 +429,21 @@ type JobSpec struct {
 	PodStartTimeout *metav1.Duration `json:"podStartTimeout,omitempty"`
 }
 
+// QueueReason says which cap a queued conversion waits on.
+// +kubebuilder:validation:Enum=ClusterCap
+type QueueReason string
+
+// QueueReasonClusterCap: the cluster-wide cap on running conversions.
+const QueueReasonClusterCap QueueReason = "ClusterCap"
+
+// QueueStatus tells why and since when a conversion waits for a slot.
+type QueueStatus struct {
+	// Reason names the cap it waits on.
+	Reason QueueReason `json:"reason"`
+	// Since is when it started waiting.
+	Since metav1.Time `json:"since"`
+}
+
 // ContactConversionStatus is what the operator and the running merge report.
 type ContactConversionStatus struct {
 	// ObservedGeneration is the generation the status describes.
@@ -464,6 +479,15 @@ type ContactConversionStatus struct {
 	// CompletionTime is when the last run finished.
 	// +optional
 	CompletionTime *metav1.Time `json:"completionTime,omitempty"`
+
+	// LastSuccessTime is when a run last succeeded (its conflicts resolved or
+	// not). It stays while later runs start or fail.
+	// +optional
+	LastSuccessTime *metav1.Time `json:"lastSuccessTime,omitempty"`
+
+	// Queue is set while the conversion waits for a free slot.
+	// +optional
+	Queue *QueueStatus `json:"queue,omitempty"`
 
 	// JobName is the Job of the current or last run.
 	// +optional

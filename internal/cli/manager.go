@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"cmp"
+	"crypto/tls"
 	"flag"
 	"fmt"
 	"os"
@@ -10,11 +12,14 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
+	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/contactconverter/contact-converter/controllers"
 	"github.com/contactconverter/contact-converter/internal/fetch"
 	"github.com/contactconverter/contact-converter/internal/kubescheme"
+	"github.com/contactconverter/contact-converter/internal/objectmetrics"
 )
 
 // DefaultImage is the operator image when neither --image nor
@@ -23,6 +28,8 @@ var DefaultImage = "ghcr.io/contactconverter/contact-converter:" + Version
 
 type managerOptions struct {
 	metricsAddr    string
+	metricsSecure  bool
+	metricsCertDir string
 	probeAddr      string
 	leaderElect    bool
 	leaderElectNS  string
@@ -45,7 +52,9 @@ func newManagerCommand() *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.metricsAddr, "metrics-bind-address", ":8080", "address of the Prometheus metrics endpoint; 0 disables it")
+	f.StringVar(&o.metricsAddr, "metrics-bind-address", "", "address of the Prometheus metrics endpoint (default :8443, or :8080 with --metrics-secure=false); 0 disables it")
+	f.BoolVar(&o.metricsSecure, "metrics-secure", true, "serve metrics over HTTPS to callers the API server authenticates and allows to get /metrics (the metrics-reader ClusterRole); false serves plain HTTP, for local use")
+	f.StringVar(&o.metricsCertDir, "metrics-cert-dir", "", "directory holding tls.crt and tls.key for the metrics endpoint, such as a cert-manager Secret (default: a self-signed certificate made at start)")
 	f.StringVar(&o.probeAddr, "health-probe-bind-address", ":8081", "address of the /healthz and /readyz endpoints")
 	f.BoolVar(&o.leaderElect, "leader-elect", false, "elect a leader, so only one replica reconciles at a time")
 	f.StringVar(&o.leaderElectNS, "leader-election-namespace", "", "namespace of the leader-election Lease (default: the pod's namespace)")
@@ -83,7 +92,7 @@ func runManager(cmd *cobra.Command, o managerOptions) error {
 	cfg.QPS, cfg.Burst = o.qps, o.burst
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                  kubescheme.New(),
-		Metrics:                 metricsserver.Options{BindAddress: o.metricsAddr},
+		Metrics:                 metricsOptions(o),
 		HealthProbeBindAddress:  o.probeAddr,
 		LeaderElection:          o.leaderElect,
 		LeaderElectionID:        "contact-converter.contacts.contactconverter.io",
@@ -116,6 +125,9 @@ func runManager(cmd *cobra.Command, o managerOptions) error {
 	}).SetupWithManager(cmd.Context(), mgr); err != nil {
 		return fmt.Errorf("setting up the PreferenceCenter controller: %w", err)
 	}
+	if err := metrics.Registry.Register(objectmetrics.NewCollector(controllers.ObjectLister{Reader: mgr.GetCache()}, clk.Now)); err != nil {
+		return fmt.Errorf("registering the conversion metrics: %w", err)
+	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
 		return err
 	}
@@ -124,4 +136,23 @@ func runManager(cmd *cobra.Command, o managerOptions) error {
 	}
 	log.Info("starting the manager", "version", Version, "image", o.image, "maxConcurrentConversions", o.maxConversions)
 	return mgr.Start(cmd.Context())
+}
+
+// metricsOptions serves metrics as kubebuilder's secure scaffold does: HTTPS,
+// HTTP/1.1 only, and only to callers the API server authenticates and
+// authorises for GET /metrics.
+func metricsOptions(o managerOptions) metricsserver.Options {
+	if !o.metricsSecure {
+		return metricsserver.Options{BindAddress: cmp.Or(o.metricsAddr, ":8080")}
+	}
+	return metricsserver.Options{
+		BindAddress:    cmp.Or(o.metricsAddr, ":8443"),
+		SecureServing:  true,
+		FilterProvider: filters.WithAuthenticationAndAuthorization,
+		CertDir:        o.metricsCertDir,
+		CertName:       "tls.crt",
+		KeyName:        "tls.key",
+		// HTTP/2 stream resets (CVE-2023-44487, CVE-2023-39325).
+		TLSOpts: []func(*tls.Config){func(c *tls.Config) { c.NextProtos = []string{"http/1.1"} }},
+	}
 }

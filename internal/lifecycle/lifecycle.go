@@ -96,6 +96,7 @@ func Decide(in Input) Plan {
 	d := decider{in: in, cc: in.Conversion, st: in.Schedule.At(in.Now)}
 	d.plan.Status = *in.Conversion.Status.DeepCopy()
 	d.plan.Status.ObservedGeneration = d.cc.Generation
+	d.plan.Status.Queue = nil // set again by queued() while still waiting
 	d.decide()
 	d.setWindow()
 	d.events()
@@ -212,6 +213,9 @@ func (d *decider) finished(job *Job) {
 	s := &d.plan.Status
 	if !job.CompletionTime.IsZero() {
 		s.CompletionTime = timePtr(job.CompletionTime)
+		if job.Succeeded {
+			s.LastSuccessTime = s.CompletionTime
+		}
 	}
 	conds := d.conds()
 	conds.False(ccv1.ConditionRunning, phaseReason(job), "The run has finished.")
@@ -309,6 +313,10 @@ func (d *decider) paused(reason, msg string) {
 }
 
 func (d *decider) queued() {
+	d.plan.Status.Queue = d.cc.Status.Queue.DeepCopy()
+	if d.plan.Status.Queue == nil {
+		d.plan.Status.Queue = &ccv1.QueueStatus{Reason: ccv1.QueueReasonClusterCap, Since: *timePtr(d.in.Now)}
+	}
 	d.plan.Status.Phase = ccv1.PhaseWaiting
 	msg := "Waiting for a free slot: the cluster-wide cap on running conversions is reached."
 	conds := d.conds()

@@ -250,3 +250,44 @@ func TestPodNotStartingIsReported(t *testing.T) {
 		})
 	}
 }
+
+// The last success survives the next run's start, so "no good run for days"
+// can be told from the status alone.
+func TestLastSuccessTimeOutlivesTheNextRun(t *testing.T) {
+	cc := conv(func(c *ccv1.ContactConversion) { c.Spec.Schedule.Windows = nil })
+	done := decide(t, cc, brussels(3, 2), &Job{Name: "acme-g1", Generation: 1, SpecHash: "h1", Finished: true, Succeeded: true, CompletionTime: brussels(3, 1)}, true)
+	if got := done.Status.LastSuccessTime; got == nil || !got.Time.Equal(brussels(3, 1)) {
+		t.Fatalf("lastSuccessTime after a success = %v, want %v", got, brussels(3, 1))
+	}
+	cc.Status = done.Status
+	cc.Annotations = map[string]string{ccv1.RunRequestedAtAnnotation: "again"}
+	next := decide(t, cc, brussels(3, 12), &Job{Name: "acme-g1", Generation: 1, SpecHash: "h1", Finished: true, Succeeded: true, CompletionTime: brussels(3, 1)}, true)
+	if next.Action != CreateJob || next.Status.LastSuccessTime == nil || !next.Status.LastSuccessTime.Time.Equal(brussels(3, 1)) {
+		t.Errorf("a new run: action %s, lastSuccessTime %v", next.Action, next.Status.LastSuccessTime)
+	}
+	cc.Status = next.Status
+	failed := decide(t, cc, brussels(3, 14), &Job{Name: "acme-g1-x", Generation: 1, SpecHash: "h1", RunRequest: "again", Finished: true, CompletionTime: brussels(3, 13)}, true)
+	if failed.Status.Phase != ccv1.PhaseFailed || !failed.Status.LastSuccessTime.Time.Equal(brussels(3, 1)) {
+		t.Errorf("after a failure: phase %s, lastSuccessTime %v", failed.Status.Phase, failed.Status.LastSuccessTime)
+	}
+}
+
+// A queued conversion says since when it waits, kept while it waits and
+// dropped once it runs.
+func TestQueueSince(t *testing.T) {
+	cc := conv()
+	first := decide(t, cc, brussels(2, 19), nil, false)
+	want := &ccv1.QueueStatus{Reason: ccv1.QueueReasonClusterCap, Since: metav1.NewTime(brussels(2, 19).UTC())}
+	if diff := cmp.Diff(want, first.Status.Queue); diff != "" {
+		t.Fatalf("queue (-want +got):\n%s", diff)
+	}
+	cc.Status = first.Status
+	later := decide(t, cc, brussels(2, 21), nil, false)
+	if diff := cmp.Diff(want, later.Status.Queue); diff != "" {
+		t.Errorf("queue two hours later (-want +got):\n%s", diff)
+	}
+	cc.Status = later.Status
+	if admitted := decide(t, cc, brussels(2, 22), nil, true); admitted.Action != CreateJob || admitted.Status.Queue != nil {
+		t.Errorf("admitted: action %s, queue %+v", admitted.Action, admitted.Status.Queue)
+	}
+}

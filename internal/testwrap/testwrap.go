@@ -99,3 +99,15 @@ func (w *ConversionWrapper) ManagedBy(manager string) *ConversionWrapper {
 		APIVersion: ccv1.GroupVersion.String(), FieldsType: "FieldsV1"})
 	return w
 }
+
+// LastSuccess sets when a run last succeeded.
+func (w *ConversionWrapper) LastSuccess(t time.Time) *ConversionWrapper {
+	w.Status.LastSuccessTime = &metav1.Time{Time: t}
+	return w
+}
+
+// Queued sets the status of a conversion waiting for a slot since t.
+func (w *ConversionWrapper) Queued(since time.Time) *ConversionWrapper {
+	w.Status.Queue = &ccv1.QueueStatus{Reason: ccv1.QueueReasonClusterCap, Since: metav1.NewTime(since)}
+	return w.Phase(ccv1.PhaseWaiting).Condition(ccv1.ConditionReady, metav1.ConditionTrue, ccv1.ReasonQueuedForCapacity, "Waiting for a free slot.", since)
+}

@@ -178,7 +178,7 @@ func (c *Cluster) StartOperator(extra ...string) error {
 	c.OperatorMetrics = freeAddr()
 	// Lists served on this machine are on loopback, which csv.url refuses
 	// unless allowed.
-	args := append([]string{"manager", "--image", Image, "--metrics-bind-address", c.OperatorMetrics,
+	args := append([]string{"manager", "--image", Image, "--metrics-secure=false", "--metrics-bind-address", c.OperatorMetrics,
 		"--health-probe-bind-address", freeAddr(), "--allow-url-cidrs", "127.0.0.0/8"}, extra...)
 	return c.start("operator", c.Binary, args...)
 }
