@@ -26,9 +26,11 @@ func (s *Server) authorized(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) != 1 {
 			if !s.failed(r) {
+				s.metrics.refused.WithLabelValues(refusedRateLimited).Inc()
 				tooMany(w)
 				return
 			}
+			s.metrics.refused.WithLabelValues(refusedBadAPIToken).Inc()
 			w.Header().Set("WWW-Authenticate", `Bearer realm="contact-converter"`)
 			apiError(w, http.StatusUnauthorized, "send the API token as Authorization: Bearer TOKEN")
 			return
@@ -335,12 +337,14 @@ func (s *Server) apiExport(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err != nil {
+		s.metrics.dbErrors.Inc()
 		s.log.Error("api export", "error", err)
 		apiError(w, http.StatusInternalServerError, "the database did not answer")
 		return
 	}
 	events, err := s.store.ConsentEvents(r.Context(), key)
 	if err != nil {
+		s.metrics.dbErrors.Inc()
 		s.log.Error("api export", "error", err)
 		apiError(w, http.StatusInternalServerError, "the database did not answer")
 		return
@@ -364,6 +368,7 @@ func (s *Server) apiErase(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err != nil {
+		s.metrics.dbErrors.Inc()
 		s.log.Error("api erase", "error", err)
 		apiError(w, http.StatusInternalServerError, "the database did not answer")
 		return

@@ -67,6 +67,7 @@ func (s *Server) open(w http.ResponseWriter, r *http.Request, purpose string) (*
 	v := s.newView(r, "")
 	key, err := s.signer.Verify(token, purpose, s.now())
 	if err != nil {
+		s.metrics.refusedLink(err)
 		v.Title, v.Body = "invalid.title", "invalid.body"
 		s.render(w, http.StatusForbidden, "message", v)
 		return nil, false
@@ -116,6 +117,7 @@ func (s *Server) posted(w http.ResponseWriter, r *http.Request, vis *visit) bool
 		return false
 	}
 	if key, err := s.signer.Verify(r.PostForm.Get("csrf"), linktoken.PurposeForm, s.now()); err != nil || key != vis.key {
+		s.metrics.refused.WithLabelValues(refusedFormExpired).Inc()
 		vis.v.Message = "form.expired"
 		return false
 	}
@@ -132,6 +134,7 @@ func (s *Server) render(w http.ResponseWriter, status int, page string, v *view)
 }
 
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, v *view, err error) {
+	s.metrics.dbErrors.Inc()
 	s.log.Error("request failed", "route", r.Pattern, "error", err)
 	v.Title, v.Body, v.Base = "error.title", "error.body", ""
 	s.render(w, http.StatusInternalServerError, "message", v)
@@ -256,16 +259,25 @@ func (s *Server) oneClick(w http.ResponseWriter, r *http.Request) {
 	if r.PostForm.Get("List-Unsubscribe") == "One-Click" {
 		key, err := s.signer.Verify(r.PathValue("token"), linktoken.PurposeUnsubscribe, s.now())
 		if err != nil {
+			s.metrics.refusedLink(err)
+			s.metrics.oneClick.WithLabelValues(oneClickRefused).Inc()
 			http.Error(w, "this link is not valid or has expired", http.StatusForbidden)
 			return
 		}
 		c := store.Change{Key: key, Action: store.ActionUnsubscribeAll, Topic: "*", Source: store.SourceOneClick, IP: s.clientIP(r), At: s.now()}
 		if err := s.commit(r.Context(), []store.Change{c}); err != nil {
+			result := oneClickBusy
+			if !errors.Is(err, errBusy) {
+				result = oneClickFailed
+				s.metrics.dbErrors.Inc()
+			}
+			s.metrics.oneClick.WithLabelValues(result).Inc()
 			s.log.Error("one-click unsubscribe", "error", err)
 			w.Header().Set("Retry-After", retryAfter)
 			http.Error(w, "not recorded: please try again in a few seconds", http.StatusServiceUnavailable)
 			return
 		}
+		s.metrics.oneClick.WithLabelValues(oneClickUnsubscribed).Inc()
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write([]byte("unsubscribed\n"))
 		return

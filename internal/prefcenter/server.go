@@ -178,7 +178,7 @@ func (s *Server) Handler() http.Handler {
 
 // handle registers h, counting its requests under route.
 func (s *Server) handle(mux *http.ServeMux, pattern, route string, h http.HandlerFunc) {
-	mux.Handle(pattern, s.metrics.count(route, h))
+	mux.Handle(pattern, s.metrics.instrument(route, h))
 }
 
 // right hides a disabled right: its endpoints answer 404.
@@ -227,6 +227,7 @@ func (s *Server) limited(purpose string, h http.HandlerFunc) http.HandlerFunc {
 			allowed = s.perContact.allow(key)
 		}
 		if !allowed {
+			s.metrics.refused.WithLabelValues(refusedRateLimited).Inc()
 			tooMany(w)
 			return
 		}
@@ -278,6 +279,22 @@ func (s *Server) isTrusted(a netip.Addr) bool {
 	return false
 }
 
+// topicLabel is a change's topic as a metric label: a configured topic, "*"
+// (all) or a rectified field; anything else is "other", so a request cannot
+// add series.
+func (s *Server) topicLabel(topic string) string {
+	switch topic {
+	case "*", "firstName", "lastName", "language", "":
+		return topic
+	}
+	for _, t := range s.cfg.Topics {
+		if t.Name == topic {
+			return topic
+		}
+	}
+	return "other"
+}
+
 // textHash is the evidence of what a contact was shown.
 func textHash(parts ...string) string {
 	sum := sha256.Sum256([]byte(strings.Join(parts, "\x00")))
@@ -294,16 +311,16 @@ func (s *Server) commit(ctx context.Context, changes []store.Change) error {
 	ctx, cancel := context.WithTimeout(ctx, commitTimeout)
 	defer cancel()
 	err := s.store.Apply(ctx, changes)
-	outcome := "applied"
+	outcome := outcomeApplied
 	switch {
 	case err == nil:
 	case ctx.Err() != nil || store.IsBusy(err):
-		outcome, err = "busy", fmt.Errorf("%w (%d changes)", errBusy, len(changes))
+		outcome, err = outcomeBusy, fmt.Errorf("%w (%d changes)", errBusy, len(changes))
 	default:
-		outcome, err = "failed", fmt.Errorf("recording %d changes: %w", len(changes), err)
+		outcome, err = outcomeFailed, fmt.Errorf("recording %d changes: %w", len(changes), err)
 	}
 	for _, c := range changes {
-		s.metrics.changes.WithLabelValues(c.Action, outcome).Inc()
+		s.metrics.changes.WithLabelValues(c.Action, s.topicLabel(c.Topic), outcome).Inc()
 	}
 	return err
 }
