@@ -42,6 +42,7 @@ type convertOptions struct {
 	generation    int64
 	shards        int
 	allowURLCIDRs string
+	logFormat     string
 	erasureSalt   string
 }
 
@@ -66,10 +67,14 @@ progress into its status.`,
 			if err := tuneMemory(o.memLimit, true); err != nil {
 				return err
 			}
-			if o.name != "" {
-				return runConvertInCluster(cmd.Context(), cmd.ErrOrStderr(), o)
+			log, err := newRunLog(cmd.ErrOrStderr(), o.logFormat)
+			if err != nil {
+				return err
 			}
-			return runConvert(cmd.Context(), cmd.ErrOrStderr(), o)
+			if o.name != "" {
+				return log.Failed(runConvertInCluster(cmd.Context(), log, o))
+			}
+			return log.Failed(runConvert(cmd.Context(), log, o))
 		},
 	}
 	f := cmd.Flags()
@@ -87,6 +92,7 @@ progress into its status.`,
 	f.StringVar(&o.memLimit, "memory-limit", "200Mi", "soft limit of the Go heap: garbage is collected lazily below it (the database cache comes on top)")
 	f.StringVar(&o.cpuProfile, "cpu-profile", "", "write a CPU profile to this file")
 	f.StringVar(&o.erasureSalt, "erasure-salt-file", "", "a file holding the database's erasure salt (a mounted Secret); default: a salt the database keeps")
+	f.StringVar(&o.logFormat, "log-format", logText, "text (lines for a person) or json (a record per event, for a log pipeline)")
 	f.StringVar(&o.allowURLCIDRs, "allow-url-cidrs", "", "comma-separated internal networks csv.url may read from (public hosts always may)")
 	_ = f.MarkHidden("cpu-profile")
 	cmd.MarkFlagsMutuallyExclusive("filename", "name")
@@ -95,7 +101,7 @@ progress into its status.`,
 	return cmd
 }
 
-func runConvert(ctx context.Context, stderr io.Writer, o convertOptions) error {
+func runConvert(ctx context.Context, log *runLog, o convertOptions) error {
 	if o.cpuProfile != "" {
 		f, err := os.Create(o.cpuProfile)
 		if err != nil {
@@ -125,7 +131,7 @@ func runConvert(ctx context.Context, stderr io.Writer, o convertOptions) error {
 			return err
 		}
 		defer st.Close()
-		fmt.Fprintf(stderr, "convert: %s into %s\n", cc.Name, url)
+		log.Infof("%s into %s", cc.Name, url)
 	}
 	spillDir := o.spillDir
 	if spillDir == "" {
@@ -137,11 +143,10 @@ func runConvert(ctx context.Context, stderr io.Writer, o convertOptions) error {
 	if opener.URLs, err = o.urls(spillDir); err != nil {
 		return err
 	}
-	progress := newProgressPrinter(stderr)
 	rep, err := engine.Run(ctx, engine.Options{
-		Spec: &cc.Spec, Opener: opener, Store: st, SpillDir: spillDir, Partitions: o.partitions, Progress: progress.print,
+		Spec: &cc.Spec, Opener: opener, Store: st, SpillDir: spillDir, Partitions: o.partitions, Progress: log.Progress,
 	})
-	progress.done()
+	log.Done()
 	if o.report != "" && rep != nil {
 		if werr := writeJSON(o.report, rep); werr != nil {
 			return errors.Join(err, werr)
@@ -150,7 +155,7 @@ func runConvert(ctx context.Context, stderr io.Writer, o convertOptions) error {
 	if err != nil {
 		return err
 	}
-	printSummary(stderr, rep)
+	log.Summary(rep)
 	return nil
 }
 

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"strconv"
 	"time"
@@ -24,7 +23,7 @@ import (
 
 // runConvertInCluster runs a ContactConversion read through the API, as the
 // operator's Job does.
-func runConvertInCluster(ctx context.Context, stderr io.Writer, o convertOptions) error {
+func runConvertInCluster(ctx context.Context, log *runLog, o convertOptions) error {
 	cfg, err := ctrl.GetConfig()
 	if err != nil {
 		return fmt.Errorf("no Kubernetes configuration: %w", err)
@@ -41,7 +40,7 @@ func runConvertInCluster(ctx context.Context, stderr io.Writer, o convertOptions
 		return err
 	}
 	if o.generation != 0 && cc.Generation != o.generation {
-		fmt.Fprintf(stderr, "convert: the spec is at generation %d, this Job was made for %d; running the current spec\n", cc.Generation, o.generation)
+		log.Infof("the spec is at generation %d, this Job was made for %d; running the current spec", cc.Generation, o.generation)
 	}
 	shard := 0
 	if v := os.Getenv("JOB_COMPLETION_INDEX"); v != "" && o.shards > 1 {
@@ -67,7 +66,6 @@ func runConvertInCluster(ctx context.Context, stderr io.Writer, o convertOptions
 	defer st.Close()
 
 	reporter := &statusreport.Reporter{Client: c, CC: &cc, Shard: shard, Shards: o.shards, Every: 5 * time.Second, Now: time.Now}
-	printer := newProgressPrinter(stderr)
 	spillDir := o.spillDir
 	if spillDir == "" {
 		spillDir = os.TempDir() + "/contact-converter-spill"
@@ -75,22 +73,22 @@ func runConvertInCluster(ctx context.Context, stderr io.Writer, o convertOptions
 	if opener.URLs, err = o.urls(spillDir); err != nil {
 		return err
 	}
-	fmt.Fprintf(stderr, "convert: %s/%s generation %d, shard %d of %d\n", cc.Namespace, cc.Name, cc.Generation, shard, max(o.shards, 1))
+	log.Infof("%s/%s generation %d, shard %d of %d", cc.Namespace, cc.Name, cc.Generation, shard, max(o.shards, 1))
 	rep, err := engine.Run(ctx, engine.Options{
 		Spec: &cc.Spec, Opener: opener, Store: st, SpillDir: spillDir, Partitions: o.partitions,
 		Shard: shard, Shards: o.shards,
 		Progress: func(p engine.Progress) {
-			printer.print(p)
+			log.Progress(p)
 			if err := reporter.Progress(ctx, p); err != nil {
-				fmt.Fprintf(stderr, "convert: writing progress: %v\n", err)
+				log.Warnf("writing progress: %v", err)
 			}
 		},
 	})
-	printer.done()
+	log.Done()
 	if err != nil {
 		return err
 	}
-	printSummary(stderr, rep)
+	log.Summary(rep)
 	// The final status must land even if a SIGTERM arrives now.
 	finalCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()

@@ -24,7 +24,7 @@ import (
 )
 
 type preferenceCenterOptions struct {
-	config, listen, metricsListen, database, memLimit, erasureSalt string
+	config, listen, metricsListen, database, memLimit, erasureSalt, logLevel string
 }
 
 func newPreferenceCenterCommand() *cobra.Command {
@@ -47,12 +47,17 @@ with a configuration file rendered from a PreferenceCenter.`,
 	f.StringVar(&o.metricsListen, "metrics-listen", ":9090", "address of /metrics (empty: off)")
 	f.StringVar(&o.database, "database", "", "database URL, sqlite:PATH or postgres://... (default $DATABASE_URL)")
 	f.StringVar(&o.erasureSalt, "erasure-salt-file", "", "a file holding the database's erasure salt (a mounted Secret); default: a salt the database keeps")
+	f.StringVar(&o.logLevel, "log-level", "info", "least level logged: debug, info, warn or error")
 	f.StringVar(&o.memLimit, "memory-limit", "48Mi", "soft limit of the Go heap, well under the container's limit (the database cache comes on top)")
 	return cmd
 }
 
 func runPreferenceCenter(ctx context.Context, o preferenceCenterOptions) error {
-	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(o.logLevel)); err != nil {
+		return fmt.Errorf("--log-level %q: use debug, info, warn or error", o.logLevel)
+	}
+	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	if err := tuneMemory(o.memLimit, false); err != nil {
 		return err
 	}

@@ -43,7 +43,9 @@ func Execute() int {
 		root = newPluginCommand()
 	}
 	if err := root.ExecuteContext(ctrl.SetupSignalHandler()); err != nil {
-		fmt.Fprintln(os.Stderr, "error:", err)
+		if !isLogged(err) {
+			fmt.Fprintln(os.Stderr, "error:", err)
+		}
 		return exitCode(err)
 	}
 	return 0

@@ -63,7 +63,7 @@ func ConversionJob(cc *ccv1.ContactConversion, env JobEnv, runRequest string) *b
 	}
 
 	args := []string{"convert", "--namespace", cc.Namespace, "--name", cc.Name,
-		"--generation", strconv.FormatInt(cc.Generation, 10), "--spill-dir", SpillDir, "--erasure-salt-file", ErasureSaltFile}
+		"--generation", strconv.FormatInt(cc.Generation, 10), "--spill-dir", SpillDir, "--erasure-salt-file", ErasureSaltFile, "--log-format", "json"}
 	if env.AllowURLCIDRs != "" {
 		args = append(args, "--allow-url-cidrs", env.AllowURLCIDRs)
 	}

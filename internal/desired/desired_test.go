@@ -48,7 +48,7 @@ func TestConversionJob(t *testing.T) {
 			}
 			c := j.Spec.Template.Spec.Containers[0]
 			wantArgs := "convert --namespace tenant-a --name acme --generation 3 --spill-dir " + SpillDir +
-				" --erasure-salt-file " + ErasureSaltFile + " --database sqlite:" + SQLiteDir + "/acme.db"
+				" --erasure-salt-file " + ErasureSaltFile + " --log-format json --database sqlite:" + SQLiteDir + "/acme.db"
 			if got := strings.Join(c.Args, " "); got != wantArgs {
 				t.Errorf("args %q, want %q", got, wantArgs)
 			}
