@@ -46,12 +46,13 @@ func AssetsDir(t testing.TB) string {
 	return dir
 }
 
-// Start runs a control plane with the CRDs for the duration of the test.
-func Start(t testing.TB) *Env {
+// Start runs a control plane with the CRDs, and those in crdDirs, for the
+// duration of the test.
+func Start(t testing.TB, crdDirs ...string) *Env {
 	t.Helper()
 	env := &envtest.Environment{
 		BinaryAssetsDirectory: AssetsDir(t),
-		CRDDirectoryPaths:     []string{filepath.Join(RepoRoot(), "config", "crd", "bases")},
+		CRDDirectoryPaths:     append([]string{filepath.Join(RepoRoot(), "config", "crd", "bases")}, crdDirs...),
 		ErrorIfCRDPathMissing: true,
 	}
 	cfg, err := env.Start()

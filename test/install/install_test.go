@@ -4,6 +4,7 @@ package install_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -110,6 +111,16 @@ func checkManager(t *testing.T, objs []*unstructured.Unstructured) {
 	}
 }
 
+// clusterRole is the rendered ClusterRole whose name ends in suffix.
+func clusterRole(objs []*unstructured.Unstructured, suffix string) *unstructured.Unstructured {
+	for _, r := range byKind(objs, "ClusterRole") {
+		if strings.HasSuffix(r.GetName(), suffix) {
+			return r
+		}
+	}
+	return nil
+}
+
 func TestHelmChart(t *testing.T) {
 	helm := tool(t, "HELM", "helm", "run `make test`, which builds bin/helm from its Go module, or set HELM")
 	env := testenv.Start(t)
@@ -127,9 +138,16 @@ func TestHelmChart(t *testing.T) {
 			t.Errorf("CRD %s lacks helm.sh/resource-policy: keep", crd.GetName())
 		}
 	}
-	roles := byKind(objs, "ClusterRole")
-	if len(roles) != 1 || !equality.Semantic.DeepEqual(roles[0].Object["rules"], generatedRules(t)) {
-		t.Errorf("the chart's ClusterRole rules differ from config/rbac/role.yaml; run `make manifests`")
+	if manager := clusterRole(objs, "-manager"); manager == nil || !equality.Semantic.DeepEqual(manager.Object["rules"], generatedRules(t)) {
+		t.Errorf("the chart's manager ClusterRole rules differ from config/rbac/role.yaml; run `make manifests`")
+	}
+	if clusterRole(objs, "-metrics-reader") == nil {
+		t.Error("no metrics-reader ClusterRole for Prometheus")
+	}
+	for _, kind := range []string{"ServiceMonitor", "PodMonitor", "PrometheusRule"} {
+		if n := len(byKind(objs, kind)); n != 0 {
+			t.Errorf("%d %s rendered by default, want none (monitoring is off by default)", n, kind)
+		}
 	}
 	checkManager(t, objs)
 	if err := testenv.Apply(ctx, env.Client, objs); err != nil {
@@ -159,12 +177,60 @@ func TestKustomizeDefault(t *testing.T) {
 			t.Errorf("%s %s in namespace %q, want contact-converter-system", o.GetKind(), o.GetName(), ns)
 		}
 	}
-	roles := byKind(objs, "ClusterRole")
-	if len(roles) != 1 || !equality.Semantic.DeepEqual(roles[0].Object["rules"], generatedRules(t)) {
-		t.Errorf("kustomize's ClusterRole differs from config/rbac/role.yaml")
+	if r := clusterRole(objs, "-manager-role"); r == nil || !equality.Semantic.DeepEqual(r.Object["rules"], generatedRules(t)) {
+		t.Errorf("kustomize's manager ClusterRole differs from config/rbac/role.yaml")
+	}
+	if clusterRole(objs, "-metrics-reader") == nil {
+		t.Error("no metrics-reader ClusterRole for Prometheus")
 	}
 	checkManager(t, objs)
 	if err := testenv.Apply(ctx, env.Client, objs); err != nil {
 		t.Fatalf("applying config/default: %v", err)
+	}
+}
+
+// Each monitoring value renders its object, and the API server takes them
+// with the Prometheus Operator's CRDs installed (vendored, pinned in
+// hack/vendor-monitoring-crds.sh).
+func TestHelmChartMonitoring(t *testing.T) {
+	helm := tool(t, "HELM", "helm", "run `make test`, which builds bin/helm from its Go module, or set HELM")
+	env := testenv.Start(t, filepath.Join(testenv.RepoRoot(), "test", "install", "testdata", "monitoring-crds"))
+	ctx := testenv.Context(t)
+	// Helm's NOTES, on the empty cluster (an install, dry-run).
+	notes := string(run(t, helm, "install", "notes", "charts/contact-converter", "--dry-run=client", "--namespace", "notes", "--kubeconfig", env.Kubeconfig(t),
+		"--set", "monitoring.prometheusRule.enabled=true,crds.enabled=false"))
+	if !strings.Contains(notes, "monitoring.coreos.com/v1") {
+		t.Errorf("NOTES do not name the CRDs monitoring needs:\n%s", notes)
+	}
+	objs := decode(t, run(t, helm, "template", "cc", "charts/contact-converter", "--namespace", "default",
+		"--set", "monitoring.serviceMonitor.enabled=true,monitoring.podMonitor.enabled=true,monitoring.prometheusRule.enabled=true",
+		"--set", "monitoring.grafanaDashboard.enabled=true,monitoring.prometheusRule.noSuccessDays=5"))
+	for _, kind := range []string{"ServiceMonitor", "PodMonitor", "PrometheusRule"} {
+		if n := len(byKind(objs, kind)); n != 1 {
+			t.Errorf("%d %s rendered, want 1", n, kind)
+		}
+	}
+	for _, rule := range byKind(objs, "PrometheusRule") {
+		groups, _, _ := unstructured.NestedSlice(rule.Object, "spec", "groups")
+		data, _ := json.Marshal(groups)
+		if strings.Contains(string(data), "__") || !strings.Contains(string(data), "5 * 86400") || !strings.Contains(string(data), `job=\"cc-contact-converter-metrics\"`) {
+			t.Errorf("PrometheusRule groups not filled in: %s", data)
+		}
+	}
+	var dashboard *unstructured.Unstructured
+	for _, cm := range byKind(objs, "ConfigMap") {
+		if cm.GetLabels()["grafana_dashboard"] == "1" {
+			dashboard = cm
+		}
+	}
+	if dashboard == nil {
+		t.Fatal("no ConfigMap labelled grafana_dashboard: \"1\"")
+	}
+	body, _, _ := unstructured.NestedString(dashboard.Object, "data", "contact-converter.json")
+	if !json.Valid([]byte(body)) {
+		t.Error("the dashboard ConfigMap does not hold valid JSON")
+	}
+	if err := testenv.Apply(ctx, env.Client, objs); err != nil {
+		t.Fatalf("applying the rendered chart with monitoring: %v", err)
 	}
 }
