@@ -68,8 +68,12 @@ $(HELM):
 envtest: ## Build kube-apiserver, kube-controller-manager, kubectl and etcd (about 10 minutes the first time).
 	K8S_VERSION=$(K8S_VERSION) hack/setup-envtest.sh >/dev/null
 
+.PHONY: promtool
+promtool: ## Build promtool from the Prometheus module (a few minutes the first time), for the alert tests.
+	@BIN=$(BIN) hack/setup-promtool.sh >/dev/null
+
 .PHONY: tools
-tools: $(CONTROLLER_GEN) $(HELM) envtest ## Build every tool the tests need.
+tools: $(CONTROLLER_GEN) $(HELM) envtest promtool ## Build every tool the tests need.
 
 ##@ Test
 
@@ -82,6 +86,7 @@ test: tools verify-generated ## Run the whole suite: unit, envtest, chart and en
 	@echo ">> go test (KUBEBUILDER_ASSETS from hack/setup-envtest.sh)"
 	KUBEBUILDER_ASSETS="$$(K8S_VERSION=$(K8S_VERSION) hack/setup-envtest.sh 2>/dev/null | tail -1)" \
 	HELM="$(HELM)" \
+	PROMTOOL="$$(BIN=$(BIN) hack/setup-promtool.sh 2>/dev/null | tail -1)" \
 	go test $(GOTEST_FLAGS) ./...
 
 ##@ Benchmarks

@@ -13,7 +13,7 @@ if [ -x "$out" ]; then
   echo "$out"
   exit 0
 fi
-echo "setup-promtool: building promtool $PROMETHEUS_VERSION (the first build takes a few minutes)" >&2
+echo ">> building promtool $PROMETHEUS_VERSION from its Go module (about 10 minutes the first time on 2 cores)" >&2
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 GOBIN="$work" go install "github.com/prometheus/prometheus/cmd/promtool@$PROMETHEUS_VERSION"
