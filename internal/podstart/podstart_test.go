@@ -57,11 +57,11 @@ func TestExplain(t *testing.T) {
 	pending := func() *tw.PodWrapper { return tw.MakePod("acme-g1-x7k2p", "tenant").Created(t0) }
 	creating := func() *corev1.Pod { return pending().Scheduled("node-b").Waiting("ContainerCreating", "").Obj() }
 	for _, tc := range []struct {
-		name        string
-		pod         *corev1.Pod
-		events      []corev1.Event
-		wantEvents  bool
-		want        Problem
+		name       string
+		pod        *corev1.Pod
+		events     []corev1.Event
+		wantEvents bool
+		want       Problem
 	}{
 		{name: "the scheduler finds no node",
 			pod: pending().Unschedulable("0/3 nodes are available: 3 node(s) didn't match Pod's node affinity/selector.").Obj(),
