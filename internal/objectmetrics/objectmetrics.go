@@ -24,20 +24,20 @@ type Sample struct {
 
 // Metric names.
 const (
-	ConversionPhase           = "contact_converter_conversion_phase"
-	ConversionCondition       = "contact_converter_conversion_condition"
-	ConversionPercent         = "contact_converter_conversion_progress_percent"
-	ConversionRowsRead        = "contact_converter_conversion_rows_read"
-	ConversionRowsRejected    = "contact_converter_conversion_rows_rejected"
-	ConversionContacts        = "contact_converter_conversion_contacts"
-	ConversionConflicts       = "contact_converter_conversion_conflicts_unresolved"
-	ConversionLastSuccess     = "contact_converter_conversion_last_success_timestamp_seconds"
-	ConversionNextWindow      = "contact_converter_conversion_next_window_start_timestamp_seconds"
-	ConversionQueued          = "contact_converter_conversion_queued"
-	ConversionQueuedSeconds   = "contact_converter_conversion_queued_seconds"
-	CenterReplicas            = "contact_converter_preference_center_replicas"
-	CenterReadyReplicas       = "contact_converter_preference_center_ready_replicas"
-	CenterConditionMetricName = "contact_converter_preference_center_condition"
+	ConversionPhase         = "contact_converter_conversion_phase"
+	ConversionCondition     = "contact_converter_conversion_condition"
+	ConversionPercent       = "contact_converter_conversion_progress_percent"
+	ConversionRowsRead      = "contact_converter_conversion_rows_read"
+	ConversionRowsRejected  = "contact_converter_conversion_rows_rejected"
+	ConversionContacts      = "contact_converter_conversion_contacts"
+	ConversionConflicts     = "contact_converter_conversion_conflicts_unresolved"
+	ConversionLastSuccess   = "contact_converter_conversion_last_success_timestamp_seconds"
+	ConversionNextWindow    = "contact_converter_conversion_next_window_start_timestamp_seconds"
+	ConversionQueued        = "contact_converter_conversion_queued"
+	ConversionQueuedSeconds = "contact_converter_conversion_queued_seconds"
+	CenterReplicas          = "contact_converter_preference_center_replicas"
+	CenterReadyReplicas     = "contact_converter_preference_center_ready_replicas"
+	CenterCondition         = "contact_converter_preference_center_condition"
 )
 
 type spec struct {
@@ -48,20 +48,20 @@ type spec struct {
 // Specs describes every series: its help and its labels beyond namespace
 // and name.
 var Specs = map[string]spec{
-	ConversionPhase:           {"1 for the conversion's phase, 0 for the others.", []string{"phase"}},
-	ConversionCondition:       {"1 when the condition is True, 0 when False or absent.", []string{"type"}},
-	ConversionPercent:         {"Progress of the current or last run, 0 to 100.", nil},
-	ConversionRowsRead:        {"Rows read by the current or last run.", nil},
-	ConversionRowsRejected:    {"Rows rejected by the current or last run.", nil},
-	ConversionContacts:        {"Contacts in the database after the current or last run.", nil},
-	ConversionConflicts:       {"Conflicts waiting for a resolution (policy Manual).", nil},
-	ConversionLastSuccess:     {"When a run last succeeded, as a Unix time; absent before the first.", nil},
-	ConversionNextWindow:      {"When the next window opens (or the one waited in opened), as a Unix time.", nil},
-	ConversionQueued:          {"1 while the conversion waits for a free slot under the concurrency cap.", nil},
-	ConversionQueuedSeconds:   {"How long the conversion has waited for a free slot; 0 when not waiting.", nil},
-	CenterReplicas:            {"Replicas the preference center asks for.", nil},
-	CenterReadyReplicas:       {"Ready replicas of the preference center.", nil},
-	CenterConditionMetricName: {"1 when the condition is True, 0 when False or absent.", []string{"type"}},
+	ConversionPhase:         {"1 for the conversion's phase, 0 for the others.", []string{"phase"}},
+	ConversionCondition:     {"1 when the condition is True, 0 when False or absent.", []string{"type"}},
+	ConversionPercent:       {"Progress of the current or last run, 0 to 100.", nil},
+	ConversionRowsRead:      {"Rows read by the current or last run.", nil},
+	ConversionRowsRejected:  {"Rows rejected by the current or last run.", nil},
+	ConversionContacts:      {"Contacts in the database after the current or last run.", nil},
+	ConversionConflicts:     {"Conflicts waiting for a resolution (policy Manual).", nil},
+	ConversionLastSuccess:   {"When a run last succeeded, as a Unix time; absent before the first.", nil},
+	ConversionNextWindow:    {"When the next window opens (or the one waited in opened), as a Unix time.", nil},
+	ConversionQueued:        {"1 while the conversion waits for a free slot under the concurrency cap.", nil},
+	ConversionQueuedSeconds: {"How long the conversion has waited for a free slot; 0 when not waiting.", nil},
+	CenterReplicas:          {"Replicas the preference center asks for.", nil},
+	CenterReadyReplicas:     {"Ready replicas of the preference center.", nil},
+	CenterCondition:         {"1 when the condition is True, 0 when False or absent.", []string{"type"}},
 }
 
 var (
@@ -126,7 +126,7 @@ func CenterSamples(pc *ccv1.PreferenceCenter) []Sample {
 				v = 1
 			}
 		}
-		out = append(out, Sample{Metric: CenterConditionMetricName, Labels: []string{t}, Value: v})
+		out = append(out, Sample{Metric: CenterCondition, Labels: []string{t}, Value: v})
 	}
 	return out
 }

@@ -1,10 +1,13 @@
 package objectmetrics
 
 import (
+	"context"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 
@@ -86,10 +89,41 @@ func TestCenterSamples(t *testing.T) {
 		Status: ccv1.PreferenceCenterStatus{ReadyReplicas: 0, Conditions: []metav1.Condition{
 			{Type: ccv1.ConditionReady, Status: metav1.ConditionFalse}, {Type: ccv1.ConditionReconciling, Status: metav1.ConditionTrue}}}}
 	want := []Sample{{CenterReplicas, nil, 2}, {CenterReadyReplicas, nil, 0},
-		{CenterConditionMetricName, []string{ccv1.ConditionReady}, 0},
-		{CenterConditionMetricName, []string{ccv1.ConditionReconciling}, 1},
-		{CenterConditionMetricName, []string{ccv1.ConditionStalled}, 0}}
+		{CenterCondition, []string{ccv1.ConditionReady}, 0},
+		{CenterCondition, []string{ccv1.ConditionReconciling}, 1},
+		{CenterCondition, []string{ccv1.ConditionStalled}, 0}}
 	if diff := cmp.Diff(want, CenterSamples(pc)); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
+	}
+}
+
+type lister struct {
+	ccs []ccv1.ContactConversion
+	pcs []ccv1.PreferenceCenter
+}
+
+func (l *lister) Conversions(context.Context) ([]ccv1.ContactConversion, error) { return l.ccs, nil }
+func (l *lister) Centers(context.Context) ([]ccv1.PreferenceCenter, error)      { return l.pcs, nil }
+
+// One set of series per object, gone with the object.
+func TestCollectorSeriesFollowTheObjects(t *testing.T) {
+	l := &lister{ccs: []ccv1.ContactConversion{*tw.MakeConversion("a", "t").Obj(), *tw.MakeConversion("b", "t").Obj()},
+		pcs: []ccv1.PreferenceCenter{{}}}
+	c := NewCollector(l, func() time.Time { return t0 })
+	perConversion := len(ConversionSamples(tw.MakeConversion("a", "t").Obj(), t0))
+	perCenter := len(CenterSamples(&ccv1.PreferenceCenter{}))
+	if got, want := testutil.CollectAndCount(c), 2*perConversion+perCenter; got != want {
+		t.Errorf("%d series for two conversions and a center, want %d", got, want)
+	}
+	l.ccs, l.pcs = l.ccs[:1], nil
+	if got := testutil.CollectAndCount(c); got != perConversion {
+		t.Errorf("%d series after deletions, want %d", got, perConversion)
+	}
+	if err := testutil.CollectAndCompare(c, strings.NewReader(`
+# HELP contact_converter_conversion_queued 1 while the conversion waits for a free slot under the concurrency cap.
+# TYPE contact_converter_conversion_queued gauge
+contact_converter_conversion_queued{name="a",namespace="t"} 0
+`), ConversionQueued); err != nil {
+		t.Error(err)
 	}
 }
