@@ -234,3 +234,45 @@ func TestHelmChartMonitoring(t *testing.T) {
 		t.Fatalf("applying the rendered chart with monitoring: %v", err)
 	}
 }
+
+// The schema refuses a wrong type or a misspelt value, naming it; the
+// manager's pod knobs reach the pod; tenants' edit and view roles cover the
+// two kinds.
+func TestHelmChartValues(t *testing.T) {
+	helm := tool(t, "HELM", "helm", "run `make test`, which builds bin/helm from its Go module, or set HELM")
+	for set, want := range map[string]string{
+		"replicaCount=two":            "/replicaCount': got string, want integer",
+		"metrics.prot=8443":           "additional properties 'prot' not allowed",
+		"logLevel=loud":               "/logLevel",
+		"extraArgs[0]=kube-api-qps=5": "/extraArgs/0",
+	} {
+		cmd := exec.Command(helm, "template", "cc", "charts/contact-converter", "--set", set)
+		cmd.Dir = testenv.RepoRoot()
+		out, err := cmd.CombinedOutput()
+		if err == nil || !strings.Contains(string(out), want) {
+			t.Errorf("--set %s: %v, output does not name %q:\n%s", set, err, want, out)
+		}
+	}
+	objs := decode(t, run(t, helm, "template", "cc", "charts/contact-converter",
+		"--set", "priorityClassName=platform,imagePullSecrets[0].name=registry,extraArgs[0]=--kube-api-qps=50",
+		"--set", "podLabels.team=mail,topologySpreadConstraints[0].maxSkew=1,topologySpreadConstraints[0].topologyKey=zone,topologySpreadConstraints[0].whenUnsatisfiable=ScheduleAnyway"))
+	pod, _, _ := unstructured.NestedMap(byKind(objs, "Deployment")[0].Object, "spec", "template")
+	data, _ := json.Marshal(pod)
+	for _, want := range []string{`"priorityClassName":"platform"`, `"imagePullSecrets":[{"name":"registry"}]`, `"--kube-api-qps=50"`,
+		`"team":"mail"`, `"topologySpreadConstraints":[{`} {
+		if !strings.Contains(string(data), want) {
+			t.Errorf("the manager's pod template lacks %s", want)
+		}
+	}
+	for suffix, label := range map[string]string{"-edit": "rbac.authorization.k8s.io/aggregate-to-edit", "-view": "rbac.authorization.k8s.io/aggregate-to-view"} {
+		r := clusterRole(objs, suffix)
+		if r == nil || r.GetLabels()[label] != "true" {
+			t.Errorf("no ClusterRole *%s labelled %s", suffix, label)
+			continue
+		}
+		rules, _ := json.Marshal(r.Object["rules"])
+		if !strings.Contains(string(rules), "contactconversions") || !strings.Contains(string(rules), "preferencecenters") {
+			t.Errorf("ClusterRole *%s rules %s", suffix, rules)
+		}
+	}
+}
