@@ -13,7 +13,8 @@ export PATH := $(BIN):$(PATH)
 
 .PHONY: help
 help: ## Show the targets.
-	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*?## "}{printf "  %-18s %s\n", $$1, $$2}'
+	@grep -hE '^([a-zA-Z0-9_-]+:.*?## |##@ )' $(MAKEFILE_LIST) | \
+		awk 'BEGIN{FS=":.*?## "} /^##@/{printf "\n%s\n", substr($$0, 5); next} {printf "  %-18s %s\n", $$1, $$2}'
 
 ##@ Build
 
@@ -77,19 +78,29 @@ tools: $(CONTROLLER_GEN) $(HELM) envtest promtool ## Build every tool the tests 
 
 ##@ Test
 
+ASSETS = KUBEBUILDER_ASSETS="$$(K8S_VERSION=$(K8S_VERSION) hack/setup-envtest.sh 2>/dev/null | tail -1)"
+
+.PHONY: unit
+unit: ## Run the tests that need no tool (no control plane, database or browser): seconds, while developing.
+	go test $$(hack/unit-packages.sh)
+
+.PHONY: e2e
+e2e: envtest ## Run the end-to-end tests: a local cluster with a node, the operator, the demo tenant (about 8 minutes).
+	$(ASSETS) go test $(GOTEST_FLAGS) ./test/e2e/
+
 .PHONY: test
-test: tools verify-generated ## Run the whole suite: unit, envtest, chart and end-to-end tests.
+test: tools verify-generated ## Run the whole suite: unit, envtest, chart, alert and end-to-end tests.
 	@echo ">> the repository tracks no binary and no file over 1 MiB"
 	hack/check-repo.sh
 	@echo ">> go vet"
 	go vet ./...
 	@echo ">> go test (KUBEBUILDER_ASSETS from hack/setup-envtest.sh)"
-	KUBEBUILDER_ASSETS="$$(K8S_VERSION=$(K8S_VERSION) hack/setup-envtest.sh 2>/dev/null | tail -1)" \
+	$(ASSETS) \
 	HELM="$(HELM)" \
 	PROMTOOL="$$(BIN=$(BIN) hack/setup-promtool.sh 2>/dev/null | tail -1)" \
 	go test $(GOTEST_FLAGS) ./...
 
-##@ Benchmarks
+##@ Try it
 
 .PHONY: demo
 demo: envtest ## Run the whole system on loopback (control plane, local node, operator) on config/samples/demo.
@@ -100,6 +111,8 @@ demo: envtest ## Run the whole system on loopback (control plane, local node, op
 .PHONY: preview
 preview: ## Convert the sample tenant on this machine, without a cluster, and show the result.
 	hack/preview.sh
+
+##@ Benchmarks
 
 .PHONY: bench
 bench: build envtest ## Run the benchmarks and print their figures.
