@@ -3,6 +3,8 @@ package controllers
 import (
 	"fmt"
 
+	"k8s.io/apimachinery/pkg/util/validation/field"
+
 	ccv1 "github.com/contactconverter/contact-converter/api/v1alpha1"
 	"github.com/contactconverter/contact-converter/internal/schedule"
 )
@@ -19,6 +21,10 @@ func validateSpec(spec *ccv1.ContactConversionSpec) (*schedule.Schedule, *refere
 			return nil, &referenceProblem{Reason: ccv1.ReasonInvalidSpec, Message: fmt.Sprintf(
 				"spec.sources[%d].csv.path is only read by `contact-converter convert -f` on a workstation; in a cluster use configMapKeyRef, secretKeyRef or url", i)}
 		}
+	}
+	job := field.NewPath("spec", "job")
+	if err := ccv1.ValidatePodMetadata(spec.Job.PodLabels, spec.Job.PodAnnotations, job.Child("podLabels"), job.Child("podAnnotations")); err != nil {
+		return nil, &referenceProblem{Reason: ccv1.ReasonInvalidSpec, Message: err.Error()}
 	}
 	return sched, nil
 }

@@ -84,3 +84,31 @@ func TestReadWriteOncePodClaimSharedWithAPreferenceCenterStalls(t *testing.T) {
 	h.poke(t, cc)
 	h.waitJobs(t, ns, "acme", 1)
 }
+
+// Pod labels and annotations the API server would refuse on the Job or the
+// Deployment stall the object with the field to fix, instead of failing
+// every apply.
+func TestInvalidPodMetadataStalls(t *testing.T) {
+	h := startHarness(t)
+	ns := h.namespace(t, "tenant-podmeta")
+	h.create(t, claim(ns, "contacts"))
+	h.create(t, configMap(ns, "lists", map[string]string{"fair.csv": "email\n"}))
+	cc := makeConversion(ns, "acme").csvFromConfigMap("fair", "lists", "fair.csv").obj()
+	cc.Spec.Job.PodLabels = map[string]string{"team": "mail & more"}
+	h.create(t, cc)
+	pc := makeCenter(ns, "prefs").obj()
+	pc.Spec.Pod.Annotations = map[string]string{"not a key": "x"}
+	h.create(t, pc)
+
+	h.waitCondition(t, cc, ccv1.ConditionStalled, metav1.ConditionTrue, ccv1.ReasonInvalidSpec)
+	if msg := cc.Conditions().Message(ccv1.ConditionStalled); !strings.Contains(msg, "spec.job.podLabels") {
+		t.Errorf("conversion: Stalled message %q does not name spec.job.podLabels", msg)
+	}
+	h.waitCondition(t, pc, ccv1.ConditionStalled, metav1.ConditionTrue, ccv1.ReasonInvalidSpec)
+	if msg := pc.Conditions().Message(ccv1.ConditionStalled); !strings.Contains(msg, "spec.pod.annotations") {
+		t.Errorf("preference center: Stalled message %q does not name spec.pod.annotations", msg)
+	}
+	if jobs := h.jobs(t, ns, "acme"); len(jobs) != 0 {
+		t.Errorf("%d Jobs started with labels the API server refuses", len(jobs))
+	}
+}

@@ -11,6 +11,7 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -65,6 +66,10 @@ func (r *PreferenceCenterReconciler) Reconcile(ctx context.Context, req ctrl.Req
 	problem, err := checkReferences(ctx, r.Metadata, r.APIReader, pc.Namespace, pc.Spec.References())
 	if err != nil {
 		return ctrl.Result{}, err
+	}
+	pod := field.NewPath("spec", "pod")
+	if err := ccv1.ValidatePodMetadata(pc.Spec.Pod.Labels, pc.Spec.Pod.Annotations, pod.Child("labels"), pod.Child("annotations")); err != nil {
+		problem = &referenceProblem{Reason: ccv1.ReasonInvalidSpec, Message: err.Error()}
 	}
 	if problem != nil {
 		conds.Stalled(problem.Reason, problem.Message)

@@ -1,5 +1,7 @@
 package v1alpha1
 
+import corev1 "k8s.io/api/core/v1"
+
 // LanguageCode is a two-letter ISO 639-1 language code, in lower case.
 //
 // +kubebuilder:validation:MinLength=2
@@ -86,4 +88,52 @@ type SQLiteDatabase struct {
 	// +kubebuilder:validation:XValidation:rule="!self.startsWith('/') && !self.split('/').exists(p, p == '..')",message="database.sqlite.path must be relative to the volume and must not contain '..'"
 	// +optional
 	Path string `json:"path,omitempty"`
+}
+
+// PodOptions tune the pods the operator runs: resources, scheduling,
+// metadata and registry access.
+type PodOptions struct {
+	// Resources of the container. Empty: the operator's defaults.
+	// +optional
+	Resources *corev1.ResourceRequirements `json:"resources,omitempty"`
+
+	// NodeSelector of the pods.
+	// +optional
+	NodeSelector map[string]string `json:"nodeSelector,omitempty"`
+
+	// Tolerations of the pods.
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=50
+	// +optional
+	Tolerations []corev1.Toleration `json:"tolerations,omitempty"`
+
+	// Affinity of the pods. With an SQLite database shared with a
+	// conversion, the operator adds its own pod affinity term.
+	// +optional
+	Affinity *corev1.Affinity `json:"affinity,omitempty"`
+
+	// TopologySpreadConstraints of the pods.
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=10
+	// +optional
+	TopologySpreadConstraints []corev1.TopologySpreadConstraint `json:"topologySpreadConstraints,omitempty"`
+
+	// PriorityClassName of the pods.
+	// +kubebuilder:validation:MaxLength=253
+	// +optional
+	PriorityClassName string `json:"priorityClassName,omitempty"`
+
+	// Annotations added to the pods.
+	// +optional
+	Annotations map[string]string `json:"annotations,omitempty"`
+
+	// Labels added to the pods; the operator's own labels win.
+	// +optional
+	Labels map[string]string `json:"labels,omitempty"`
+
+	// ImagePullSecrets the pods pull the operator's image with.
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=10
+	// +optional
+	ImagePullSecrets []corev1.LocalObjectReference `json:"imagePullSecrets,omitempty"`
 }

@@ -3,6 +3,10 @@ package v1alpha1
 import (
 	"fmt"
 	"time"
+
+	apivalidation "k8s.io/apimachinery/pkg/api/validation"
+	metav1validation "k8s.io/apimachinery/pkg/apis/meta/v1/validation"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
 // SourceDisplayName is the provenance label recorded for the source's
@@ -150,4 +154,12 @@ func (s *JobSpec) PodStartTimeoutOrDefault() time.Duration {
 		return DefaultPodStartTimeout
 	}
 	return s.PodStartTimeout.Duration
+}
+
+// ValidatePodMetadata checks pod labels and annotations as the API server
+// will on the pods the operator makes from them, naming the field at fault.
+func ValidatePodMetadata(labels, annotations map[string]string, labelsPath, annotationsPath *field.Path) error {
+	errs := metav1validation.ValidateLabels(labels, labelsPath)
+	errs = append(errs, apivalidation.ValidateAnnotations(annotations, annotationsPath)...)
+	return errs.ToAggregate()
 }

@@ -419,6 +419,25 @@ type JobSpec struct {
 	// +optional
 	Tolerations []corev1.Toleration `json:"tolerations,omitempty"`
 
+	// ImagePullSecrets the Job's pods pull the operator's image with.
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=10
+	// +optional
+	ImagePullSecrets []corev1.LocalObjectReference `json:"imagePullSecrets,omitempty"`
+
+	// Affinity of the Job's pods. With an SQLite database shared with a
+	// PreferenceCenter, the operator adds its own pod affinity term.
+	// +optional
+	Affinity *corev1.Affinity `json:"affinity,omitempty"`
+
+	// PodAnnotations are added to the Job's pods.
+	// +optional
+	PodAnnotations map[string]string `json:"podAnnotations,omitempty"`
+
+	// PodLabels are added to the Job's pods; the operator's own labels win.
+	// +optional
+	PodLabels map[string]string `json:"podLabels,omitempty"`
+
 	// PodStartTimeout is how long a Job's pod may stay Pending (not
 	// scheduled, pulling its image, waiting for its volume) before the
 	// conversion reports why: in the Ready condition, in an Event, and as

@@ -70,6 +70,11 @@ type PreferenceCenterSpec struct {
 	// +optional
 	LinkTTL *metav1.Duration `json:"linkTTL,omitempty"`
 
+	// Pod tunes the page's pods: resources (default 50m CPU and 64Mi
+	// requested, 256Mi limit), scheduling, metadata and image pull Secrets.
+	// +optional
+	Pod PodOptions `json:"pod,omitempty"`
+
 	// Replicas of the page's Deployment.
 	// +kubebuilder:default=1
 	// +kubebuilder:validation:Minimum=1
@@ -177,6 +182,11 @@ type IngressSpec struct {
 	// +kubebuilder:validation:MaxLength=253
 	// +optional
 	TLSSecretName string `json:"tlsSecretName,omitempty"`
+
+	// Annotations of the Ingress, such as cert-manager's
+	// cert-manager.io/cluster-issuer or an Ingress controller's settings.
+	// +optional
+	Annotations map[string]string `json:"annotations,omitempty"`
 }
 
 // PreferenceCenterStatus reports the page's state.

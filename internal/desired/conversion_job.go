@@ -1,7 +1,6 @@
 package desired
 
 import (
-	"maps"
 	"strconv"
 
 	batchv1 "k8s.io/api/batch/v1"
@@ -109,9 +108,11 @@ func ConversionJob(cc *ccv1.ContactConversion, env JobEnv, runRequest string) *b
 				},
 			}},
 			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: maps.Clone(labels)},
+				ObjectMeta: podMetadata(spec.Job.PodLabels, spec.Job.PodAnnotations, labels, nil),
 				Spec: corev1.PodSpec{
 					RestartPolicy:                 corev1.RestartPolicyNever,
+					ImagePullSecrets:              spec.Job.ImagePullSecrets,
+					Affinity:                      spec.Job.Affinity.DeepCopy(),
 					ServiceAccountName:            jobServiceAccount(cc),
 					TerminationGracePeriodSeconds: ptr.To[int64](30),
 					SecurityContext:               RestrictedPodSecurity(),

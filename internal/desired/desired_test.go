@@ -254,3 +254,34 @@ func TestSQLiteClaimLabelFitsALabelValue(t *testing.T) {
 		t.Errorf("short name changed: %q", got)
 	}
 }
+
+// The Job's pod knobs reach its pods; the operator's labels and its
+// same-node term win over, and join, the user's.
+func TestJobPodKnobs(t *testing.T) {
+	zone := corev1.NodeSelectorTerm{MatchExpressions: []corev1.NodeSelectorRequirement{{Key: "zone", Operator: corev1.NodeSelectorOpIn, Values: []string{"a"}}}}
+	cc := conversion(func(c *ccv1.ContactConversion) {
+		c.Spec.Job.ImagePullSecrets = []corev1.LocalObjectReference{{Name: "registry"}}
+		c.Spec.Job.Affinity = &corev1.Affinity{NodeAffinity: &corev1.NodeAffinity{
+			RequiredDuringSchedulingIgnoredDuringExecution: &corev1.NodeSelector{NodeSelectorTerms: []corev1.NodeSelectorTerm{zone}}}}
+		c.Spec.Job.PodAnnotations = map[string]string{"cluster-autoscaler.kubernetes.io/safe-to-evict": "false"}
+		c.Spec.Job.PodLabels = map[string]string{"team": "mail", LabelConversion: "spoofed"}
+	})
+	pod := ConversionJob(cc, JobEnv{Image: "img:1", PreferenceCenterOnClaim: true}, "").Spec.Template
+	want := &corev1.Affinity{
+		NodeAffinity: &corev1.NodeAffinity{RequiredDuringSchedulingIgnoredDuringExecution: &corev1.NodeSelector{NodeSelectorTerms: []corev1.NodeSelectorTerm{zone}}},
+		PodAffinity: &corev1.PodAffinity{RequiredDuringSchedulingIgnoredDuringExecution: []corev1.PodAffinityTerm{{
+			LabelSelector: &metav1.LabelSelector{MatchLabels: map[string]string{LabelSQLiteClaim: "contacts"}}, TopologyKey: corev1.LabelHostname}}},
+	}
+	if diff := cmp.Diff(want, pod.Spec.Affinity); diff != "" {
+		t.Errorf("affinity (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]corev1.LocalObjectReference{{Name: "registry"}}, pod.Spec.ImagePullSecrets); diff != "" {
+		t.Errorf("imagePullSecrets (-want +got):\n%s", diff)
+	}
+	if pod.Annotations["cluster-autoscaler.kubernetes.io/safe-to-evict"] != "false" || pod.Labels["team"] != "mail" || pod.Labels[LabelConversion] != "acme" {
+		t.Errorf("pod metadata: annotations %v labels %v", pod.Annotations, pod.Labels)
+	}
+	if cc.Spec.Job.Affinity.PodAffinity != nil {
+		t.Error("the builder changed the spec's affinity")
+	}
+}

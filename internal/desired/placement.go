@@ -2,6 +2,7 @@ package desired
 
 import (
 	"crypto/sha256"
+	"maps"
 	"encoding/hex"
 
 	corev1 "k8s.io/api/core/v1"
@@ -40,10 +41,31 @@ func sameNodeAsClaim(pod *corev1.PodTemplateSpec, claim string) {
 		pod.Labels = map[string]string{}
 	}
 	pod.Labels[LabelSQLiteClaim] = value
-	pod.Spec.Affinity = &corev1.Affinity{PodAffinity: &corev1.PodAffinity{
-		RequiredDuringSchedulingIgnoredDuringExecution: []corev1.PodAffinityTerm{{
-			LabelSelector: &metav1.LabelSelector{MatchLabels: map[string]string{LabelSQLiteClaim: value}},
-			TopologyKey:   corev1.LabelHostname,
-		}},
-	}}
+	// The user's affinity (a copy) keeps its terms; this one joins them.
+	if pod.Spec.Affinity == nil {
+		pod.Spec.Affinity = &corev1.Affinity{}
+	}
+	if pod.Spec.Affinity.PodAffinity == nil {
+		pod.Spec.Affinity.PodAffinity = &corev1.PodAffinity{}
+	}
+	pa := pod.Spec.Affinity.PodAffinity
+	pa.RequiredDuringSchedulingIgnoredDuringExecution = append(pa.RequiredDuringSchedulingIgnoredDuringExecution, corev1.PodAffinityTerm{
+		LabelSelector: &metav1.LabelSelector{MatchLabels: map[string]string{LabelSQLiteClaim: value}},
+		TopologyKey:   corev1.LabelHostname,
+	})
+}
+
+// podMetadata is the user's labels and annotations under the operator's own,
+// which win.
+func podMetadata(userLabels, userAnnotations, labels, annotations map[string]string) metav1.ObjectMeta {
+	meta := metav1.ObjectMeta{Labels: maps.Clone(userLabels), Annotations: maps.Clone(userAnnotations)}
+	if meta.Labels == nil {
+		meta.Labels = map[string]string{}
+	}
+	maps.Copy(meta.Labels, labels)
+	if len(annotations) > 0 && meta.Annotations == nil {
+		meta.Annotations = map[string]string{}
+	}
+	maps.Copy(meta.Annotations, annotations)
+	return meta
 }

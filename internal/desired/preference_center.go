@@ -2,6 +2,7 @@ package desired
 
 import (
 	"crypto/sha256"
+	"maps"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -198,6 +199,7 @@ func PreferenceCenterDeployment(pc *ccv1.PreferenceCenter, image, configHash str
 		}
 	}
 	podLabels := PreferenceCenterLabels(pc)
+	opts := &pc.Spec.Pod
 	d := &appsv1.Deployment{
 		ObjectMeta: preferenceCenterMeta(pc, name),
 		Spec: appsv1.DeploymentSpec{
@@ -206,8 +208,14 @@ func PreferenceCenterDeployment(pc *ccv1.PreferenceCenter, image, configHash str
 			Strategy: appsv1.DeploymentStrategy{Type: appsv1.RollingUpdateDeploymentStrategyType, RollingUpdate: &appsv1.RollingUpdateDeployment{
 				MaxUnavailable: ptr.To(intstr.FromInt32(0)), MaxSurge: ptr.To(intstr.FromInt32(1))}},
 			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: podLabels, Annotations: map[string]string{AnnotationConfigHash: configHash}},
+				ObjectMeta: podMetadata(opts.Labels, opts.Annotations, podLabels, map[string]string{AnnotationConfigHash: configHash}),
 				Spec: corev1.PodSpec{
+					NodeSelector:                  opts.NodeSelector,
+					Tolerations:                   opts.Tolerations,
+					Affinity:                      opts.Affinity.DeepCopy(),
+					TopologySpreadConstraints:     opts.TopologySpreadConstraints,
+					PriorityClassName:             opts.PriorityClassName,
+					ImagePullSecrets:              opts.ImagePullSecrets,
 					ServiceAccountName:            name,
 					AutomountServiceAccountToken:  ptr.To(false),
 					TerminationGracePeriodSeconds: ptr.To[int64](30),
@@ -225,10 +233,7 @@ func PreferenceCenterDeployment(pc *ccv1.PreferenceCenter, image, configHash str
 						ReadinessProbe: probe("/readyz", 5),
 						LivenessProbe:  probe("/healthz", 10),
 						StartupProbe:   &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/healthz", Port: intstr.FromString("http")}}, PeriodSeconds: 2, FailureThreshold: 30},
-						Resources: corev1.ResourceRequirements{
-							Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("50m"), corev1.ResourceMemory: resource.MustParse("64Mi")},
-							Limits:   corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("256Mi")},
-						},
+						Resources:                preferenceCenterResources(opts.Resources),
 						SecurityContext:          RestrictedContainerSecurity(),
 						VolumeMounts:             mounts,
 						TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
@@ -241,6 +246,19 @@ func PreferenceCenterDeployment(pc *ccv1.PreferenceCenter, image, configHash str
 		sameNodeAsClaim(&d.Spec.Template, db.PersistentVolumeClaim)
 	}
 	return d
+}
+
+// DefaultPreferenceCenterResources apply when spec.pod.resources is empty.
+var DefaultPreferenceCenterResources = corev1.ResourceRequirements{
+	Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("50m"), corev1.ResourceMemory: resource.MustParse("64Mi")},
+	Limits:   corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("256Mi")},
+}
+
+func preferenceCenterResources(r *corev1.ResourceRequirements) corev1.ResourceRequirements {
+	if r != nil && (len(r.Requests) > 0 || len(r.Limits) > 0) {
+		return *r.DeepCopy()
+	}
+	return *DefaultPreferenceCenterResources.DeepCopy()
 }
 
 // PreferenceCenterService exposes the pods on port 80.
@@ -264,8 +282,10 @@ func PreferenceCenterIngress(pc *ccv1.PreferenceCenter) *networkingv1.Ingress {
 		return nil
 	}
 	name := PreferenceCenterName(pc)
+	meta := preferenceCenterMeta(pc, name)
+	meta.Annotations = maps.Clone(in.Annotations)
 	ing := &networkingv1.Ingress{
-		ObjectMeta: preferenceCenterMeta(pc, name),
+		ObjectMeta: meta,
 		Spec: networkingv1.IngressSpec{Rules: []networkingv1.IngressRule{{
 			Host: in.Host,
 			IngressRuleValue: networkingv1.IngressRuleValue{HTTP: &networkingv1.HTTPIngressRuleValue{Paths: []networkingv1.HTTPIngressPath{{

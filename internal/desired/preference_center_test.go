@@ -7,6 +7,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 
@@ -156,5 +157,44 @@ func TestPreferenceCenterOnSQLiteSharesTheClaimsNode(t *testing.T) {
 	}
 	if _, ok := d.Spec.Selector.MatchLabels[LabelSQLiteClaim]; ok {
 		t.Error("the claim label is in the Deployment's selector, which cannot change")
+	}
+}
+
+// spec.pod reaches the page's pods; without it, the defaults hold.
+func TestPreferenceCenterPodKnobs(t *testing.T) {
+	pc := samplePC()
+	d := PreferenceCenterDeployment(pc, "img:1", "abc")
+	if got := d.Spec.Template.Spec.Containers[0].Resources.Requests.Cpu().String(); got != "50m" {
+		t.Errorf("default CPU request %s", got)
+	}
+	pc.Spec.Pod = ccv1.PodOptions{
+		Resources:                 &corev1.ResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("200m")}},
+		NodeSelector:              map[string]string{"pool": "web"},
+		Tolerations:               []corev1.Toleration{{Key: "web", Operator: corev1.TolerationOpExists}},
+		TopologySpreadConstraints: []corev1.TopologySpreadConstraint{{MaxSkew: 1, TopologyKey: "zone", WhenUnsatisfiable: corev1.ScheduleAnyway}},
+		PriorityClassName:         "tenant-high",
+		Annotations:               map[string]string{"a": "1", AnnotationConfigHash: "spoofed"},
+		Labels:                    map[string]string{"team": "mail", LabelPreferenceCenter: "spoofed"},
+		ImagePullSecrets:          []corev1.LocalObjectReference{{Name: "registry"}},
+	}
+	pc.Spec.Ingress = &ccv1.IngressSpec{Host: "prefs.acme.example", Annotations: map[string]string{"cert-manager.io/cluster-issuer": "letsencrypt"}}
+	spec := PreferenceCenterDeployment(pc, "img:1", "abc").Spec.Template
+	want := corev1.PodSpec{
+		NodeSelector: pc.Spec.Pod.NodeSelector, Tolerations: pc.Spec.Pod.Tolerations, TopologySpreadConstraints: pc.Spec.Pod.TopologySpreadConstraints,
+		PriorityClassName: "tenant-high", ImagePullSecrets: pc.Spec.Pod.ImagePullSecrets,
+	}
+	got := corev1.PodSpec{NodeSelector: spec.Spec.NodeSelector, Tolerations: spec.Spec.Tolerations, TopologySpreadConstraints: spec.Spec.TopologySpreadConstraints,
+		PriorityClassName: spec.Spec.PriorityClassName, ImagePullSecrets: spec.Spec.ImagePullSecrets}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("pod scheduling (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(*pc.Spec.Pod.Resources, spec.Spec.Containers[0].Resources); diff != "" {
+		t.Errorf("resources (-want +got):\n%s", diff)
+	}
+	if spec.Annotations["a"] != "1" || spec.Annotations[AnnotationConfigHash] != "abc" || spec.Labels["team"] != "mail" || spec.Labels[LabelPreferenceCenter] != "acme" {
+		t.Errorf("pod metadata: annotations %v labels %v", spec.Annotations, spec.Labels)
+	}
+	if ing := PreferenceCenterIngress(pc); ing.Annotations["cert-manager.io/cluster-issuer"] != "letsencrypt" {
+		t.Errorf("ingress annotations %v", ing.Annotations)
 	}
 }
