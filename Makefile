@@ -8,6 +8,8 @@ K8S_VERSION    ?= 1.37.2
 CONTROLLER_GEN ?= $(BIN)/controller-gen
 HELM           ?= $(BIN)/helm
 HELM_VERSION   ?= v3.22.0
+GOLANGCI_LINT_VERSION ?= v2.15.0
+GOLANGCI_LINT  ?= $(BIN)/golangci-lint-$(GOLANGCI_LINT_VERSION)
 GOTEST_FLAGS   ?= -timeout 60m
 export PATH := $(BIN):$(PATH)
 
@@ -35,6 +37,11 @@ fmt: ## Format the code.
 .PHONY: vet
 vet: ## Run go vet.
 	go vet ./...
+
+.PHONY: lint
+lint: $(GOLANGCI_LINT) ## Run golangci-lint (.golangci.yml: govet, staticcheck, errcheck, gocognit, misspell, goimports...).
+	@echo ">> golangci-lint"
+	$(GOLANGCI_LINT) run ./...
 
 ##@ Generated code
 
@@ -65,6 +72,10 @@ $(HELM):
 	@echo ">> building helm $(HELM_VERSION) from its Go module (about a minute)"
 	GOBIN=$(BIN) go install helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
 
+$(GOLANGCI_LINT):
+	@echo ">> building golangci-lint $(GOLANGCI_LINT_VERSION) from its Go module (about 5 minutes the first time)"
+	tmp="$$(mktemp -d)" && GOBIN="$$tmp" go install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION) && mv "$$tmp/golangci-lint" $@ && rmdir "$$tmp"
+
 .PHONY: envtest
 envtest: ## Build kube-apiserver, kube-controller-manager, kubectl and etcd (about 10 minutes the first time).
 	K8S_VERSION=$(K8S_VERSION) hack/setup-envtest.sh >/dev/null
@@ -74,7 +85,7 @@ promtool: ## Build promtool from the Prometheus module (a few minutes the first 
 	@BIN=$(BIN) hack/setup-promtool.sh >/dev/null
 
 .PHONY: tools
-tools: $(CONTROLLER_GEN) $(HELM) envtest promtool ## Build every tool the tests need.
+tools: $(CONTROLLER_GEN) $(HELM) $(GOLANGCI_LINT) envtest promtool ## Build every tool the tests need.
 
 ##@ Test
 
@@ -89,7 +100,7 @@ e2e: envtest ## Run the end-to-end tests: a local cluster with a node, the opera
 	$(ASSETS) go test $(GOTEST_FLAGS) ./test/e2e/
 
 .PHONY: test
-test: tools verify-generated ## Run the whole suite: unit, envtest, chart, alert and end-to-end tests.
+test: tools verify-generated lint ## Run the whole suite: lint, unit, envtest, chart, alert and end-to-end tests.
 	@echo ">> the repository tracks no binary and no file over 1 MiB"
 	hack/check-repo.sh
 	@echo ">> go vet"

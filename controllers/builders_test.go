@@ -92,11 +92,6 @@ func (b *conversionBuilder) window(days []ccv1.Weekday, start, end string) *conv
 	return b
 }
 
-func (b *conversionBuilder) suspend() *conversionBuilder {
-	b.cc.Spec.Suspend = true
-	return b
-}
-
 func (b *conversionBuilder) sqlite(claim string) *conversionBuilder {
 	b.cc.Spec.Database = ccv1.DatabaseSpec{SQLite: &ccv1.SQLiteDatabase{PersistentVolumeClaim: claim}}
 	return b

@@ -48,14 +48,14 @@ func BenchmarkBulkLinks(b *testing.B) {
 				body, feed := io.Pipe()
 				go func() {
 					w := bufio.NewWriter(feed)
-					w.WriteString(tc.head)
+					_, _ = w.WriteString(tc.head)
 					for i := range keys {
 						if i > 0 {
-							w.WriteString(tc.sep)
+							_, _ = w.WriteString(tc.sep)
 						}
 						fmt.Fprintf(w, "%sreader-%d@example.org%s", tc.quote, i, tc.quote)
 					}
-					w.WriteString(tc.tail)
+					_, _ = w.WriteString(tc.tail)
 					w.Flush()
 					feed.Close()
 				}()

@@ -152,8 +152,10 @@ func TestConvertDryRunWritesNothing(t *testing.T) {
 func TestConvertBadInputExitsWithTheFinalCode(t *testing.T) {
 	dir := t.TempDir()
 	manifest := filepath.Join(dir, "c.yaml")
-	os.WriteFile(filepath.Join(dir, "list.csv"), []byte("Naam;Taal\nJan;nl\n"), 0o644)
-	os.WriteFile(manifest, []byte(`apiVersion: contacts.contactconverter.io/v1alpha1
+	if err := os.WriteFile(filepath.Join(dir, "list.csv"), []byte("Naam;Taal\nJan;nl\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	writeErr := os.WriteFile(manifest, []byte(`apiVersion: contacts.contactconverter.io/v1alpha1
 kind: ContactConversion
 metadata: {name: x}
 spec:
@@ -161,6 +163,9 @@ spec:
   sources: [{name: l, csv: {path: list.csv}}]
   database: {sqlite: {persistentVolumeClaim: x}}
 `), 0o644)
+	if writeErr != nil {
+		t.Fatal(writeErr)
+	}
 	_, err := run(t, "convert", "-f", manifest, "--database", "sqlite:"+filepath.Join(dir, "db"))
 	if err == nil || exitCode(err) != 2 || !strings.Contains(err.Error(), `spec.sources[0] (l): no column holds the unique key "email"`) {
 		t.Errorf("err %v (exit %d), want a key-column error with exit code 2", err, exitCode(err))

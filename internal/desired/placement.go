@@ -2,8 +2,8 @@ package desired
 
 import (
 	"crypto/sha256"
-	"maps"
 	"encoding/hex"
+	"maps"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"

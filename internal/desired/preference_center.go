@@ -2,10 +2,10 @@ package desired
 
 import (
 	"crypto/sha256"
-	"maps"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -230,9 +230,9 @@ func PreferenceCenterDeployment(pc *ccv1.PreferenceCenter, image, configHash str
 							{Name: "http", ContainerPort: httpPort, Protocol: corev1.ProtocolTCP},
 							{Name: "metrics", ContainerPort: metricsPort, Protocol: corev1.ProtocolTCP},
 						},
-						ReadinessProbe: probe("/readyz", 5),
-						LivenessProbe:  probe("/healthz", 10),
-						StartupProbe:   &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/healthz", Port: intstr.FromString("http")}}, PeriodSeconds: 2, FailureThreshold: 30},
+						ReadinessProbe:           probe("/readyz", 5),
+						LivenessProbe:            probe("/healthz", 10),
+						StartupProbe:             &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/healthz", Port: intstr.FromString("http")}}, PeriodSeconds: 2, FailureThreshold: 30},
 						Resources:                preferenceCenterResources(opts.Resources),
 						SecurityContext:          RestrictedContainerSecurity(),
 						VolumeMounts:             mounts,

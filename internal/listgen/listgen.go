@@ -69,7 +69,7 @@ func contactEmail(i int, rng *rand.Rand) string {
 
 // Write generates list l of the tenant into w and returns its row count.
 func (t Tenant) Write(w io.Writer, l List) (int, error) {
-	var enc io.Writer = w
+	enc := w
 	var closer io.Closer
 	switch l.Encoding {
 	case "utf-8-bom":
@@ -107,8 +107,9 @@ func (t Tenant) Write(w io.Writer, l List) (int, error) {
 				fields[j] = `"` + strings.ReplaceAll(f, `"`, `""`) + `"`
 			}
 		}
-		bw.WriteString(strings.Join(fields, d))
-		bw.WriteString("\r\n")
+		// bufio keeps the first error; Flush below returns it.
+		_, _ = bw.WriteString(strings.Join(fields, d))
+		_, _ = bw.WriteString("\r\n")
 		rows++
 	}
 	if err := bw.Flush(); err != nil {

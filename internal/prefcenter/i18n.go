@@ -4,9 +4,10 @@ import (
 	"embed"
 	"encoding/json"
 	"fmt"
-	"github.com/contactconverter/contact-converter/internal/prefconfig"
 	"net/http"
 	"slices"
+
+	"github.com/contactconverter/contact-converter/internal/prefconfig"
 
 	"golang.org/x/text/language"
 	"golang.org/x/text/language/display"

@@ -13,21 +13,23 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 )
 
+// probeState is where one probe stands.
+type probeState struct {
+	probe             *corev1.Probe
+	next              time.Time
+	success, failures int32
+}
+
 // probe runs a container's startup, readiness and liveness probes until
 // ctx ends. Readiness changes are reported; a failed liveness probe kills
 // the process, which then restarts as the policy says.
 func (r *podRun) probe(ctx context.Context, c *containerRun) {
 	spec := c.spec
 	start := time.Now()
-	type state struct {
-		probe             *corev1.Probe
-		next              time.Time
-		success, failures int32
-	}
-	states := map[string]*state{}
+	states := map[string]*probeState{}
 	for kind, p := range map[string]*corev1.Probe{"startup": spec.StartupProbe, "readiness": spec.ReadinessProbe, "liveness": spec.LivenessProbe} {
 		if p != nil {
-			states[kind] = &state{probe: p, next: start.Add(time.Duration(p.InitialDelaySeconds) * time.Second)}
+			states[kind] = &probeState{probe: p, next: start.Add(time.Duration(p.InitialDelaySeconds) * time.Second)}
 		}
 	}
 	if spec.ReadinessProbe == nil {
@@ -45,46 +47,44 @@ func (r *podRun) probe(ctx context.Context, c *containerRun) {
 			r.mu.Unlock()
 			for _, kind := range []string{"startup", "readiness", "liveness"} {
 				s := states[kind]
-				if s == nil || now.Before(s.next) || (kind != "startup" && !started) || (kind == "startup" && started) {
+				if s == nil || now.Before(s.next) || (kind == "startup") == started {
 					continue
 				}
-				s.next = now.Add(time.Duration(max(s.probe.PeriodSeconds, 1)) * time.Second)
-				ok := r.check(ctx, c, s.probe)
-				if ok {
-					s.success, s.failures = s.success+1, 0
-				} else {
-					s.success, s.failures = 0, s.failures+1
-				}
-				passed := ok && s.success >= max(s.probe.SuccessThreshold, 1)
-				failed := !ok && s.failures >= max(s.probe.FailureThreshold, 1)
-				switch kind {
-				case "startup":
-					if passed {
-						r.mu.Lock()
-						c.startup = true
-						r.mu.Unlock()
-						if spec.ReadinessProbe == nil {
-							r.setReady(c, true)
-						}
-					} else if failed {
-						r.kill(c, "startup probe failed")
-						return
-					}
-				case "readiness":
-					if passed {
-						r.setReady(c, true)
-					} else if failed {
-						r.setReady(c, false)
-					}
-				case "liveness":
-					if failed {
-						r.kill(c, "liveness probe failed")
-						return
-					}
+				if !r.probeOnce(ctx, c, kind, s, now) {
+					return
 				}
 			}
 		}
 	}
+}
+
+// probeOnce runs one probe and acts on its outcome; false means the
+// container was killed.
+func (r *podRun) probeOnce(ctx context.Context, c *containerRun, kind string, s *probeState, now time.Time) bool {
+	s.next = now.Add(time.Duration(max(s.probe.PeriodSeconds, 1)) * time.Second)
+	ok := r.check(ctx, c, s.probe)
+	if ok {
+		s.success, s.failures = s.success+1, 0
+	} else {
+		s.success, s.failures = 0, s.failures+1
+	}
+	passed := ok && s.success >= max(s.probe.SuccessThreshold, 1)
+	failed := !ok && s.failures >= max(s.probe.FailureThreshold, 1)
+	switch {
+	case kind == "startup" && passed:
+		r.mu.Lock()
+		c.startup = true
+		r.mu.Unlock()
+		if c.spec.ReadinessProbe == nil {
+			r.setReady(c, true)
+		}
+	case kind == "readiness" && (passed || failed):
+		r.setReady(c, passed)
+	case kind != "readiness" && failed:
+		r.kill(c, kind+" probe failed")
+		return false
+	}
+	return true
 }
 
 func (r *podRun) setReady(c *containerRun, ready bool) {
