@@ -34,6 +34,7 @@ func CacheOptions() cache.Options {
 			&corev1.Service{}:               own,
 			&appsv1.Deployment{}:            own,
 			&networkingv1.Ingress{}:         own,
+			&networkingv1.NetworkPolicy{}:   own,
 			&policyv1.PodDisruptionBudget{}: own,
 		},
 	}

@@ -41,6 +41,8 @@ type PreferenceCenterReconciler struct {
 	Clock    clock.PassiveClock
 	// Image runs the page: the operator's own image.
 	Image string
+	// Network names the namespaces the pages' NetworkPolicies admit.
+	Network desired.NetworkEnv
 }
 
 // +kubebuilder:rbac:groups=contacts.contactconverter.io,resources=preferencecenters,verbs=get;list;watch
@@ -48,7 +50,7 @@ type PreferenceCenterReconciler struct {
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=create
 // +kubebuilder:rbac:groups="",resources=services,verbs=get;list;watch;create;update;patch
 // +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch;create;update;patch
-// +kubebuilder:rbac:groups=networking.k8s.io,resources=ingresses,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=networking.k8s.io,resources=ingresses;networkpolicies,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=policy,resources=poddisruptionbudgets,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=roles;rolebindings,verbs=delete
 
@@ -142,6 +144,7 @@ func (r *PreferenceCenterReconciler) ensureObjects(ctx context.Context, pc *ccv1
 		{nil, &rbacv1.RoleBinding{ObjectMeta: meta}},
 		{desired.PreferenceCenterIngress(pc), &networkingv1.Ingress{ObjectMeta: meta}},
 		{desired.PreferenceCenterPDB(pc), &policyv1.PodDisruptionBudget{ObjectMeta: meta}},
+		{desired.PreferenceCenterNetworkPolicy(pc, r.Network), &networkingv1.NetworkPolicy{ObjectMeta: meta}},
 	}
 	for _, o := range optional {
 		if isNil(o.obj) {
@@ -264,6 +267,7 @@ func (r *PreferenceCenterReconciler) SetupWithManager(ctx context.Context, mgr c
 		Owns(&appsv1.Deployment{}).
 		Owns(&networkingv1.Ingress{}).
 		Owns(&policyv1.PodDisruptionBudget{}).
+		Owns(&networkingv1.NetworkPolicy{}).
 		Owns(&rbacv1.Role{}).
 		Owns(&rbacv1.RoleBinding{}).
 		// The conversion's unique key shapes the configuration.

@@ -3,6 +3,7 @@ package controllers
 import (
 	"context"
 	"encoding/json"
+	"github.com/google/go-cmp/cmp"
 	"strings"
 	"testing"
 
@@ -115,6 +116,14 @@ func TestPreferenceCenterObjects(t *testing.T) {
 		&policyv1.PodDisruptionBudget{ObjectMeta: obj}, &corev1.ServiceAccount{ObjectMeta: obj}} {
 		h.waitObject(t, o, nil)
 	}
+	// The page's port admits the Ingress controller's namespace and its own;
+	// the metrics port the monitoring namespace.
+	np := &networkingv1.NetworkPolicy{ObjectMeta: obj}
+	h.waitObject(t, np, nil)
+	if diff := cmp.Diff(desired.PreferenceCenterNetworkPolicy(pc, testNetwork).Spec, np.Spec); diff != "" || len(np.Spec.Ingress) != 2 ||
+		np.Spec.Ingress[0].From[0].NamespaceSelector.MatchLabels[corev1.LabelMetadataName] != testNetwork.IngressNamespace {
+		t.Errorf("NetworkPolicy (-want +got):\n%s", diff)
+	}
 	h.waitCondition(t, pc, ccv1.ConditionReconciling, metav1.ConditionTrue, reasonRollingOut)
 	if pc.Status.URL != "https://prefs.acme.example" {
 		t.Errorf("status.url = %q", pc.Status.URL)
@@ -190,11 +199,14 @@ func TestPreferenceCenterObjects(t *testing.T) {
 		t.Errorf("the signing Secret was overwritten: %d keys, %v", len(signing.Data), err)
 	}
 
-	// Fewer replicas, no ingress, no conversion: their objects go.
+	// Fewer replicas, no ingress, no conversion, no NetworkPolicy: their
+	// objects go.
 	patchCenter(t, h, pc, func(pc *ccv1.PreferenceCenter) {
 		pc.Spec.Replicas, pc.Spec.Ingress, pc.Spec.ConversionRef = ptr.To[int32](1), nil, nil
+		pc.Spec.NetworkPolicy.Enabled = ptr.To(false)
 	})
-	for _, o := range []client.Object{&policyv1.PodDisruptionBudget{ObjectMeta: obj}, &networkingv1.Ingress{ObjectMeta: obj}} {
+	for _, o := range []client.Object{&policyv1.PodDisruptionBudget{ObjectMeta: obj}, &networkingv1.Ingress{ObjectMeta: obj},
+		&networkingv1.NetworkPolicy{ObjectMeta: obj}} {
 		h.waitGone(t, o)
 	}
 }

@@ -19,9 +19,13 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	ccv1 "github.com/contactconverter/contact-converter/api/v1alpha1"
+	"github.com/contactconverter/contact-converter/internal/desired"
 	"github.com/contactconverter/contact-converter/internal/kubescheme"
 	"github.com/contactconverter/contact-converter/internal/testenv"
 )
+
+// testNetwork is the operator's view of the cluster network in the tests.
+var testNetwork = desired.NetworkEnv{IngressNamespace: "ingress-nginx", MonitoringNamespace: "monitoring"}
 
 // harness is a control plane with both reconcilers running on a fake clock.
 type harness struct {
@@ -59,7 +63,7 @@ func startHarnessWithCap(t *testing.T, maxConcurrent int) *harness {
 	if err := (&PreferenceCenterReconciler{
 		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Metadata: mgr.GetCache(),
 		Recorder: mgr.GetEventRecorder("preferencecenter-controller"),
-		Clock:    clk, Image: "contact-converter:test",
+		Clock:    clk, Image: "contact-converter:test", Network: testNetwork,
 	}).SetupWithManager(ctx, mgr); err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 package v1alpha1
 
 import (
+	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
@@ -69,6 +70,10 @@ type PreferenceCenterSpec struct {
 	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('5m') && duration(self) <= duration('8760h')",message="linkTTL must be a duration between 5m and 8760h (one year), such as 720h"
 	// +optional
 	LinkTTL *metav1.Duration `json:"linkTTL,omitempty"`
+
+	// NetworkPolicy limits who reaches the page's pods.
+	// +optional
+	NetworkPolicy NetworkPolicySpec `json:"networkPolicy,omitempty"`
 
 	// Pod tunes the page's pods: resources (default 50m CPU and 64Mi
 	// requested, 256Mi limit), scheduling, metadata and image pull Secrets.
@@ -187,6 +192,24 @@ type IngressSpec struct {
 	// cert-manager.io/cluster-issuer or an Ingress controller's settings.
 	// +optional
 	Annotations map[string]string `json:"annotations,omitempty"`
+}
+
+// NetworkPolicySpec limits who reaches the page's pods. Its effect needs a
+// CNI that enforces NetworkPolicies.
+type NetworkPolicySpec struct {
+	// Enabled makes a NetworkPolicy for the page's pods.
+	// +kubebuilder:default=true
+	// +optional
+	Enabled *bool `json:"enabled,omitempty"`
+
+	// From are the peers that may reach the page's port. Empty: the
+	// Ingress controller's namespace (the operator's --ingress-namespace)
+	// and the page's own namespace. The metrics port admits only the
+	// monitoring namespace (--monitoring-namespace).
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=20
+	// +optional
+	From []networkingv1.NetworkPolicyPeer `json:"from,omitempty"`
 }
 
 // PreferenceCenterStatus reports the page's state.

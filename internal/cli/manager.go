@@ -17,6 +17,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/contactconverter/contact-converter/controllers"
+	"github.com/contactconverter/contact-converter/internal/desired"
 	"github.com/contactconverter/contact-converter/internal/fetch"
 	"github.com/contactconverter/contact-converter/internal/kubescheme"
 	"github.com/contactconverter/contact-converter/internal/objectmetrics"
@@ -39,6 +40,7 @@ type managerOptions struct {
 	burst          int
 	zap            zap.Options
 	allowURLCIDRs  string
+	network        desired.NetworkEnv
 }
 
 func newManagerCommand() *cobra.Command {
@@ -63,6 +65,8 @@ func newManagerCommand() *cobra.Command {
 	f.IntVar(&o.burst, "kube-api-burst", 200, "burst of requests to the API server")
 	f.StringVar(&o.image, "image", "", "image of the Jobs and Deployments the operator creates (default: $OPERATOR_IMAGE)")
 	f.StringVar(&o.allowURLCIDRs, "allow-url-cidrs", "", "comma-separated internal networks csv.url may read from (public hosts always may), such as a file server's 10.20.0.0/16")
+	f.StringVar(&o.network.IngressNamespace, "ingress-namespace", "ingress-nginx", "namespace of the Ingress controller, which the preference centers' NetworkPolicies admit by default (empty: none)")
+	f.StringVar(&o.network.MonitoringNamespace, "monitoring-namespace", "monitoring", "namespace of Prometheus, which the preference centers' NetworkPolicies admit to the metrics port (empty: none)")
 	zfs := flag.NewFlagSet("zap", flag.ContinueOnError)
 	o.zap.BindFlags(zfs)
 	f.AddGoFlagSet(zfs)
@@ -122,6 +126,7 @@ func runManager(cmd *cobra.Command, o managerOptions) error {
 		Recorder: mgr.GetEventRecorder("preferencecenter-controller"),
 		Clock:    clk,
 		Image:    o.image,
+		Network:  o.network,
 	}).SetupWithManager(cmd.Context(), mgr); err != nil {
 		return fmt.Errorf("setting up the PreferenceCenter controller: %w", err)
 	}

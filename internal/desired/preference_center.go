@@ -304,6 +304,50 @@ func PreferenceCenterIngress(pc *ccv1.PreferenceCenter) *networkingv1.Ingress {
 	return ing
 }
 
+// NetworkEnv is what the operator's flags say about the cluster's network.
+type NetworkEnv struct {
+	// IngressNamespace runs the Ingress controller.
+	IngressNamespace string
+	// MonitoringNamespace runs Prometheus.
+	MonitoringNamespace string
+}
+
+// PreferenceCenterNetworkPolicy admits the page's port from the peers the
+// spec names (default: the Ingress controller's namespace and the page's
+// own) and its metrics port from the monitoring namespace; nil when
+// spec.networkPolicy.enabled is false.
+func PreferenceCenterNetworkPolicy(pc *ccv1.PreferenceCenter, env NetworkEnv) *networkingv1.NetworkPolicy {
+	spec := &pc.Spec.NetworkPolicy
+	if !ptr.Deref(spec.Enabled, true) {
+		return nil
+	}
+	inNamespace := func(ns string) networkingv1.NetworkPolicyPeer {
+		return networkingv1.NetworkPolicyPeer{NamespaceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{corev1.LabelMetadataName: ns}}}
+	}
+	port := func(name string) []networkingv1.NetworkPolicyPort {
+		return []networkingv1.NetworkPolicyPort{{Protocol: ptr.To(corev1.ProtocolTCP), Port: ptr.To(intstr.FromString(name))}}
+	}
+	from := spec.From
+	if len(from) == 0 {
+		if env.IngressNamespace != "" {
+			from = append(from, inNamespace(env.IngressNamespace))
+		}
+		from = append(from, inNamespace(pc.Namespace))
+	}
+	rules := []networkingv1.NetworkPolicyIngressRule{{Ports: port("http"), From: from}}
+	if env.MonitoringNamespace != "" {
+		rules = append(rules, networkingv1.NetworkPolicyIngressRule{Ports: port("metrics"), From: []networkingv1.NetworkPolicyPeer{inNamespace(env.MonitoringNamespace)}})
+	}
+	return &networkingv1.NetworkPolicy{
+		ObjectMeta: preferenceCenterMeta(pc, PreferenceCenterName(pc)),
+		Spec: networkingv1.NetworkPolicySpec{
+			PodSelector: metav1.LabelSelector{MatchLabels: preferenceCenterSelector(pc)},
+			PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeIngress},
+			Ingress:     rules,
+		},
+	}
+}
+
 // PreferenceCenterPDB keeps one pod up through voluntary disruptions when
 // there are several, or is nil.
 func PreferenceCenterPDB(pc *ccv1.PreferenceCenter) *policyv1.PodDisruptionBudget {

@@ -8,7 +8,9 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
+	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
 
 	"github.com/google/go-cmp/cmp"
@@ -196,5 +198,44 @@ func TestPreferenceCenterPodKnobs(t *testing.T) {
 	}
 	if ing := PreferenceCenterIngress(pc); ing.Annotations["cert-manager.io/cluster-issuer"] != "letsencrypt" {
 		t.Errorf("ingress annotations %v", ing.Annotations)
+	}
+}
+
+// The page's port admits only the peers the spec names (by default the
+// Ingress controller's namespace and the page's own), its metrics port only
+// the monitoring namespace; spec.networkPolicy.enabled: false drops it.
+func TestPreferenceCenterNetworkPolicy(t *testing.T) {
+	env := NetworkEnv{IngressNamespace: "ingress-nginx", MonitoringNamespace: "monitoring"}
+	inNamespace := func(ns string) networkingv1.NetworkPolicyPeer {
+		return networkingv1.NetworkPolicyPeer{NamespaceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{corev1.LabelMetadataName: ns}}}
+	}
+	port := func(name string) []networkingv1.NetworkPolicyPort {
+		return []networkingv1.NetworkPolicyPort{{Protocol: ptr.To(corev1.ProtocolTCP), Port: ptr.To(intstr.FromString(name))}}
+	}
+	pc := samplePC()
+	want := networkingv1.NetworkPolicySpec{
+		PodSelector: metav1.LabelSelector{MatchLabels: map[string]string{LabelName: "preference-center", LabelPreferenceCenter: "acme"}},
+		PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeIngress},
+		Ingress: []networkingv1.NetworkPolicyIngressRule{
+			{Ports: port("http"), From: []networkingv1.NetworkPolicyPeer{inNamespace("ingress-nginx"), inNamespace("tenant-a")}},
+			{Ports: port("metrics"), From: []networkingv1.NetworkPolicyPeer{inNamespace("monitoring")}},
+		},
+	}
+	np := PreferenceCenterNetworkPolicy(pc, env)
+	if np == nil {
+		t.Fatal("no NetworkPolicy by default")
+	}
+	if diff := cmp.Diff(want, np.Spec); diff != "" {
+		t.Errorf("default policy (-want +got):\n%s", diff)
+	}
+	mailer := networkingv1.NetworkPolicyPeer{PodSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "mailer"}}}
+	pc.Spec.NetworkPolicy.From = []networkingv1.NetworkPolicyPeer{mailer}
+	want.Ingress[0].From = []networkingv1.NetworkPolicyPeer{mailer}
+	if diff := cmp.Diff(want, PreferenceCenterNetworkPolicy(pc, env).Spec); diff != "" {
+		t.Errorf("named peers (-want +got):\n%s", diff)
+	}
+	pc.Spec.NetworkPolicy.Enabled = ptr.To(false)
+	if PreferenceCenterNetworkPolicy(pc, env) != nil {
+		t.Error("a NetworkPolicy though spec.networkPolicy.enabled is false")
 	}
 }
