@@ -135,7 +135,7 @@ func (r *ContactConversionReconciler) decideAndAct(ctx context.Context, cc *ccv1
 	if err != nil {
 		return nil, nil, err
 	}
-	in := lifecycle.Input{Now: now, Conversion: cc, SpecHash: desired.RunSpecHash(&cc.Spec), Schedule: sched}
+	in := lifecycle.Input{Now: now, Conversion: cc, SpecHash: cc.Spec.RunHash(), Schedule: sched}
 	if job != nil {
 		if in.Job, err = r.jobView(ctx, job); err != nil {
 			return nil, nil, err

@@ -54,7 +54,7 @@ func (r *ContactConversionReconciler) ensureConflictReport(ctx context.Context, 
 	if err := r.Create(ctx, inventory); err != nil && !apierrors.IsAlreadyExists(err) {
 		return fmt.Errorf("creating ConfigMap %s: %w", inventory.Name, err)
 	}
-	old := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: cc.Namespace, Name: desired.ConflictsSecretName(cc)}}
+	old := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: cc.Namespace, Name: cc.ConflictsSecretName()}}
 	if err := r.Get(ctx, client.ObjectKeyFromObject(old), old); err == nil && metav1.IsControlledBy(old, cc) {
 		if err := r.Delete(ctx, old); err != nil && !apierrors.IsNotFound(err) {
 			return fmt.Errorf("deleting the old conflict report ConfigMap %s: %w", old.Name, err)

@@ -75,7 +75,7 @@ func (h *harness) reportConflicts(t *testing.T, cc *ccv1.ContactConversion, tota
 	patch := &ccv1.ContactConversion{TypeMeta: metav1.TypeMeta{APIVersion: ccv1.GroupVersion.String(), Kind: "ContactConversion"},
 		ObjectMeta: metav1.ObjectMeta{Namespace: cc.Namespace, Name: cc.Name}}
 	patch.Status.Conflicts = &ccv1.ConflictsStatus{Total: total, Unresolved: unresolved,
-		ReportSecret: desired.ConflictsSecretName(cc)}
+		ReportSecret: cc.ConflictsSecretName()}
 	if unresolved > 0 {
 		patch.Status.Conflicts.Sample = []ccv1.ConflictSample{{Key: "j•••@example.be", Field: "firstName", Values: 2}}
 	}

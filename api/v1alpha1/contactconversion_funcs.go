@@ -1,7 +1,11 @@
 package v1alpha1
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	apivalidation "k8s.io/apimachinery/pkg/api/validation"
@@ -162,4 +166,39 @@ func ValidatePodMetadata(labels, annotations map[string]string, labelsPath, anno
 	errs := metav1validation.ValidateLabels(labels, labelsPath)
 	errs = append(errs, apivalidation.ValidateAnnotations(annotations, annotationsPath)...)
 	return errs.ToAggregate()
+}
+
+// ConflictsSecretName names the Secret holding the conflict report
+// (conflicts.csv): it holds personal data, so it is a Secret.
+func (cc *ContactConversion) ConflictsSecretName() string {
+	return trimName(cc.Name, 253-len("-conflicts")) + "-conflicts"
+}
+
+// InventoryConfigMapName names the ConfigMap holding the inventory: counts
+// and names, no personal data.
+func (cc *ContactConversion) InventoryConfigMapName() string {
+	return trimName(cc.Name, 253-len("-inventory")) + "-inventory"
+}
+
+func trimName(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return strings.TrimRight(s[:n], "-.")
+}
+
+// RunHash identifies the parts of a spec that change a merge's result.
+// Pausing, windows and Job tuning are left out, so changing them never
+// replaces a running Job.
+func (s *ContactConversionSpec) RunHash() string {
+	relevant := s.DeepCopy()
+	relevant.Suspend = false
+	relevant.Schedule = ScheduleSpec{}
+	relevant.Job = JobSpec{}
+	data, err := json.Marshal(relevant)
+	if err != nil {
+		panic(err) // a spec always marshals
+	}
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:])[:16]
 }

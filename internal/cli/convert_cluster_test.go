@@ -132,7 +132,7 @@ func checkClusterRun(t *testing.T, c client.Client, cc *ccv1.ContactConversion, 
 	// The inventory: the lists, where they came from, the counts; no
 	// address.
 	var cm corev1.ConfigMap
-	must(c.Get(ctx, client.ObjectKey{Namespace: ns, Name: desired.InventoryConfigMapName(cc)}, &cm))
+	must(c.Get(ctx, client.ObjectKey{Namespace: ns, Name: cc.InventoryConfigMapName()}, &cm))
 	var inv inventory.Document
 	must(json.Unmarshal([]byte(cm.Data["inventory.json"]), &inv))
 	if inv.Contacts != 10 || len(inv.Sources) != 5 || inv.Sources[0].Origin != "file salon-x-2018.csv in ConfigMap acme-lists" ||

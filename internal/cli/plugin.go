@@ -30,7 +30,6 @@ import (
 	ccv1 "github.com/contactconverter/contact-converter/api/v1alpha1"
 	"github.com/contactconverter/contact-converter/internal/contactsctl"
 	"github.com/contactconverter/contact-converter/internal/csvsafe"
-	"github.com/contactconverter/contact-converter/internal/desired"
 	"github.com/contactconverter/contact-converter/internal/inventory"
 	"github.com/contactconverter/contact-converter/internal/kubescheme"
 )
@@ -219,7 +218,7 @@ func related(ctx context.Context, c client.Client, cc *ccv1.ContactConversion) (
 		}
 	}
 	cm := &corev1.ConfigMap{}
-	switch err := c.Get(ctx, types.NamespacedName{Namespace: cc.Namespace, Name: desired.InventoryConfigMapName(cc)}, cm); {
+	switch err := c.Get(ctx, types.NamespacedName{Namespace: cc.Namespace, Name: cc.InventoryConfigMapName()}, cm); {
 	case err == nil && cm.Data["inventory.json"] != "":
 		var doc inventory.Document
 		if json.Unmarshal([]byte(cm.Data["inventory.json"]), &doc) == nil {
@@ -425,7 +424,7 @@ func (o *pluginOptions) inventoryCommand() *cobra.Command {
 				return err
 			}
 			cm := &corev1.ConfigMap{}
-			if err := c.Get(ctx, types.NamespacedName{Namespace: ns, Name: desired.InventoryConfigMapName(cc)}, cm); err != nil && !apierrors.IsNotFound(err) {
+			if err := c.Get(ctx, types.NamespacedName{Namespace: ns, Name: cc.InventoryConfigMapName()}, cm); err != nil && !apierrors.IsNotFound(err) {
 				return err
 			}
 			raw := cm.Data["inventory.json"]

@@ -55,7 +55,7 @@ func ConversionJob(cc *ccv1.ContactConversion, env JobEnv, runRequest string) *b
 	spec := &cc.Spec
 	labels := ConversionLabels(cc)
 	labels[LabelGeneration] = strconv.FormatInt(cc.Generation, 10)
-	labels[LabelSpecHash] = RunSpecHash(&cc.Spec)
+	labels[LabelSpecHash] = cc.Spec.RunHash()
 	annotations := map[string]string{}
 	if runRequest != "" {
 		annotations[AnnotationRunRequest] = runRequest

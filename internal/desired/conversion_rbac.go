@@ -41,9 +41,9 @@ func ConverterRole(cc *ccv1.ContactConversion) *rbacv1.Role {
 		{APIGroups: []string{ccv1.GroupVersion.Group}, Resources: []string{"contactconversions/status"},
 			ResourceNames: []string{cc.Name}, Verbs: []string{"get", "patch"}},
 		{APIGroups: []string{""}, Resources: []string{"secrets"},
-			ResourceNames: []string{ConflictsSecretName(cc)}, Verbs: []string{"get", "patch", "update"}},
+			ResourceNames: []string{cc.ConflictsSecretName()}, Verbs: []string{"get", "patch", "update"}},
 		{APIGroups: []string{""}, Resources: []string{"configmaps"},
-			ResourceNames: []string{InventoryConfigMapName(cc)}, Verbs: []string{"get", "patch", "update"}},
+			ResourceNames: []string{cc.InventoryConfigMapName()}, Verbs: []string{"get", "patch", "update"}},
 	}
 	if names := uniqueSorted(configMaps); len(names) > 0 {
 		rules = append(rules, rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"configmaps"},
@@ -73,7 +73,7 @@ func ConverterRoleBinding(cc *ccv1.ContactConversion) *rbacv1.RoleBinding {
 // a Secret, since it holds contacts' keys and values.
 func ConflictsSecret(cc *ccv1.ContactConversion) *corev1.Secret {
 	return &corev1.Secret{ObjectMeta: metav1.ObjectMeta{
-		Name: ConflictsSecretName(cc), Namespace: cc.Namespace, Labels: ConversionLabels(cc),
+		Name: cc.ConflictsSecretName(), Namespace: cc.Namespace, Labels: ConversionLabels(cc),
 	}, Type: corev1.SecretTypeOpaque}
 }
 
@@ -82,7 +82,7 @@ func ConflictsSecret(cc *ccv1.ContactConversion) *corev1.Secret {
 // conversion may read it.
 func InventoryConfigMap(cc *ccv1.ContactConversion) *corev1.ConfigMap {
 	return &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{
-		Name: InventoryConfigMapName(cc), Namespace: cc.Namespace, Labels: ConversionLabels(cc),
+		Name: cc.InventoryConfigMapName(), Namespace: cc.Namespace, Labels: ConversionLabels(cc),
 	}}
 }
 

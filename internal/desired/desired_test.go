@@ -171,19 +171,19 @@ func TestConverterRoleReadsOnlyWhatTheSpecNames(t *testing.T) {
 }
 
 func TestRunSpecHashIgnoresPauseAndWindows(t *testing.T) {
-	base := RunSpecHash(&conversion().Spec)
+	base := conversion().Spec.RunHash()
 	same := conversion(func(c *ccv1.ContactConversion) {
 		c.Spec.Suspend = true
 		c.Spec.Schedule.TimeZone = "Europe/Brussels"
 		c.Spec.Job.BackoffLimit = ptr.To[int32](9)
 	})
-	if RunSpecHash(&same.Spec) != base {
+	if same.Spec.RunHash() != base {
 		t.Error("suspend, schedule or job tuning changed the run hash")
 	}
 	changed := conversion(func(c *ccv1.ContactConversion) {
 		c.Spec.Conflicts.Resolutions = []ccv1.Resolution{{Key: "a@b.be", Field: "firstName", Value: "A"}}
 	})
-	if RunSpecHash(&changed.Spec) == base {
+	if changed.Spec.RunHash() == base {
 		t.Error("a resolution did not change the run hash")
 	}
 }

@@ -5,7 +5,6 @@ package desired
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"strconv"
 	"strings"
 
@@ -50,17 +49,6 @@ func ConverterName(cc *ccv1.ContactConversion) string {
 	return truncate(cc.Name, 63-len("-converter")) + "-converter"
 }
 
-// ConflictsSecretName names the Secret holding the conflict report.
-func ConflictsSecretName(cc *ccv1.ContactConversion) string {
-	return truncate(cc.Name, 253-len("-conflicts")) + "-conflicts"
-}
-
-// InventoryConfigMapName names the ConfigMap holding the inventory: counts
-// and names, no personal data.
-func InventoryConfigMapName(cc *ccv1.ContactConversion) string {
-	return truncate(cc.Name, 253-len("-inventory")) + "-inventory"
-}
-
 func truncate(s string, n int) string {
 	if len(s) <= n {
 		return s
@@ -70,19 +58,3 @@ func truncate(s string, n int) string {
 
 // LabelSpecHash marks a Job with the merge-relevant spec it runs.
 const LabelSpecHash = "contacts.contactconverter.io/spec-hash"
-
-// RunSpecHash identifies the parts of a spec that change a merge's result.
-// Pausing, windows and Job tuning are left out, so changing them never
-// replaces a running Job.
-func RunSpecHash(spec *ccv1.ContactConversionSpec) string {
-	relevant := spec.DeepCopy()
-	relevant.Suspend = false
-	relevant.Schedule = ccv1.ScheduleSpec{}
-	relevant.Job = ccv1.JobSpec{}
-	data, err := json.Marshal(relevant)
-	if err != nil {
-		panic(err) // a spec always marshals
-	}
-	sum := sha256.Sum256(data)
-	return hex.EncodeToString(sum[:])[:16]
-}

@@ -20,7 +20,6 @@ import (
 	"time"
 
 	ccv1 "github.com/contactconverter/contact-converter/api/v1alpha1"
-	"github.com/contactconverter/contact-converter/internal/desired"
 	"github.com/contactconverter/contact-converter/internal/merge"
 	"github.com/contactconverter/contact-converter/internal/normalize"
 	"github.com/contactconverter/contact-converter/internal/source"
@@ -184,7 +183,7 @@ func (r *runner) run(ctx context.Context) error {
 	// in it: each partition write applies them as they stand then.
 	key := sha256.New()
 	// Shards of one run share the key: their partitions never overlap.
-	fmt.Fprintf(key, "%s|%d|%d\n", desired.RunSpecHash(spec), r.o.Partitions, r.o.Shards)
+	fmt.Fprintf(key, "%s|%d|%d\n", spec.RunHash(), r.o.Partitions, r.o.Shards)
 	for _, h := range r.sourceHashes {
 		key.Write(h.Sum(nil))
 	}

@@ -22,7 +22,6 @@ import (
 
 	ccv1 "github.com/contactconverter/contact-converter/api/v1alpha1"
 	"github.com/contactconverter/contact-converter/internal/csvsafe"
-	"github.com/contactconverter/contact-converter/internal/desired"
 	"github.com/contactconverter/contact-converter/internal/engine"
 	"github.com/contactconverter/contact-converter/internal/inventory"
 	"github.com/contactconverter/contact-converter/internal/mask"
@@ -128,7 +127,7 @@ func progressOf(p engine.Progress) *ccv1.Progress {
 // Final writes the run's totals, a sample of unresolved conflicts and the
 // full conflict report.
 func (r *Reporter) Final(ctx context.Context, rep *engine.Report, st store.Store) error {
-	name := desired.ConflictsSecretName(r.CC)
+	name := r.CC.ConflictsSecretName()
 	sample, data, err := conflictReport(ctx, st, rep)
 	if err != nil {
 		return err
@@ -163,7 +162,7 @@ func (r *Reporter) writeInventory(ctx context.Context, rep *engine.Report, st st
 	if err != nil {
 		return err
 	}
-	name := desired.InventoryConfigMapName(r.CC)
+	name := r.CC.InventoryConfigMapName()
 	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: r.CC.Namespace, Name: name}}
 	patch := client.MergeFrom(cm.DeepCopy())
 	cm.Data = map[string]string{"inventory.json": string(data)}
