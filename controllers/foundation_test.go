@@ -89,7 +89,7 @@ func TestValidationReconcile(t *testing.T) {
 	t.Run("a preference center rolls out, or is Stalled on a missing TLS secret", func(t *testing.T) {
 		pc := makeCenter(ns, "prefs").obj()
 		h.create(t, pc)
-		h.waitCondition(t, pc, ccv1.ConditionReconciling, metav1.ConditionTrue, reasonRollingOut)
+		h.waitCondition(t, pc, ccv1.ConditionReconciling, metav1.ConditionTrue, ccv1.ReasonRollingOut)
 
 		bad := makeCenter(ns, "prefs-tls").ingressTLS("prefs.acme.example", "prefs-tls").obj()
 		h.create(t, bad)

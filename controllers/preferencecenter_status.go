@@ -12,12 +12,6 @@ import (
 	"github.com/contactconverter/contact-converter/internal/desired"
 )
 
-// Reasons of a preference center's conditions.
-const (
-	reasonAvailable  = "Available"
-	reasonRollingOut = "RollingOut"
-)
-
 // conditionMaintenance was set by an earlier version, which held changes
 // back while a conversion ran; changes now always apply at once.
 const conditionMaintenance = "Maintenance"
@@ -33,9 +27,9 @@ func (r *PreferenceCenterReconciler) setStatus(pc *ccv1.PreferenceCenter, applie
 	st := applied.Status
 	switch {
 	case st.ObservedGeneration >= applied.Generation && st.UpdatedReplicas >= want && st.AvailableReplicas >= want && deploymentAvailable(applied):
-		conds.Ready(reasonAvailable, fmt.Sprintf("%d/%d replicas ready at %s", st.ReadyReplicas, want, pc.Status.URL))
+		conds.Ready(ccv1.ReasonAvailable, fmt.Sprintf("%d/%d replicas ready at %s", st.ReadyReplicas, want, pc.Status.URL))
 	default:
-		conds.Reconciling(reasonRollingOut, fmt.Sprintf("Deployment %s: %d/%d replicas updated and available", desired.PreferenceCenterName(pc), min(st.UpdatedReplicas, st.AvailableReplicas), want))
+		conds.Reconciling(ccv1.ReasonRollingOut, fmt.Sprintf("Deployment %s: %d/%d replicas updated and available", desired.PreferenceCenterName(pc), min(st.UpdatedReplicas, st.AvailableReplicas), want))
 	}
 
 	meta.RemoveStatusCondition(&pc.Status.Conditions, conditionMaintenance)

@@ -124,14 +124,14 @@ func TestPreferenceCenterObjects(t *testing.T) {
 		np.Spec.Ingress[0].From[0].NamespaceSelector.MatchLabels[corev1.LabelMetadataName] != testNetwork.IngressNamespace {
 		t.Errorf("NetworkPolicy (-want +got):\n%s", diff)
 	}
-	h.waitCondition(t, pc, ccv1.ConditionReconciling, metav1.ConditionTrue, reasonRollingOut)
+	h.waitCondition(t, pc, ccv1.ConditionReconciling, metav1.ConditionTrue, ccv1.ReasonRollingOut)
 	if pc.Status.URL != "https://prefs.acme.example" {
 		t.Errorf("status.url = %q", pc.Status.URL)
 	}
 
 	// Available Deployment: Ready.
 	h.markAvailable(t, d)
-	h.waitCondition(t, pc, ccv1.ConditionReady, metav1.ConditionTrue, reasonAvailable)
+	h.waitCondition(t, pc, ccv1.ConditionReady, metav1.ConditionTrue, ccv1.ReasonAvailable)
 	if pc.Status.ReadyReplicas != 2 || meta.FindStatusCondition(pc.Status.Conditions, ccv1.ConditionReconciling) != nil {
 		t.Errorf("status = %+v", pc.Status)
 	}
@@ -226,7 +226,7 @@ func TestPreferenceCenterStallsOnMissingDatabaseSecret(t *testing.T) {
 		t.Errorf("a Deployment was made for a database it cannot reach: %v", err)
 	}
 	h.create(t, secret(ns, "acme-db", map[string]string{"uri": "postgres://acme@db/acme"}))
-	h.waitCondition(t, pc, ccv1.ConditionReconciling, metav1.ConditionTrue, reasonRollingOut)
+	h.waitCondition(t, pc, ccv1.ConditionReconciling, metav1.ConditionTrue, ccv1.ReasonRollingOut)
 	if meta.FindStatusCondition(pc.Status.Conditions, ccv1.ConditionStalled) != nil {
 		t.Error("Stalled stays after the fix")
 	}

@@ -15,3 +15,12 @@ func (s *PreferenceCenterSpec) References() []Reference {
 	}
 	return refs
 }
+
+// Reasons of a PreferenceCenter's conditions (ReasonInvalidSpec and the
+// reference reasons are shared with ContactConversion).
+const (
+	// ReasonAvailable: every replica is updated and ready.
+	ReasonAvailable = "Available"
+	// ReasonRollingOut: the Deployment is rolling out or scaling.
+	ReasonRollingOut = "RollingOut"
+)
