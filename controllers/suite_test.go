@@ -53,18 +53,7 @@ func startHarnessWithCap(t *testing.T, maxConcurrent int) *harness {
 		t.Fatal(err)
 	}
 	clk := clocktesting.NewFakeClock(time.Date(2026, 11, 2, 16, 0, 0, 0, time.UTC))
-	if err := (&ContactConversionReconciler{
-		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Metadata: mgr.GetCache(),
-		Recorder: mgr.GetEventRecorder("contactconversion-controller"),
-		Clock:    clk, Image: "contact-converter:test", MaxConcurrent: maxConcurrent,
-	}).SetupWithManager(ctx, mgr); err != nil {
-		t.Fatal(err)
-	}
-	if err := (&PreferenceCenterReconciler{
-		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Metadata: mgr.GetCache(),
-		Recorder: mgr.GetEventRecorder("preferencecenter-controller"),
-		Clock:    clk, Image: "contact-converter:test", Network: testNetwork,
-	}).SetupWithManager(ctx, mgr); err != nil {
+	if err := Setup(ctx, mgr, Options{Clock: clk, Image: "contact-converter:test", MaxConcurrent: maxConcurrent, Network: testNetwork}); err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan struct{})

@@ -108,27 +108,10 @@ func runManager(cmd *cobra.Command, o managerOptions) error {
 		return fmt.Errorf("creating the manager: %w", err)
 	}
 	clk := clock.RealClock{}
-	if err := (&controllers.ContactConversionReconciler{
-		Client:        mgr.GetClient(),
-		APIReader:     mgr.GetAPIReader(),
-		Metadata:      mgr.GetCache(),
-		Recorder:      mgr.GetEventRecorder("contactconversion-controller"),
-		Clock:         clk,
-		Image:         o.image,
-		AllowURLCIDRs: o.allowURLCIDRs,
-		MaxConcurrent: o.maxConversions,
-	}).SetupWithManager(cmd.Context(), mgr); err != nil {
-		return fmt.Errorf("setting up the ContactConversion controller: %w", err)
-	}
-	if err := (&controllers.PreferenceCenterReconciler{
-		Client:    mgr.GetClient(),
-		APIReader: mgr.GetAPIReader(), Metadata: mgr.GetCache(),
-		Recorder: mgr.GetEventRecorder("preferencecenter-controller"),
-		Clock:    clk,
-		Image:    o.image,
-		Network:  o.network,
-	}).SetupWithManager(cmd.Context(), mgr); err != nil {
-		return fmt.Errorf("setting up the PreferenceCenter controller: %w", err)
+	if err := controllers.Setup(cmd.Context(), mgr, controllers.Options{
+		Clock: clk, Image: o.image, AllowURLCIDRs: o.allowURLCIDRs, MaxConcurrent: o.maxConversions, Network: o.network,
+	}); err != nil {
+		return err
 	}
 	if err := metrics.Registry.Register(objectmetrics.NewCollector(controllers.ObjectLister{Reader: mgr.GetCache()}, clk.Now)); err != nil {
 		return fmt.Errorf("registering the conversion metrics: %w", err)
