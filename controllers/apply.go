@@ -3,7 +3,6 @@ package controllers
 import (
 	"context"
 	"fmt"
-	"reflect"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -39,11 +38,6 @@ func applyOwned(ctx context.Context, c client.Client, owner, obj client.Object) 
 		return fmt.Errorf("applying %s %s: %w", gvk.Kind, obj.GetName(), err)
 	}
 	return nil
-}
-
-// isNil tells an absent object, which a builder returns as a typed nil.
-func isNil(obj client.Object) bool {
-	return obj == nil || reflect.ValueOf(obj).IsNil()
 }
 
 // deleteIfPresent removes an object the spec no longer calls for.

@@ -25,11 +25,17 @@ import (
 // ensureConverterObjects keeps the Jobs' ServiceAccount, Role and
 // RoleBinding in place, owned by the conversion.
 func (r *ContactConversionReconciler) ensureConverterObjects(ctx context.Context, cc *ccv1.ContactConversion) error {
-	for _, obj := range []client.Object{desired.ConverterServiceAccount(cc), desired.ConverterRole(cc), desired.ConverterRoleBinding(cc)} {
-		if isNil(obj) {
-			continue // the spec names its own ServiceAccount
+	sa, withSA := desired.ConverterServiceAccount(cc)
+	role, withRole := desired.ConverterRole(cc)
+	binding, withBinding := desired.ConverterRoleBinding(cc)
+	for _, o := range []struct {
+		obj    client.Object
+		wanted bool
+	}{{sa, withSA}, {role, withRole}, {binding, withBinding}} {
+		if !o.wanted {
+			continue // the spec names its own ServiceAccount, which the user manages
 		}
-		if err := applyOwned(ctx, r.Client, cc, obj); err != nil {
+		if err := applyOwned(ctx, r.Client, cc, o.obj); err != nil {
 			return err
 		}
 	}

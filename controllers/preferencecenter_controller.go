@@ -131,26 +131,21 @@ func (r *PreferenceCenterReconciler) ensureObjects(ctx context.Context, pc *ccv1
 	}
 	deployment := desired.PreferenceCenterDeployment(pc, r.Image, desired.ConfigHash(cm, versions...))
 	wanted := []client.Object{cm, desired.PreferenceCenterServiceAccount(pc), deployment, desired.PreferenceCenterService(pc)}
-	name := desired.PreferenceCenterName(pc)
-	meta := metav1.ObjectMeta{Name: name, Namespace: pc.Namespace}
-	var stale []client.Object
-	optional := []struct {
-		obj   client.Object
-		empty client.Object
-	}{
-		// The pods read nothing from the API any more: the Role and
-		// RoleBinding an earlier version made are deleted.
-		{nil, &rbacv1.Role{ObjectMeta: meta}},
-		{nil, &rbacv1.RoleBinding{ObjectMeta: meta}},
-		{desired.PreferenceCenterIngress(pc), &networkingv1.Ingress{ObjectMeta: meta}},
-		{desired.PreferenceCenterPDB(pc), &policyv1.PodDisruptionBudget{ObjectMeta: meta}},
-		{desired.PreferenceCenterNetworkPolicy(pc, r.Network), &networkingv1.NetworkPolicy{ObjectMeta: meta}},
-	}
-	for _, o := range optional {
-		if isNil(o.obj) {
-			stale = append(stale, o.empty)
-		} else {
+	ingress, withIngress := desired.PreferenceCenterIngress(pc)
+	pdb, withPDB := desired.PreferenceCenterPDB(pc)
+	policy, withPolicy := desired.PreferenceCenterNetworkPolicy(pc, r.Network)
+	// The pods read nothing from the API any more: the Role and RoleBinding
+	// an earlier version made are deleted.
+	meta := metav1.ObjectMeta{Name: desired.PreferenceCenterName(pc), Namespace: pc.Namespace}
+	stale := []client.Object{&rbacv1.Role{ObjectMeta: meta}, &rbacv1.RoleBinding{ObjectMeta: meta}}
+	for _, o := range []struct {
+		obj    client.Object
+		wanted bool
+	}{{ingress, withIngress}, {pdb, withPDB}, {policy, withPolicy}} {
+		if o.wanted {
 			wanted = append(wanted, o.obj)
+		} else {
+			stale = append(stale, o.obj)
 		}
 	}
 	for _, obj := range wanted {

@@ -120,7 +120,8 @@ func TestPreferenceCenterObjects(t *testing.T) {
 	// the metrics port the monitoring namespace.
 	np := &networkingv1.NetworkPolicy{ObjectMeta: obj}
 	h.waitObject(t, np, nil)
-	if diff := cmp.Diff(desired.PreferenceCenterNetworkPolicy(pc, testNetwork).Spec, np.Spec); diff != "" || len(np.Spec.Ingress) != 2 ||
+	wantPolicy, _ := desired.PreferenceCenterNetworkPolicy(pc, testNetwork)
+	if diff := cmp.Diff(wantPolicy.Spec, np.Spec); diff != "" || len(np.Spec.Ingress) != 2 ||
 		np.Spec.Ingress[0].From[0].NamespaceSelector.MatchLabels[corev1.LabelMetadataName] != testNetwork.IngressNamespace {
 		t.Errorf("NetworkPolicy (-want +got):\n%s", diff)
 	}

@@ -10,21 +10,18 @@ import (
 	ccv1 "github.com/contactconverter/contact-converter/api/v1alpha1"
 )
 
-// ConverterServiceAccount is the identity of a conversion's Jobs, or nil when
-// spec.job.serviceAccountName names one the user manages.
-func ConverterServiceAccount(cc *ccv1.ContactConversion) *corev1.ServiceAccount {
-	if cc.Spec.Job.ServiceAccountName != "" {
-		return nil
-	}
-	return &corev1.ServiceAccount{ObjectMeta: converterMeta(cc)}
+// ConverterServiceAccount is the identity of a conversion's Jobs; not
+// wanted when spec.job.serviceAccountName names one the user manages.
+func ConverterServiceAccount(cc *ccv1.ContactConversion) (*corev1.ServiceAccount, bool) {
+	return &corev1.ServiceAccount{ObjectMeta: converterMeta(cc)}, cc.Spec.Job.ServiceAccountName == ""
 }
 
 // ConverterRole lets a conversion's Jobs read their own ContactConversion,
 // patch its status and conflict report, and read only the Secrets and
-// ConfigMaps the spec names. Nil with a user-managed ServiceAccount.
-func ConverterRole(cc *ccv1.ContactConversion) *rbacv1.Role {
+// ConfigMaps the spec names. Not wanted with a user-managed ServiceAccount.
+func ConverterRole(cc *ccv1.ContactConversion) (*rbacv1.Role, bool) {
 	if cc.Spec.Job.ServiceAccountName != "" {
-		return nil
+		return &rbacv1.Role{ObjectMeta: converterMeta(cc)}, false
 	}
 	var secrets, configMaps []string
 	for _, ref := range cc.Spec.References() {
@@ -53,20 +50,20 @@ func ConverterRole(cc *ccv1.ContactConversion) *rbacv1.Role {
 		rules = append(rules, rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"secrets"},
 			ResourceNames: names, Verbs: []string{"get"}})
 	}
-	return &rbacv1.Role{ObjectMeta: converterMeta(cc), Rules: rules}
+	return &rbacv1.Role{ObjectMeta: converterMeta(cc), Rules: rules}, true
 }
 
 // ConverterRoleBinding binds ConverterRole to ConverterServiceAccount.
-func ConverterRoleBinding(cc *ccv1.ContactConversion) *rbacv1.RoleBinding {
+func ConverterRoleBinding(cc *ccv1.ContactConversion) (*rbacv1.RoleBinding, bool) {
 	if cc.Spec.Job.ServiceAccountName != "" {
-		return nil
+		return &rbacv1.RoleBinding{ObjectMeta: converterMeta(cc)}, false
 	}
 	name := ConverterName(cc)
 	return &rbacv1.RoleBinding{
 		ObjectMeta: converterMeta(cc),
 		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: name},
 		Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: name, Namespace: cc.Namespace}},
-	}
+	}, true
 }
 
 // ConflictsSecret is the (initially empty) conflict report the Jobs fill:

@@ -275,14 +275,15 @@ func PreferenceCenterService(pc *ccv1.PreferenceCenter) *corev1.Service {
 	}
 }
 
-// PreferenceCenterIngress exposes the page on its host, or is nil.
-func PreferenceCenterIngress(pc *ccv1.PreferenceCenter) *networkingv1.Ingress {
-	in := pc.Spec.Ingress
-	if in == nil {
-		return nil
-	}
+// PreferenceCenterIngress exposes the page on its host; wanted with
+// spec.ingress.
+func PreferenceCenterIngress(pc *ccv1.PreferenceCenter) (*networkingv1.Ingress, bool) {
 	name := PreferenceCenterName(pc)
 	meta := preferenceCenterMeta(pc, name)
+	in := pc.Spec.Ingress
+	if in == nil {
+		return &networkingv1.Ingress{ObjectMeta: meta}, false
+	}
 	meta.Annotations = maps.Clone(in.Annotations)
 	ing := &networkingv1.Ingress{
 		ObjectMeta: meta,
@@ -301,7 +302,7 @@ func PreferenceCenterIngress(pc *ccv1.PreferenceCenter) *networkingv1.Ingress {
 	if in.TLSSecretName != "" {
 		ing.Spec.TLS = []networkingv1.IngressTLS{{Hosts: []string{in.Host}, SecretName: in.TLSSecretName}}
 	}
-	return ing
+	return ing, true
 }
 
 // NetworkEnv is what the operator's flags say about the cluster's network.
@@ -314,12 +315,12 @@ type NetworkEnv struct {
 
 // PreferenceCenterNetworkPolicy admits the page's port from the peers the
 // spec names (default: the Ingress controller's namespace and the page's
-// own) and its metrics port from the monitoring namespace; nil when
+// own) and its metrics port from the monitoring namespace; not wanted when
 // spec.networkPolicy.enabled is false.
-func PreferenceCenterNetworkPolicy(pc *ccv1.PreferenceCenter, env NetworkEnv) *networkingv1.NetworkPolicy {
+func PreferenceCenterNetworkPolicy(pc *ccv1.PreferenceCenter, env NetworkEnv) (*networkingv1.NetworkPolicy, bool) {
 	spec := &pc.Spec.NetworkPolicy
 	if !ptr.Deref(spec.Enabled, true) {
-		return nil
+		return &networkingv1.NetworkPolicy{ObjectMeta: preferenceCenterMeta(pc, PreferenceCenterName(pc))}, false
 	}
 	inNamespace := func(ns string) networkingv1.NetworkPolicyPeer {
 		return networkingv1.NetworkPolicyPeer{NamespaceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{corev1.LabelMetadataName: ns}}}
@@ -345,22 +346,19 @@ func PreferenceCenterNetworkPolicy(pc *ccv1.PreferenceCenter, env NetworkEnv) *n
 			PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeIngress},
 			Ingress:     rules,
 		},
-	}
+	}, true
 }
 
 // PreferenceCenterPDB keeps one pod up through voluntary disruptions when
-// there are several, or is nil.
-func PreferenceCenterPDB(pc *ccv1.PreferenceCenter) *policyv1.PodDisruptionBudget {
-	if ptr.Deref(pc.Spec.Replicas, 1) < 2 {
-		return nil
-	}
+// there are several.
+func PreferenceCenterPDB(pc *ccv1.PreferenceCenter) (*policyv1.PodDisruptionBudget, bool) {
 	return &policyv1.PodDisruptionBudget{
 		ObjectMeta: preferenceCenterMeta(pc, PreferenceCenterName(pc)),
 		Spec: policyv1.PodDisruptionBudgetSpec{
 			MinAvailable: ptr.To(intstr.FromInt32(1)),
 			Selector:     &metav1.LabelSelector{MatchLabels: preferenceCenterSelector(pc)},
 		},
-	}
+	}, ptr.Deref(pc.Spec.Replicas, 1) >= 2
 }
 
 // PreferenceCenterServiceAccount is the pods' identity.

@@ -46,7 +46,9 @@ func TestPreferenceCenterObjects(t *testing.T) {
 			if c.Env[1].Name != "DATABASE_URL" || c.Env[1].ValueFrom.SecretKeyRef.Name != "acme-db" || c.Env[1].ValueFrom.SecretKeyRef.Key != "uri" {
 				t.Errorf("database env = %+v", c.Env)
 			}
-			if PreferenceCenterPDB(pc) != nil || PreferenceCenterIngress(pc) != nil {
+			_, withPDB := PreferenceCenterPDB(pc)
+			_, withIngress := PreferenceCenterIngress(pc)
+			if withPDB || withIngress {
 				t.Error("a PDB or Ingress for one replica without ingress")
 			}
 			if got := PreferenceCenterURL(pc); got != "http://acme-preference-center.tenant-a.svc" {
@@ -68,11 +70,11 @@ func TestPreferenceCenterObjects(t *testing.T) {
 			if !slices.Contains(c.Args, "sqlite:"+SQLiteDir+"/contacts.db") || *d.Spec.Replicas != 3 {
 				t.Errorf("args %v replicas %d", c.Args, *d.Spec.Replicas)
 			}
-			if pdb := PreferenceCenterPDB(pc); pdb == nil || pdb.Spec.MinAvailable.IntValue() != 1 {
+			if pdb, wanted := PreferenceCenterPDB(pc); !wanted || pdb.Spec.MinAvailable.IntValue() != 1 {
 				t.Error("no PDB for three replicas")
 			}
-			ing := PreferenceCenterIngress(pc)
-			if ing == nil || *ing.Spec.IngressClassName != "nginx" || ing.Spec.TLS[0].SecretName != "prefs-tls" {
+			ing, wanted := PreferenceCenterIngress(pc)
+			if !wanted || *ing.Spec.IngressClassName != "nginx" || ing.Spec.TLS[0].SecretName != "prefs-tls" {
 				t.Errorf("ingress = %+v", ing)
 			}
 			if got := PreferenceCenterURL(pc); got != "https://prefs.acme.example" {
@@ -196,7 +198,7 @@ func TestPreferenceCenterPodKnobs(t *testing.T) {
 	if spec.Annotations["a"] != "1" || spec.Annotations[AnnotationConfigHash] != "abc" || spec.Labels["team"] != "mail" || spec.Labels[LabelPreferenceCenter] != "acme" {
 		t.Errorf("pod metadata: annotations %v labels %v", spec.Annotations, spec.Labels)
 	}
-	if ing := PreferenceCenterIngress(pc); ing.Annotations["cert-manager.io/cluster-issuer"] != "letsencrypt" {
+	if ing, _ := PreferenceCenterIngress(pc); ing.Annotations["cert-manager.io/cluster-issuer"] != "letsencrypt" {
 		t.Errorf("ingress annotations %v", ing.Annotations)
 	}
 }
@@ -221,8 +223,8 @@ func TestPreferenceCenterNetworkPolicy(t *testing.T) {
 			{Ports: port("metrics"), From: []networkingv1.NetworkPolicyPeer{inNamespace("monitoring")}},
 		},
 	}
-	np := PreferenceCenterNetworkPolicy(pc, env)
-	if np == nil {
+	np, wanted := PreferenceCenterNetworkPolicy(pc, env)
+	if !wanted {
 		t.Fatal("no NetworkPolicy by default")
 	}
 	if diff := cmp.Diff(want, np.Spec); diff != "" {
@@ -231,11 +233,12 @@ func TestPreferenceCenterNetworkPolicy(t *testing.T) {
 	mailer := networkingv1.NetworkPolicyPeer{PodSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "mailer"}}}
 	pc.Spec.NetworkPolicy.From = []networkingv1.NetworkPolicyPeer{mailer}
 	want.Ingress[0].From = []networkingv1.NetworkPolicyPeer{mailer}
-	if diff := cmp.Diff(want, PreferenceCenterNetworkPolicy(pc, env).Spec); diff != "" {
+	if np, _ = PreferenceCenterNetworkPolicy(pc, env); !cmp.Equal(want, np.Spec) {
+		diff := cmp.Diff(want, np.Spec)
 		t.Errorf("named peers (-want +got):\n%s", diff)
 	}
 	pc.Spec.NetworkPolicy.Enabled = ptr.To(false)
-	if PreferenceCenterNetworkPolicy(pc, env) != nil {
+	if np, wanted := PreferenceCenterNetworkPolicy(pc, env); wanted || np.Name != "acme-preference-center" {
 		t.Error("a NetworkPolicy though spec.networkPolicy.enabled is false")
 	}
 }
