@@ -10,6 +10,10 @@ HELM           ?= $(BIN)/helm
 HELM_VERSION   ?= v3.22.0
 GOLANGCI_LINT_VERSION ?= v2.15.0
 GOLANGCI_LINT  ?= $(BIN)/golangci-lint-$(GOLANGCI_LINT_VERSION)
+CRD_REF_DOCS_VERSION ?= v0.3.0
+CRD_REF_DOCS   ?= $(BIN)/crd-ref-docs-$(CRD_REF_DOCS_VERSION)
+HELM_DOCS_VERSION ?= v1.14.2
+HELM_DOCS      ?= $(BIN)/helm-docs-$(HELM_DOCS_VERSION)
 GOTEST_FLAGS   ?= -timeout 60m
 export PATH := $(BIN):$(PATH)
 
@@ -46,12 +50,14 @@ lint: $(GOLANGCI_LINT) ## Run golangci-lint (.golangci.yml: govet, staticcheck, 
 ##@ Generated code
 
 .PHONY: manifests
-manifests: $(CONTROLLER_GEN) ## Generate CRDs and RBAC from the API markers, and sync them into the Helm chart.
+manifests: $(CONTROLLER_GEN) $(CRD_REF_DOCS) $(HELM_DOCS) ## Generate CRDs, RBAC, the chart's copies, docs/api.md and the chart's README.
 	@echo ">> generating CRDs and RBAC"
 	$(CONTROLLER_GEN) rbac:roleName=manager-role crd paths=./api/... paths=./controllers/... \
 		output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac
 	hack/sync-chart.sh
 	go run ./hack/argocd-cm
+	$(CRD_REF_DOCS) --source-path=./api/v1alpha1 --config=hack/crd-ref-docs.yaml --renderer=markdown --output-path=docs/api.md >/dev/null 2>&1
+	$(HELM_DOCS) --log-level=warning --chart-search-root charts --template-files README.md.gotmpl
 
 .PHONY: generate
 generate: $(CONTROLLER_GEN) ## Generate the DeepCopy methods.
@@ -75,6 +81,14 @@ $(HELM):
 $(GOLANGCI_LINT):
 	@echo ">> building golangci-lint $(GOLANGCI_LINT_VERSION) from its Go module (about 5 minutes the first time)"
 	tmp="$$(mktemp -d)" && GOBIN="$$tmp" go install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION) && mv "$$tmp/golangci-lint" $@ && rmdir "$$tmp"
+
+$(CRD_REF_DOCS):
+	@echo ">> building crd-ref-docs $(CRD_REF_DOCS_VERSION) from its Go module"
+	tmp="$$(mktemp -d)" && GOBIN="$$tmp" go install github.com/elastic/crd-ref-docs@$(CRD_REF_DOCS_VERSION) && mv "$$tmp/crd-ref-docs" $@ && rmdir "$$tmp"
+
+$(HELM_DOCS):
+	@echo ">> building helm-docs $(HELM_DOCS_VERSION) from its Go module"
+	tmp="$$(mktemp -d)" && GOBIN="$$tmp" go install github.com/norwoodj/helm-docs/cmd/helm-docs@$(HELM_DOCS_VERSION) && mv "$$tmp/helm-docs" $@ && rmdir "$$tmp"
 
 .PHONY: envtest
 envtest: ## Build kube-apiserver, kube-controller-manager, kubectl and etcd (about 10 minutes the first time).

@@ -5,7 +5,8 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 files() {
-  { find config/crd/bases charts/contact-converter/templates -type f; echo config/rbac/role.yaml; echo config/argocd/argocd-cm.yaml; find api -name 'zz_generated*.go'; } | sort
+  { find config/crd/bases charts/contact-converter/templates -type f; echo config/rbac/role.yaml; echo config/argocd/argocd-cm.yaml
+    echo docs/api.md; echo charts/contact-converter/README.md; find api -name 'zz_generated*.go'; } | sort
 }
 before="$(files | xargs sha256sum)"
 make --no-print-directory manifests generate >/dev/null
@@ -16,4 +17,4 @@ if [ "$before" != "$after" ]; then
   echo "verify-generated: review and commit them." >&2
   exit 1
 fi
-echo "verify-generated: CRDs, RBAC, chart, Argo CD patch and DeepCopy code are current"
+echo "verify-generated: CRDs, RBAC, chart, Argo CD patch, API reference, chart README and DeepCopy code are current"
