@@ -30,7 +30,7 @@ the other subcommands in Jobs and Deployments with the same image.`,
 		SilenceErrors: true,
 	}
 	root.AddCommand(newManagerCommand(), newConvertCommand(), newExportCommand(), newConflictsCommand(),
-		newPreferenceCenterCommand())
+		newPreferenceCenterCommand(), newCheckInstallCommand())
 	return root
 }
 

@@ -54,7 +54,7 @@ func TestHappyPath(t *testing.T) {
 	// Its logs, through the API server and the node, as kubectl logs reads
 	// them.
 	logs, err := c.KubectlPlugin(context.Background(), "logs", "acme", "-n", "acme")
-	if err != nil || !strings.Contains(logs, "] convert: acme/acme generation 1, shard 0 of 1") || !strings.Contains(logs, "mailchimp-unsubscribed") {
+	if err != nil || !strings.Contains(logs, `] {"time":`) || !strings.Contains(logs, `"msg":"acme/acme generation 1, shard 0 of 1"`) || !strings.Contains(logs, "mailchimp-unsubscribed") {
 		t.Errorf("kubectl contacts logs: %v\n%s", err, logs)
 	}
 	// A support bundle, with the pods' logs read through the node.
@@ -74,7 +74,7 @@ func TestHappyPath(t *testing.T) {
 			r, _ := f.Open()
 			data, _ := io.ReadAll(r)
 			r.Close()
-			if !strings.Contains(string(data), "convert: acme/acme generation 1") {
+			if !strings.Contains(string(data), `"msg":"acme/acme generation 1, shard 0 of 1"`) {
 				t.Errorf("%s in the bundle:\n%s", f.Name, data)
 			}
 		}

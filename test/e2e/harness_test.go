@@ -16,6 +16,16 @@ import (
 // startCluster runs a whole local cluster for one test, with the operator.
 func startCluster(t *testing.T) *cluster.Cluster {
 	t.Helper()
+	c := newCluster(t)
+	if err := c.StartOperator(); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// newCluster runs a whole local cluster for one test, without the operator.
+func newCluster(t *testing.T) *cluster.Cluster {
+	t.Helper()
 	work, err := os.MkdirTemp("", "e2e-")
 	if err != nil {
 		t.Fatal(err)
@@ -38,9 +48,6 @@ func startCluster(t *testing.T) *cluster.Cluster {
 		}
 		_ = os.RemoveAll(work)
 	})
-	if err := c.StartOperator(); err != nil {
-		t.Fatal(err)
-	}
 	return c
 }
 
