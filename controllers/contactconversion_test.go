@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	tw "github.com/contactconverter/contact-converter/internal/testwrap"
+
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -100,8 +102,8 @@ func TestBrusselsEvening(t *testing.T) {
 	h.create(t, configMap(ns, "lists", map[string]string{"fair.csv": "email\na@b.be\n"}))
 	h.clock.SetTime(time.Date(2026, 11, 2, 16, 0, 0, 0, brussels)) // a Monday
 
-	cc := makeConversion(ns, "acme").csvFromConfigMap("fair", "lists", "fair.csv").
-		timeZone("Europe/Brussels").window(weekdays, "19:00", "07:00").obj()
+	cc := tw.MakeConversion("acme", ns).SQLite("contacts").CSVFromConfigMap("fair", "lists", "fair.csv").
+		TimeZone("Europe/Brussels").DailyWindow(weekdays, "19:00", "07:00").Obj()
 	h.create(t, cc)
 
 	// 16:00: waiting for 19:00, no Job, Ready=True Scheduled.
@@ -237,7 +239,7 @@ func TestConflictsPendingThenResolved(t *testing.T) {
 	ns := h.namespace(t, "tenant-conflicts")
 	h.create(t, claim(ns, "contacts"))
 	h.create(t, configMap(ns, "lists", map[string]string{"fair.csv": "email\na@b.be\n"}))
-	cc := makeConversion(ns, "acme").csvFromConfigMap("fair", "lists", "fair.csv").obj()
+	cc := tw.MakeConversion("acme", ns).SQLite("contacts").CSVFromConfigMap("fair", "lists", "fair.csv").Obj()
 	h.create(t, cc)
 
 	job := h.waitJobs(t, ns, "acme", 1)
@@ -276,7 +278,7 @@ func TestSpecChangeReplacesRunningJob(t *testing.T) {
 	ns := h.namespace(t, "tenant-change")
 	h.create(t, claim(ns, "contacts"))
 	h.create(t, configMap(ns, "lists", map[string]string{"fair.csv": "email\n", "shop.csv": "email\n"}))
-	cc := makeConversion(ns, "acme").csvFromConfigMap("fair", "lists", "fair.csv").obj()
+	cc := tw.MakeConversion("acme", ns).SQLite("contacts").CSVFromConfigMap("fair", "lists", "fair.csv").Obj()
 	h.create(t, cc)
 	first := h.waitJobs(t, ns, "acme", 1)
 
@@ -305,7 +307,7 @@ func TestFailedJobStalls(t *testing.T) {
 	ns := h.namespace(t, "tenant-fail")
 	h.create(t, claim(ns, "contacts"))
 	h.create(t, configMap(ns, "lists", map[string]string{"fair.csv": "email\n"}))
-	cc := makeConversion(ns, "acme").csvFromConfigMap("fair", "lists", "fair.csv").obj()
+	cc := tw.MakeConversion("acme", ns).SQLite("contacts").CSVFromConfigMap("fair", "lists", "fair.csv").Obj()
 	h.create(t, cc)
 	job := h.waitJobs(t, ns, "acme", 1)
 
@@ -342,7 +344,7 @@ func TestConcurrencyCap(t *testing.T) {
 		ns := h.namespace(t, "tenant-cap-"+itoa(i))
 		h.create(t, claim(ns, "contacts"))
 		h.create(t, configMap(ns, "lists", map[string]string{"fair.csv": "email\n"}))
-		cc := makeConversion(ns, "acme").csvFromConfigMap("fair", "lists", "fair.csv").obj()
+		cc := tw.MakeConversion("acme", ns).SQLite("contacts").CSVFromConfigMap("fair", "lists", "fair.csv").Obj()
 		h.create(t, cc)
 		ccs = append(ccs, cc)
 	}
@@ -390,7 +392,7 @@ func TestTheCapIsFair(t *testing.T) {
 	start := func(ns, name string) *ccv1.ContactConversion {
 		h.create(t, claim(ns, "contacts-"+name))
 		h.create(t, configMap(ns, "lists-"+name, map[string]string{"fair.csv": "email\n"}))
-		cc := makeConversion(ns, name).csvFromConfigMap("fair", "lists-"+name, "fair.csv").obj()
+		cc := tw.MakeConversion(name, ns).SQLite("contacts").CSVFromConfigMap("fair", "lists-"+name, "fair.csv").Obj()
 		cc.Spec.Database.SQLite.PersistentVolumeClaim = "contacts-" + name
 		h.create(t, cc)
 		return cc

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	tw "github.com/contactconverter/contact-converter/internal/testwrap"
+
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -19,7 +21,7 @@ func TestValidationReconcile(t *testing.T) {
 	h.create(t, configMap(ns, "lists", map[string]string{"fair.csv": "email\na@b.be\n"}))
 
 	t.Run("a valid conversion without windows runs, its generation observed", func(t *testing.T) {
-		cc := makeConversion(ns, "valid").csvFromConfigMap("fair", "lists", "fair.csv").obj()
+		cc := tw.MakeConversion("valid", ns).SQLite("contacts").CSVFromConfigMap("fair", "lists", "fair.csv").Obj()
 		h.create(t, cc)
 		h.waitPhase(t, cc, ccv1.PhaseRunning)
 		if cc.Status.ObservedGeneration != cc.Generation {
@@ -31,7 +33,7 @@ func TestValidationReconcile(t *testing.T) {
 	})
 
 	t.Run("an unknown time zone stalls with InvalidSchedule and an event", func(t *testing.T) {
-		cc := makeConversion(ns, "bad-zone").csvFromConfigMap("fair", "lists", "fair.csv").timeZone("Mars/Olympus_Mons").obj()
+		cc := tw.MakeConversion("bad-zone", ns).SQLite("contacts").CSVFromConfigMap("fair", "lists", "fair.csv").TimeZone("Mars/Olympus_Mons").Obj()
 		h.create(t, cc)
 		h.waitCondition(t, cc, ccv1.ConditionStalled, metav1.ConditionTrue, ccv1.ReasonInvalidSchedule)
 		ready := meta.FindStatusCondition(cc.Status.Conditions, ccv1.ConditionReady)
@@ -45,7 +47,7 @@ func TestValidationReconcile(t *testing.T) {
 	})
 
 	t.Run("a missing Secret stalls until it is created", func(t *testing.T) {
-		cc := makeConversion(ns, "pg").csvFromConfigMap("fair", "lists", "fair.csv").postgres("pg-app").obj()
+		cc := tw.MakeConversion("pg", ns).SQLite("contacts").CSVFromConfigMap("fair", "lists", "fair.csv").Postgres("pg-app").Obj()
 		h.create(t, cc)
 		h.waitCondition(t, cc, ccv1.ConditionStalled, metav1.ConditionTrue, ccv1.ReasonSecretNotFound)
 		msg := meta.FindStatusCondition(cc.Status.Conditions, ccv1.ConditionStalled).Message
@@ -77,7 +79,7 @@ func TestValidationReconcile(t *testing.T) {
 	})
 
 	t.Run("a ConfigMap without the key stalls, naming the source", func(t *testing.T) {
-		cc := makeConversion(ns, "nokey").csvFromConfigMap("fair", "lists", "absent.csv").obj()
+		cc := tw.MakeConversion("nokey", ns).SQLite("contacts").CSVFromConfigMap("fair", "lists", "absent.csv").Obj()
 		h.create(t, cc)
 		h.waitCondition(t, cc, ccv1.ConditionStalled, metav1.ConditionTrue, ccv1.ReasonConfigMapNotFound)
 		msg := meta.FindStatusCondition(cc.Status.Conditions, ccv1.ConditionStalled).Message
@@ -87,11 +89,11 @@ func TestValidationReconcile(t *testing.T) {
 	})
 
 	t.Run("a preference center rolls out, or is Stalled on a missing TLS secret", func(t *testing.T) {
-		pc := makeCenter(ns, "prefs").obj()
+		pc := tw.MakeCenter("prefs", ns).SQLite("contacts").Obj()
 		h.create(t, pc)
 		h.waitCondition(t, pc, ccv1.ConditionReconciling, metav1.ConditionTrue, ccv1.ReasonRollingOut)
 
-		bad := makeCenter(ns, "prefs-tls").ingressTLS("prefs.acme.example", "prefs-tls").obj()
+		bad := tw.MakeCenter("prefs-tls", ns).SQLite("contacts").IngressTLS("prefs.acme.example", "prefs-tls").Obj()
 		h.create(t, bad)
 		h.waitCondition(t, bad, ccv1.ConditionStalled, metav1.ConditionTrue, ccv1.ReasonSecretNotFound)
 		if msg := meta.FindStatusCondition(bad.Status.Conditions, ccv1.ConditionStalled).Message; !strings.Contains(msg, "spec.ingress.tlsSecretName") {

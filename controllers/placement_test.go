@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	tw "github.com/contactconverter/contact-converter/internal/testwrap"
+
 	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -21,9 +23,9 @@ func TestJobSharesTheNodeOfThePreferenceCenter(t *testing.T) {
 	h.create(t, claim(ns, "contacts"))
 	h.create(t, claim(ns, "archive"))
 	h.create(t, configMap(ns, "lists", map[string]string{"fair.csv": "email\n"}))
-	h.create(t, makeCenter(ns, "prefs").obj())
-	shared := makeConversion(ns, "acme").csvFromConfigMap("fair", "lists", "fair.csv").obj()
-	alone := makeConversion(ns, "archive").csvFromConfigMap("fair", "lists", "fair.csv").sqlite("archive").obj()
+	h.create(t, tw.MakeCenter("prefs", ns).SQLite("contacts").Obj())
+	shared := tw.MakeConversion("acme", ns).SQLite("contacts").CSVFromConfigMap("fair", "lists", "fair.csv").Obj()
+	alone := tw.MakeConversion("archive", ns).SQLite("contacts").CSVFromConfigMap("fair", "lists", "fair.csv").SQLite("archive").Obj()
 	h.create(t, shared)
 	h.create(t, alone)
 
@@ -55,8 +57,8 @@ func TestReadWriteOncePodClaimSharedWithAPreferenceCenterStalls(t *testing.T) {
 	pvc.Spec.AccessModes = []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOncePod}
 	h.create(t, pvc)
 	h.create(t, configMap(ns, "lists", map[string]string{"fair.csv": "email\n"}))
-	h.create(t, makeCenter(ns, "prefs").obj())
-	cc := makeConversion(ns, "acme").csvFromConfigMap("fair", "lists", "fair.csv").obj()
+	h.create(t, tw.MakeCenter("prefs", ns).SQLite("contacts").Obj())
+	cc := tw.MakeConversion("acme", ns).SQLite("contacts").CSVFromConfigMap("fair", "lists", "fair.csv").Obj()
 	h.create(t, cc)
 
 	h.waitCondition(t, cc, ccv1.ConditionStalled, metav1.ConditionTrue, ccv1.ReasonClaimNotShareable)
@@ -93,10 +95,10 @@ func TestInvalidPodMetadataStalls(t *testing.T) {
 	ns := h.namespace(t, "tenant-podmeta")
 	h.create(t, claim(ns, "contacts"))
 	h.create(t, configMap(ns, "lists", map[string]string{"fair.csv": "email\n"}))
-	cc := makeConversion(ns, "acme").csvFromConfigMap("fair", "lists", "fair.csv").obj()
+	cc := tw.MakeConversion("acme", ns).SQLite("contacts").CSVFromConfigMap("fair", "lists", "fair.csv").Obj()
 	cc.Spec.Job.PodLabels = map[string]string{"team": "mail & more"}
 	h.create(t, cc)
-	pc := makeCenter(ns, "prefs").obj()
+	pc := tw.MakeCenter("prefs", ns).SQLite("contacts").Obj()
 	pc.Spec.Pod.Annotations = map[string]string{"not a key": "x"}
 	h.create(t, pc)
 

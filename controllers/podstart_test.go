@@ -43,7 +43,7 @@ func TestPodsThatDoNotStartAreReported(t *testing.T) {
 	var ccs []*ccv1.ContactConversion
 	jobs := map[string]*batchv1.Job{}
 	for _, name := range []string{"attach", "image", "nonode"} {
-		cc := makeConversion(ns, name).csvFromConfigMap("fair", "lists", "fair.csv").obj()
+		cc := tw.MakeConversion(name, ns).SQLite("contacts").CSVFromConfigMap("fair", "lists", "fair.csv").Obj()
 		h.create(t, cc)
 		ccs = append(ccs, cc)
 		jobs[name] = h.waitJobs(t, ns, name, 1)

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	tw "github.com/contactconverter/contact-converter/internal/testwrap"
+
 	"github.com/google/go-cmp/cmp"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -76,9 +78,9 @@ func TestPreferenceCenterObjects(t *testing.T) {
 	ctx := context.Background()
 	h.create(t, secret(ns, "acme-db", map[string]string{"uri": "postgres://acme@db/acme"}))
 	h.create(t, secret(ns, "prefs-tls", map[string]string{"tls.crt": "x", "tls.key": "y"}))
-	cc := makeConversion(ns, "acme").csvFromConfigMap("fair", "lists", "fair.csv").postgres("acme-db").obj()
+	cc := tw.MakeConversion("acme", ns).SQLite("contacts").CSVFromConfigMap("fair", "lists", "fair.csv").Postgres("acme-db").Obj()
 	h.create(t, cc)
-	pc := makeCenter(ns, "acme").ingressTLS("prefs.acme.example", "prefs-tls").obj()
+	pc := tw.MakeCenter("acme", ns).SQLite("contacts").IngressTLS("prefs.acme.example", "prefs-tls").Obj()
 	pc.Spec.Database = ccv1.DatabaseSpec{Postgres: &ccv1.PostgresDatabase{SecretRef: ccv1.SecretKeyReference{Name: "acme-db"}}}
 	pc.Spec.ConversionRef = &ccv1.LocalObjectReference{Name: "acme"}
 	pc.Spec.Replicas = ptr.To[int32](2)
@@ -216,7 +218,7 @@ func TestPreferenceCenterObjects(t *testing.T) {
 func TestPreferenceCenterStallsOnMissingDatabaseSecret(t *testing.T) {
 	h := startHarness(t)
 	ns := h.namespace(t, "tenant-nodb")
-	pc := makeCenter(ns, "acme").obj()
+	pc := tw.MakeCenter("acme", ns).SQLite("contacts").Obj()
 	pc.Spec.Database = ccv1.DatabaseSpec{Postgres: &ccv1.PostgresDatabase{SecretRef: ccv1.SecretKeyReference{Name: "acme-db"}}}
 	h.create(t, pc)
 	h.waitCondition(t, pc, ccv1.ConditionStalled, metav1.ConditionTrue, ccv1.ReasonSecretNotFound)

@@ -19,6 +19,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	ccv1 "github.com/contactconverter/contact-converter/api/v1alpha1"
@@ -104,10 +105,9 @@ func TestPluginStatus(t *testing.T) {
 		Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{RestartPolicy: corev1.RestartPolicyNever, Containers: []corev1.Container{{Name: "convert", Image: "contact-converter"}}}}}}
 	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "acme-run-7c9f-0-x2k4p", Namespace: "tenant-acme", Labels: map[string]string{batchv1.JobNameLabel: "acme-run-7c9f"}},
 		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "convert", Image: "contact-converter"}}}}
-	pc := &ccv1.PreferenceCenter{ObjectMeta: metav1.ObjectMeta{Name: "acme", Namespace: "tenant-acme"}, Spec: ccv1.PreferenceCenterSpec{
-		Database: ccv1.DatabaseSpec{SQLite: &ccv1.SQLiteDatabase{PersistentVolumeClaim: "acme-contacts"}}, ConversionRef: &ccv1.LocalObjectReference{Name: "acme"},
-		Organization: ccv1.Organization{Name: "ACME", PrivacyPolicyURL: "https://acme.example/privacy", ContactEmail: "privacy@acme.example"},
-		Languages:    []string{"nl"}, DefaultLanguage: "nl", Topics: []ccv1.Topic{{Name: "fairs", Segment: "salon-x-2018", Title: map[string]string{"nl": "Beurzen"}}}}}
+	pc := testwrap.MakeCenter("acme", "tenant-acme").SQLite("acme-contacts").Conversion("acme").Languages("nl").
+		Topics(ccv1.Topic{Name: "fairs", Segment: "salon-x-2018", Title: map[string]string{"nl": "Beurzen"}}).
+		Edit(func(pc *ccv1.PreferenceCenter) { pc.Spec.Organization.ContactEmail = "privacy@acme.example" }).Obj()
 	for _, obj := range []client.Object{job, pod, pc} {
 		if err := p.c.Create(ctx, obj); err != nil {
 			t.Fatal(err)
@@ -230,12 +230,10 @@ func TestPluginInventory(t *testing.T) {
 	data, _ := json.Marshal(doc)
 	cm := desired.InventoryConfigMap(cc)
 	cm.Data = map[string]string{"inventory.json": string(data)}
-	off := false
-	pc := &ccv1.PreferenceCenter{ObjectMeta: metav1.ObjectMeta{Name: "acme", Namespace: "tenant-acme"}, Spec: ccv1.PreferenceCenterSpec{
-		Database: ccv1.DatabaseSpec{SQLite: &ccv1.SQLiteDatabase{PersistentVolumeClaim: "acme-contacts"}}, ConversionRef: &ccv1.LocalObjectReference{Name: "acme"},
-		Organization: ccv1.Organization{Name: "ACME", PrivacyPolicyURL: "https://acme.example/privacy", ContactEmail: "privacy@acme.example"},
-		Languages:    []string{"nl"}, DefaultLanguage: "nl", Topics: []ccv1.Topic{{Name: "fairs", Segment: "salon-x-2018", Title: map[string]string{"nl": "Beurzen"}}},
-		Rights: ccv1.Rights{Erasure: &off}}}
+	pc := testwrap.MakeCenter("acme", "tenant-acme").SQLite("acme-contacts").Conversion("acme").Languages("nl").
+		Topics(ccv1.Topic{Name: "fairs", Segment: "salon-x-2018", Title: map[string]string{"nl": "Beurzen"}}).
+		Edit(func(pc *ccv1.PreferenceCenter) { pc.Spec.Organization.ContactEmail = "privacy@acme.example" }).
+		Edit(func(pc *ccv1.PreferenceCenter) { pc.Spec.Rights.Erasure = ptr.To(false) }).Obj()
 	for _, obj := range []client.Object{cm, pc} {
 		if err := p.c.Create(ctx, obj); err != nil {
 			t.Fatal(err)

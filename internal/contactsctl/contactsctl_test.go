@@ -56,8 +56,8 @@ func TestDescribe(t *testing.T) {
 	cc := running().Conflicts(4, 3, ccv1.ConflictSample{Key: "m•••@example.fr", Field: "firstName", Values: 2}).Obj()
 	job := &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: "acme-run-7c9f"}, Status: batchv1.JobStatus{Active: 1}}
 	pod := corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "acme-run-7c9f-0-x2k4p"}, Status: corev1.PodStatus{Phase: corev1.PodRunning}}
-	pc := ccv1.PreferenceCenter{ObjectMeta: metav1.ObjectMeta{Name: "acme"}, Status: ccv1.PreferenceCenterStatus{Conditions: []metav1.Condition{
-		{Type: ccv1.ConditionReady, Status: metav1.ConditionTrue, Message: "1/1 replicas ready at http://acme-preferences.tenant-acme.svc:8080"}}}}
+	pc := *testwrap.MakeCenter("acme", "tenant-acme").
+		Condition(ccv1.ConditionReady, metav1.ConditionTrue, ccv1.ReasonAvailable, "1/1 replicas ready at http://acme-preferences.tenant-acme.svc:8080").Obj()
 	inv := &inventory.Document{Sources: []inventory.Source{
 		{Name: "salon-x-2018", RowsRead: 7, RowsRejected: 2, Contacts: 5},
 		{Name: "mailchimp-unsubscribed", RowsRead: 2, Contacts: 2, OptOuts: "2, Global, Unsubscribe"}}}

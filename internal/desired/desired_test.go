@@ -13,26 +13,22 @@ import (
 	"k8s.io/utils/ptr"
 
 	ccv1 "github.com/contactconverter/contact-converter/api/v1alpha1"
+	tw "github.com/contactconverter/contact-converter/internal/testwrap"
 )
 
+// conversion is the tenant-a/acme fixture (four sources, SQLite), built with
+// the shared wrapper and changed by mut.
 func conversion(mut ...func(*ccv1.ContactConversion)) *ccv1.ContactConversion {
-	cc := &ccv1.ContactConversion{
-		ObjectMeta: metav1.ObjectMeta{Name: "acme", Namespace: "tenant-a", Generation: 3},
-		Spec: ccv1.ContactConversionSpec{
-			DefaultLanguage: "nl",
-			Sources: []ccv1.Source{
-				{Name: "fair", CSV: &ccv1.CSVSource{ConfigMapKeyRef: &ccv1.KeySelector{Name: "lists", Key: "fair.csv"}}},
-				{Name: "vip", CSV: &ccv1.CSVSource{SecretKeyRef: &ccv1.KeySelector{Name: "vip-list", Key: "vip.csv"}}},
-				{Name: "shop", SQL: &ccv1.SQLSource{SecretRef: ccv1.SecretKeyReference{Name: "shop-db"}, Query: "SELECT 1"}},
-				{Name: "more", CSV: &ccv1.CSVSource{ConfigMapKeyRef: &ccv1.KeySelector{Name: "lists", Key: "more.csv"}}},
-			},
-			Database: ccv1.DatabaseSpec{SQLite: &ccv1.SQLiteDatabase{PersistentVolumeClaim: "contacts", Path: "acme.db"}},
-		},
-	}
+	w := tw.MakeConversion("acme", "tenant-a").Generation(3, 0).Sources(
+		ccv1.Source{Name: "fair", CSV: &ccv1.CSVSource{ConfigMapKeyRef: &ccv1.KeySelector{Name: "lists", Key: "fair.csv"}}},
+		ccv1.Source{Name: "vip", CSV: &ccv1.CSVSource{SecretKeyRef: &ccv1.KeySelector{Name: "vip-list", Key: "vip.csv"}}},
+		ccv1.Source{Name: "shop", SQL: &ccv1.SQLSource{SecretRef: ccv1.SecretKeyReference{Name: "shop-db"}, Query: "SELECT 1"}},
+		ccv1.Source{Name: "more", CSV: &ccv1.CSVSource{ConfigMapKeyRef: &ccv1.KeySelector{Name: "lists", Key: "more.csv"}}},
+	).SQLite("contacts").Edit(func(c *ccv1.ContactConversion) { c.Spec.Database.SQLite.Path = "acme.db" })
 	for _, m := range mut {
-		m(cc)
+		w.Edit(m)
 	}
-	return cc
+	return w.Obj()
 }
 
 func TestConversionJob(t *testing.T) {

@@ -18,20 +18,17 @@ import (
 	ccv1 "github.com/contactconverter/contact-converter/api/v1alpha1"
 	"github.com/contactconverter/contact-converter/internal/linktoken"
 	"github.com/contactconverter/contact-converter/internal/prefconfig"
+	tw "github.com/contactconverter/contact-converter/internal/testwrap"
 )
 
+// samplePC is the tenant-a/acme preference center on PostgreSQL.
 func samplePC() *ccv1.PreferenceCenter {
-	return &ccv1.PreferenceCenter{
-		ObjectMeta: metav1.ObjectMeta{Name: "acme", Namespace: "tenant-a", Generation: 3},
-		Spec: ccv1.PreferenceCenterSpec{
-			Database:        ccv1.DatabaseSpec{Postgres: &ccv1.PostgresDatabase{SecretRef: ccv1.SecretKeyReference{Name: "acme-db"}}},
-			Organization:    ccv1.Organization{Name: "ACME", PrivacyPolicyURL: "https://acme.example/privacy"},
-			Languages:       []string{"nl", "fr"},
-			DefaultLanguage: "nl",
-			Topics:          []ccv1.Topic{{Name: "fairs", Title: map[string]string{"nl": "Beurzen"}}},
-			LinkTTL:         &metav1.Duration{Duration: 48 * time.Hour},
-		},
-	}
+	return tw.MakeCenter("acme", "tenant-a").Postgres("acme-db").Edit(func(pc *ccv1.PreferenceCenter) {
+		pc.Generation = 3
+		pc.Spec.Languages, pc.Spec.DefaultLanguage = []string{"nl", "fr"}, "nl"
+		pc.Spec.Topics = []ccv1.Topic{{Name: "fairs", Title: map[string]string{"nl": "Beurzen"}}}
+		pc.Spec.LinkTTL = &metav1.Duration{Duration: 48 * time.Hour}
+	}).Obj()
 }
 
 func TestPreferenceCenterObjects(t *testing.T) {

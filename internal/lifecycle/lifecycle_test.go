@@ -13,6 +13,7 @@ import (
 	ccv1 "github.com/contactconverter/contact-converter/api/v1alpha1"
 	"github.com/contactconverter/contact-converter/internal/podstart"
 	"github.com/contactconverter/contact-converter/internal/schedule"
+	tw "github.com/contactconverter/contact-converter/internal/testwrap"
 )
 
 var bxl, _ = time.LoadLocation("Europe/Brussels")
@@ -21,17 +22,12 @@ func brussels(day, hour int) time.Time { return time.Date(2026, 11, day, hour, 0
 
 // conv is a conversion with a 19:00-07:00 Brussels window on weekdays.
 func conv(mut ...func(*ccv1.ContactConversion)) *ccv1.ContactConversion {
-	cc := &ccv1.ContactConversion{
-		ObjectMeta: metav1.ObjectMeta{Name: "acme", Namespace: "tenant", Generation: 1},
-		Spec: ccv1.ContactConversionSpec{Schedule: ccv1.ScheduleSpec{
-			TimeZone: "Europe/Brussels",
-			Windows:  []ccv1.Window{{Days: []ccv1.Weekday{"Mon", "Tue", "Wed", "Thu", "Fri"}, Start: "19:00", End: "07:00"}},
-		}},
-	}
+	w := tw.MakeConversion("acme", "tenant").TimeZone("Europe/Brussels").
+		DailyWindow([]ccv1.Weekday{"Mon", "Tue", "Wed", "Thu", "Fri"}, "19:00", "07:00")
 	for _, m := range mut {
-		m(cc)
+		w.Edit(m)
 	}
-	return cc
+	return w.Obj()
 }
 
 func decide(t *testing.T, cc *ccv1.ContactConversion, now time.Time, job *Job, slot bool) Plan {

@@ -85,9 +85,9 @@ func TestConversionSamples(t *testing.T) {
 }
 
 func TestCenterSamples(t *testing.T) {
-	pc := &ccv1.PreferenceCenter{Spec: ccv1.PreferenceCenterSpec{Replicas: ptr.To[int32](2)},
-		Status: ccv1.PreferenceCenterStatus{ReadyReplicas: 0, Conditions: []metav1.Condition{
-			{Type: ccv1.ConditionReady, Status: metav1.ConditionFalse}, {Type: ccv1.ConditionReconciling, Status: metav1.ConditionTrue}}}}
+	pc := tw.MakeCenter("prefs", "t").Edit(func(pc *ccv1.PreferenceCenter) { pc.Spec.Replicas = ptr.To[int32](2) }).
+		Condition(ccv1.ConditionReady, metav1.ConditionFalse, ccv1.ReasonRollingOut, "").
+		Condition(ccv1.ConditionReconciling, metav1.ConditionTrue, ccv1.ReasonRollingOut, "").Obj()
 	want := []Sample{{CenterReplicas, nil, 2}, {CenterReadyReplicas, nil, 0},
 		{CenterCondition, []string{ccv1.ConditionReady}, 0},
 		{CenterCondition, []string{ccv1.ConditionReconciling}, 1},
@@ -108,10 +108,10 @@ func (l *lister) Centers(context.Context) ([]ccv1.PreferenceCenter, error)      
 // One set of series per object, gone with the object.
 func TestCollectorSeriesFollowTheObjects(t *testing.T) {
 	l := &lister{ccs: []ccv1.ContactConversion{*tw.MakeConversion("a", "t").Obj(), *tw.MakeConversion("b", "t").Obj()},
-		pcs: []ccv1.PreferenceCenter{{}}}
+		pcs: []ccv1.PreferenceCenter{*tw.MakeCenter("prefs", "t").Obj()}}
 	c := NewCollector(l, func() time.Time { return t0 })
 	perConversion := len(ConversionSamples(tw.MakeConversion("a", "t").Obj(), t0))
-	perCenter := len(CenterSamples(&ccv1.PreferenceCenter{}))
+	perCenter := len(CenterSamples(tw.MakeCenter("prefs", "t").Obj()))
 	if got, want := testutil.CollectAndCount(c), 2*perConversion+perCenter; got != want {
 		t.Errorf("%d series for two conversions and a center, want %d", got, want)
 	}

@@ -11,11 +11,15 @@ import (
 )
 
 // ConversionWrapper wraps a ContactConversion under construction.
-type ConversionWrapper struct{ ccv1.ContactConversion }
+type ConversionWrapper struct {
+	ccv1.ContactConversion
+	// ownSources: a source was added, which replaced the default one.
+	ownSources bool
+}
 
 // MakeConversion is a valid conversion of one CSV list into SQLite.
 func MakeConversion(name, namespace string) *ConversionWrapper {
-	return &ConversionWrapper{ccv1.ContactConversion{
+	return &ConversionWrapper{ContactConversion: ccv1.ContactConversion{
 		TypeMeta:   metav1.TypeMeta{APIVersion: ccv1.GroupVersion.String(), Kind: "ContactConversion"},
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: namespace, Generation: 1},
 		Spec: ccv1.ContactConversionSpec{
@@ -110,4 +114,121 @@ func (w *ConversionWrapper) LastSuccess(t time.Time) *ConversionWrapper {
 func (w *ConversionWrapper) Queued(since time.Time) *ConversionWrapper {
 	w.Status.Queue = &ccv1.QueueStatus{Reason: ccv1.QueueReasonClusterCap, Since: metav1.NewTime(since)}
 	return w.Phase(ccv1.PhaseWaiting).Condition(ccv1.ConditionReady, metav1.ConditionTrue, ccv1.ReasonQueuedForCapacity, "Waiting for a free slot.", since)
+}
+
+// CSVFromConfigMap adds a CSV source read from a ConfigMap key; the first
+// source added replaces the default one.
+func (w *ConversionWrapper) CSVFromConfigMap(source, configMap, key string) *ConversionWrapper {
+	src := ccv1.Source{Name: source, CSV: &ccv1.CSVSource{ConfigMapKeyRef: &ccv1.KeySelector{Name: configMap, Key: key}}}
+	if !w.ownSources {
+		w.Spec.Sources, w.ownSources = nil, true
+	}
+	w.Spec.Sources = append(w.Spec.Sources, src)
+	return w
+}
+
+// Sources replaces the sources.
+func (w *ConversionWrapper) Sources(sources ...ccv1.Source) *ConversionWrapper {
+	w.Spec.Sources, w.ownSources = sources, true
+	return w
+}
+
+// SQLite stores the contacts in SQLite on claim.
+func (w *ConversionWrapper) SQLite(claim string) *ConversionWrapper {
+	w.Spec.Database = ccv1.DatabaseSpec{SQLite: &ccv1.SQLiteDatabase{PersistentVolumeClaim: claim}}
+	return w
+}
+
+// Postgres stores the contacts in the PostgreSQL whose URI secret holds.
+func (w *ConversionWrapper) Postgres(secret string) *ConversionWrapper {
+	w.Spec.Database = ccv1.DatabaseSpec{Postgres: &ccv1.PostgresDatabase{SecretRef: ccv1.SecretKeyReference{Name: secret}}}
+	return w
+}
+
+// TimeZone sets the schedule's time zone.
+func (w *ConversionWrapper) TimeZone(tz string) *ConversionWrapper {
+	w.Spec.Schedule.TimeZone = tz
+	return w
+}
+
+// DailyWindow adds a window on days (every day when empty).
+func (w *ConversionWrapper) DailyWindow(days []ccv1.Weekday, start, end string) *ConversionWrapper {
+	w.Spec.Schedule.Windows = append(w.Spec.Schedule.Windows, ccv1.Window{Days: days, Start: start, End: end})
+	return w
+}
+
+// Edit changes what no other method does.
+func (w *ConversionWrapper) Edit(edit func(*ccv1.ContactConversion)) *ConversionWrapper {
+	edit(&w.ContactConversion)
+	return w
+}
+
+// CenterWrapper wraps a PreferenceCenter under construction.
+type CenterWrapper struct{ ccv1.PreferenceCenter }
+
+// MakeCenter is a valid preference center with one topic, on SQLite claim
+// NAME-contacts.
+func MakeCenter(name, namespace string) *CenterWrapper {
+	return &CenterWrapper{ccv1.PreferenceCenter{
+		TypeMeta:   metav1.TypeMeta{APIVersion: ccv1.GroupVersion.String(), Kind: "PreferenceCenter"},
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: namespace},
+		Spec: ccv1.PreferenceCenterSpec{
+			Database:     ccv1.DatabaseSpec{SQLite: &ccv1.SQLiteDatabase{PersistentVolumeClaim: name + "-contacts"}},
+			Organization: ccv1.Organization{Name: "ACME", PrivacyPolicyURL: "https://acme.example/privacy"},
+			Languages:    []string{"en"},
+			Topics:       []ccv1.Topic{{Name: "news", Title: map[string]string{"en": "News"}}},
+		},
+	}}
+}
+
+// Obj returns the preference center.
+func (w *CenterWrapper) Obj() *ccv1.PreferenceCenter { return &w.PreferenceCenter }
+
+// SQLite serves the SQLite database on claim.
+func (w *CenterWrapper) SQLite(claim string) *CenterWrapper {
+	w.Spec.Database = ccv1.DatabaseSpec{SQLite: &ccv1.SQLiteDatabase{PersistentVolumeClaim: claim}}
+	return w
+}
+
+// Postgres serves the PostgreSQL database whose URI secret holds.
+func (w *CenterWrapper) Postgres(secret string) *CenterWrapper {
+	w.Spec.Database = ccv1.DatabaseSpec{Postgres: &ccv1.PostgresDatabase{SecretRef: ccv1.SecretKeyReference{Name: secret}}}
+	return w
+}
+
+// IngressTLS exposes the page on host over TLS, behind a 10.0.0.0/8 proxy.
+func (w *CenterWrapper) IngressTLS(host, secret string) *CenterWrapper {
+	w.Spec.Ingress = &ccv1.IngressSpec{Host: host, TLSSecretName: secret}
+	w.Spec.TrustedProxies = []string{"10.0.0.0/8"}
+	return w
+}
+
+// Edit changes what no other method does.
+func (w *CenterWrapper) Edit(edit func(*ccv1.PreferenceCenter)) *CenterWrapper {
+	edit(&w.PreferenceCenter)
+	return w
+}
+
+// Conversion names the ContactConversion filling the database.
+func (w *CenterWrapper) Conversion(name string) *CenterWrapper {
+	w.Spec.ConversionRef = &ccv1.LocalObjectReference{Name: name}
+	return w
+}
+
+// Topics replaces the topics; languages are those of their titles' first.
+func (w *CenterWrapper) Topics(topics ...ccv1.Topic) *CenterWrapper {
+	w.Spec.Topics = topics
+	return w
+}
+
+// Languages sets the page's languages, the first being the default.
+func (w *CenterWrapper) Languages(langs ...string) *CenterWrapper {
+	w.Spec.Languages, w.Spec.DefaultLanguage = langs, langs[0]
+	return w
+}
+
+// Condition sets a status condition.
+func (w *CenterWrapper) Condition(typ string, status metav1.ConditionStatus, reason, message string) *CenterWrapper {
+	w.Status.Conditions = append(w.Status.Conditions, metav1.Condition{Type: typ, Status: status, Reason: reason, Message: message})
+	return w
 }

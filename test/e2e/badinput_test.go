@@ -14,19 +14,13 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	ccv1 "github.com/contactconverter/contact-converter/api/v1alpha1"
+	tw "github.com/contactconverter/contact-converter/internal/testwrap"
 	"github.com/contactconverter/contact-converter/test/cluster"
 )
 
 func csvConversion(ns, name string, csv ccv1.CSVSource) *ccv1.ContactConversion {
-	return &ccv1.ContactConversion{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
-		Spec: ccv1.ContactConversionSpec{
-			DefaultLanguage: "nl",
-			Sources:         []ccv1.Source{{Name: "list", CSV: &csv}},
-			Database:        sqliteOn("contacts"),
-			Job:             ccv1.JobSpec{BackoffLimit: ptr.To[int32](0)},
-		},
-	}
+	return tw.MakeConversion(name, ns).SQLite("contacts").Sources(ccv1.Source{Name: "list", CSV: &csv}).
+		Edit(func(cc *ccv1.ContactConversion) { cc.Spec.Job.BackoffLimit = ptr.To[int32](0) }).Obj()
 }
 
 // waitEvent waits for an event with reason about name.

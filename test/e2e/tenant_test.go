@@ -14,12 +14,12 @@ import (
 	"testing"
 	"time"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	_ "modernc.org/sqlite"
 	"sigs.k8s.io/yaml"
 
 	ccv1 "github.com/contactconverter/contact-converter/api/v1alpha1"
 	"github.com/contactconverter/contact-converter/internal/listgen"
+	tw "github.com/contactconverter/contact-converter/internal/testwrap"
 )
 
 // bigContacts sizes the generated tenant: long enough a run to interrupt.
@@ -115,21 +115,16 @@ func stopServer() {
 // bigConversion reads the generated lists by URL into db.
 func bigConversion(t *testing.T, ns, name string, db ccv1.DatabaseSpec) *ccv1.ContactConversion {
 	base := bigTenant(t)
-	cc := &ccv1.ContactConversion{
-		TypeMeta:   metav1.TypeMeta{APIVersion: ccv1.GroupVersion.String(), Kind: "ContactConversion"},
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
-		Spec: ccv1.ContactConversionSpec{
-			DefaultLanguage: "nl",
-			Languages:       []ccv1.LanguageCode{"nl", "fr", "en", "de"},
-			LanguageAliases: map[string]ccv1.LanguageCode{"vlaams": "nl"},
-			Conflicts:       ccv1.ConflictsSpec{Policy: ccv1.ConflictPolicyFirstSource},
-			Database:        db,
-		},
-	}
+	var sources []ccv1.Source
 	for _, l := range listgen.DefaultLists {
-		cc.Spec.Sources = append(cc.Spec.Sources, ccv1.Source{Name: l.Name, CSV: &ccv1.CSVSource{URL: base + "/" + l.Name + ".csv"}})
+		sources = append(sources, ccv1.Source{Name: l.Name, CSV: &ccv1.CSVSource{URL: base + "/" + l.Name + ".csv"}})
 	}
-	return cc
+	return tw.MakeConversion(name, ns).Sources(sources...).Edit(func(cc *ccv1.ContactConversion) {
+		cc.Spec.Languages = []ccv1.LanguageCode{"nl", "fr", "en", "de"}
+		cc.Spec.LanguageAliases = map[string]ccv1.LanguageCode{"vlaams": "nl"}
+		cc.Spec.Conflicts.Policy = ccv1.ConflictPolicyFirstSource
+		cc.Spec.Database = db
+	}).Obj()
 }
 
 // referenceExport is the export of an uninterrupted run of the same lists,

@@ -9,10 +9,9 @@ import (
 	"testing"
 	"time"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-
 	ccv1 "github.com/contactconverter/contact-converter/api/v1alpha1"
 	"github.com/contactconverter/contact-converter/internal/linktoken"
+	tw "github.com/contactconverter/contact-converter/internal/testwrap"
 )
 
 // One-click unsubscribes sent while the conversion runs take effect at once:
@@ -24,15 +23,8 @@ func TestUnsubscribesDuringConversion(t *testing.T) {
 	c := startCluster(t)
 	ref := referenceExport(t, c.Binary)
 	create(t, c, namespace("unsub"), claim("unsub", "contacts"))
-	pc := &ccv1.PreferenceCenter{
-		ObjectMeta: metav1.ObjectMeta{Namespace: "unsub", Name: "prefs"},
-		Spec: ccv1.PreferenceCenterSpec{
-			Database:      sqliteOn("contacts"),
-			ConversionRef: &ccv1.LocalObjectReference{Name: "big"},
-			Organization:  ccv1.Organization{Name: "ACME", PrivacyPolicyURL: "https://acme.example/privacy"},
-			Topics:        []ccv1.Topic{{Name: "fairs", Segment: "salon-2018", Title: map[string]string{"en": "Fairs"}}},
-		},
-	}
+	pc := tw.MakeCenter("prefs", "unsub").SQLite("contacts").Conversion("big").
+		Topics(ccv1.Topic{Name: "fairs", Segment: "salon-2018", Title: map[string]string{"en": "Fairs"}}).Obj()
 	create(t, c, pc)
 	pageAddress(t, c, pc)
 	big.slowRate.Store(600 << 10)

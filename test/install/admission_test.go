@@ -16,6 +16,7 @@ import (
 	ccv1 "github.com/contactconverter/contact-converter/api/v1alpha1"
 	"github.com/contactconverter/contact-converter/internal/kubescheme"
 	"github.com/contactconverter/contact-converter/internal/testenv"
+	tw "github.com/contactconverter/contact-converter/internal/testwrap"
 )
 
 // The admission policies check references against the person who wrote
@@ -55,11 +56,8 @@ func TestAdmissionPoliciesCheckTheAuthor(t *testing.T) {
 	alice, mallory := userClient(t, env, "alice"), userClient(t, env, "mallory")
 
 	readsCRM := func(name string) *ccv1.ContactConversion {
-		return &ccv1.ContactConversion{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}, Spec: ccv1.ContactConversionSpec{
-			DefaultLanguage: "nl",
-			Sources:         []ccv1.Source{{Name: "crm", CSV: &ccv1.CSVSource{SecretKeyRef: &ccv1.KeySelector{Name: "crm", Key: "list.csv"}}}},
-			Database:        ccv1.DatabaseSpec{SQLite: &ccv1.SQLiteDatabase{PersistentVolumeClaim: "contacts"}},
-		}}
+		return tw.MakeConversion(name, ns).SQLite("contacts").
+			Sources(ccv1.Source{Name: "crm", CSV: &ccv1.CSVSource{SecretKeyRef: &ccv1.KeySelector{Name: "crm", Key: "list.csv"}}}).Obj()
 	}
 	runsAsETL := func(name string) *ccv1.ContactConversion {
 		cc := readsCRM(name)
@@ -67,13 +65,10 @@ func TestAdmissionPoliciesCheckTheAuthor(t *testing.T) {
 		cc.Spec.Job.ServiceAccountName = "etl"
 		return cc
 	}
-	center := &ccv1.PreferenceCenter{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "prefs"}, Spec: ccv1.PreferenceCenterSpec{
-		Database:          ccv1.DatabaseSpec{Postgres: &ccv1.PostgresDatabase{SecretRef: ccv1.SecretKeyReference{Name: "db"}}},
-		APITokenSecretRef: &ccv1.KeySelector{Name: "crm", Key: "list.csv"},
-		Organization:      ccv1.Organization{Name: "ACME", PrivacyPolicyURL: "https://acme.example/privacy"},
-		Languages:         []string{"en"}, DefaultLanguage: "en",
-		Topics: []ccv1.Topic{{Name: "news", Title: map[string]string{"en": "News"}}},
-	}}
+	center := tw.MakeCenter("prefs", ns).Postgres("db").
+		Edit(func(pc *ccv1.PreferenceCenter) {
+			pc.Spec.APITokenSecretRef = &ccv1.KeySelector{Name: "crm", Key: "list.csv"}
+		}).Obj()
 
 	// The policies take a moment to load.
 	deadline := time.Now().Add(30 * time.Second)

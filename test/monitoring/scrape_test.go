@@ -34,6 +34,7 @@ import (
 	"github.com/contactconverter/contact-converter/internal/linktoken"
 	"github.com/contactconverter/contact-converter/internal/prefconfig"
 	"github.com/contactconverter/contact-converter/internal/testenv"
+	tw "github.com/contactconverter/contact-converter/internal/testwrap"
 )
 
 func freeAddr(t *testing.T) string {
@@ -161,14 +162,11 @@ func scrapeManager(t *testing.T, ctx context.Context, env *testenv.Env, addr str
 			AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
 			Resources:   corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("1Gi")}}}})
 	conversion := func(name string, edit func(*ccv1.ContactConversion)) *ccv1.ContactConversion {
-		cc := &ccv1.ContactConversion{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}, Spec: ccv1.ContactConversionSpec{
-			DefaultLanguage: "nl",
-			Sources:         []ccv1.Source{{Name: "list", CSV: &ccv1.CSVSource{ConfigMapKeyRef: &ccv1.KeySelector{Name: "lists", Key: "list.csv"}}}},
-			Database:        ccv1.DatabaseSpec{SQLite: &ccv1.SQLiteDatabase{PersistentVolumeClaim: "contacts"}},
-		}}
+		w := tw.MakeConversion(name, ns).CSVFromConfigMap("list", "lists", "list.csv").SQLite("contacts")
 		if edit != nil {
-			edit(cc)
+			w.Edit(edit)
 		}
+		cc := w.Obj()
 		create(cc)
 		return cc
 	}
@@ -203,12 +201,7 @@ func scrapeManager(t *testing.T, ctx context.Context, env *testenv.Env, addr str
 	waitPhase(t, ctx, c, windowed, ccv1.PhaseWaiting)
 	waitPhase(t, ctx, c, paused, ccv1.PhasePaused)
 	waitPhase(t, ctx, c, stalled, ccv1.PhasePending)
-	create(&ccv1.PreferenceCenter{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "prefs"}, Spec: ccv1.PreferenceCenterSpec{
-		Database:     ccv1.DatabaseSpec{SQLite: &ccv1.SQLiteDatabase{PersistentVolumeClaim: "contacts"}},
-		Organization: ccv1.Organization{Name: "ACME", PrivacyPolicyURL: "https://acme.example/privacy"},
-		Languages:    []string{"en"},
-		Topics:       []ccv1.Topic{{Name: "news", Title: map[string]string{"en": "News"}}},
-	}})
+	create(tw.MakeCenter("prefs", ns).SQLite("contacts").Obj())
 
 	// Prometheus's ServiceAccount holds the metrics-reader ClusterRole;
 	// another does not.

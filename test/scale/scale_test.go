@@ -27,6 +27,7 @@ import (
 	"github.com/contactconverter/contact-converter/internal/kubescheme"
 	"github.com/contactconverter/contact-converter/internal/schedule"
 	"github.com/contactconverter/contact-converter/internal/testenv"
+	tw "github.com/contactconverter/contact-converter/internal/testwrap"
 )
 
 const (
@@ -188,15 +189,8 @@ func createTenant(b *testing.B, c client.Client, n int, win ccv1.Window) {
 		Spec: corev1.PersistentVolumeClaimSpec{AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
 			Resources: corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: mustQuantity("1Gi")}}}})
 	for i := range perNamespace {
-		mustCreate(b, c, &ccv1.ContactConversion{
-			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: fmt.Sprintf("conversion-%d", i)},
-			Spec: ccv1.ContactConversionSpec{
-				DefaultLanguage: "en",
-				Sources:         []ccv1.Source{{Name: "a", CSV: &ccv1.CSVSource{ConfigMapKeyRef: &ccv1.KeySelector{Name: "lists", Key: "a.csv"}}}},
-				Database:        ccv1.DatabaseSpec{SQLite: &ccv1.SQLiteDatabase{PersistentVolumeClaim: "contacts"}},
-				Schedule:        ccv1.ScheduleSpec{Windows: []ccv1.Window{win}},
-			},
-		})
+		mustCreate(b, c, tw.MakeConversion(fmt.Sprintf("conversion-%d", i), ns).CSVFromConfigMap("a", "lists", "a.csv").SQLite("contacts").
+			DailyWindow(win.Days, win.Start, win.End).Obj())
 	}
 }
 
