@@ -22,16 +22,23 @@ const tenant = "../../config/samples/tenant"
 // run executes the command line and returns its standard output.
 func run(t testing.TB, args ...string) (string, error) {
 	t.Helper()
+	out, errOut, err := runBoth(args...)
+	if err != nil {
+		t.Logf("stderr:\n%s", errOut)
+	}
+	return out, err
+}
+
+// runBoth executes the command line and returns its standard output and
+// standard error.
+func runBoth(args ...string) (stdout, stderr string, err error) {
 	cmd := NewRootCommand()
 	var out, errOut bytes.Buffer
 	cmd.SetOut(&out)
 	cmd.SetErr(&errOut)
 	cmd.SetArgs(args)
-	err := cmd.ExecuteContext(context.Background())
-	if err != nil {
-		t.Logf("stderr:\n%s", errOut.String())
-	}
-	return out.String(), err
+	err = cmd.ExecuteContext(context.Background())
+	return out.String(), errOut.String(), err
 }
 
 func TestConvertGoldenTenant(t *testing.T) {

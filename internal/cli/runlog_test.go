@@ -1,8 +1,6 @@
 package cli
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -11,15 +9,9 @@ import (
 )
 
 // runStderr executes the command line and returns its standard error.
-func runStderr(t *testing.T, args ...string) (string, error) {
-	t.Helper()
-	cmd := NewRootCommand()
-	var out, errOut bytes.Buffer
-	cmd.SetOut(&out)
-	cmd.SetErr(&errOut)
-	cmd.SetArgs(args)
-	err := cmd.ExecuteContext(context.Background())
-	return errOut.String(), err
+func runStderr(_ *testing.T, args ...string) (string, error) {
+	_, stderr, err := runBoth(args...)
+	return stderr, err
 }
 
 // With --log-format=json every line is a JSON record, the run ends with a
