@@ -214,6 +214,20 @@ type CSVSource struct {
 	// +optional
 	MaxSize *resource.Quantity `json:"maxSize,omitempty"`
 
+	// Member picks the file to read when the list is a zip archive (a
+	// Mailchimp export holds several CSVs): a name, or a glob such as
+	// "*/unsubscribed_*.csv". Empty: the archive's only file. Archives and
+	// gzip are recognised by their first bytes, whatever the name.
+	// +kubebuilder:validation:MaxLength=1024
+	// +optional
+	Member string `json:"member,omitempty"`
+
+	// MaxUncompressedSize caps what a gzip-compressed list or the archive's
+	// member may expand to (default 16Gi), against zip bombs: a larger one
+	// fails the run as bad input.
+	// +optional
+	MaxUncompressedSize *resource.Quantity `json:"maxUncompressedSize,omitempty"`
+
 	// Path reads a local file; used by `contact-converter convert -f`, where
 	// it is relative to the manifest's folder.
 	// +kubebuilder:validation:MaxLength=4096

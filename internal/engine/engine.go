@@ -318,6 +318,7 @@ func (r *runner) readSource(ctx context.Context, rd *reader, i int, tb source.Ta
 		}
 		var rowErr *source.RowError
 		var fatal *source.FatalError
+		var tooLarge *source.TooLargeError
 		switch {
 		case errors.As(err, &rowErr):
 			sr.RowsRead++
@@ -329,6 +330,8 @@ func (r *runner) readSource(ctx context.Context, rd *reader, i int, tb source.Ta
 			continue
 		case errors.As(err, &fatal):
 			return &ConfigError{fmt.Errorf("%s: line %d: %w", where, fatal.Line, fatal.Err)}
+		case errors.As(err, &tooLarge):
+			return &ConfigError{fmt.Errorf("%s: %w", where, err)}
 		case err != nil:
 			return fmt.Errorf("%s: %w", where, err)
 		}

@@ -119,11 +119,14 @@ func (l *Local) Open(ctx context.Context, i int, src *ccv1.Source) (source.Table
 	return nil, 0, &engine.ConfigError{Err: fmt.Errorf("%s: no data location", where)}
 }
 
-// CSVOptions reads a source's delimiter and encoding overrides.
+// CSVOptions reads a source's delimiter, encoding and archive settings.
 func CSVOptions(c *ccv1.CSVSource) source.CSVOptions {
-	o := source.CSVOptions{Encoding: c.Encoding}
+	o := source.CSVOptions{Encoding: c.Encoding, Member: c.Member}
 	if c.Delimiter != "" {
 		o.Delimiter = []rune(c.Delimiter)[0]
+	}
+	if c.MaxUncompressedSize != nil {
+		o.MaxUncompressed = c.MaxUncompressedSize.Value()
 	}
 	return o
 }

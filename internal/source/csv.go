@@ -26,6 +26,12 @@ const sniffSize = 64 << 10
 type CSVOptions struct {
 	Delimiter rune
 	Encoding  string // utf-8, windows-1252, iso-8859-1, macintosh, ibm850, utf-16, utf-16le, utf-16be
+	// Member picks the file to read in a zip archive: a name or a glob;
+	// empty: the archive's only file.
+	Member string
+	// MaxUncompressed caps what a compressed list or an archive member may
+	// expand to; 0: DefaultMaxUncompressed.
+	MaxUncompressed int64
 }
 
 // CSV reads delimited text.

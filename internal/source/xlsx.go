@@ -85,13 +85,8 @@ func (x *XLSX) Close() error {
 	return x.f.Close()
 }
 
-// Open reads a list in whichever format its first bytes show: an .xlsx
-// workbook, or delimited text.
+// Open reads a list in whichever format its first bytes show: gzip, a zip
+// archive of files, an .xlsx workbook, or delimited text.
 func Open(r io.Reader, opts CSVOptions) (Table, error) {
-	br := bufioReader(r)
-	head, _ := br.Peek(len(zipMagic))
-	if IsXLSX(head) {
-		return OpenXLSX(br)
-	}
-	return OpenCSV(br, opts)
+	return open(r, opts, 0)
 }
