@@ -173,6 +173,7 @@ func (r *ContactConversionReconciler) decideAndAct(ctx context.Context, cc *ccv1
 func (r *ContactConversionReconciler) stall(ctx context.Context, orig, cc *ccv1.ContactConversion, problem *referenceProblem) error {
 	conds := ccv1.Conditions{List: &cc.Status.Conditions, Generation: cc.Generation, Now: r.Clock.Now()}
 	conds.Stalled(problem.Reason, problem.Message)
+	cc.Status.Queue = nil // a stalled conversion waits for a fix, not for a slot
 	if cc.Status.Phase == "" {
 		cc.Status.Phase = ccv1.PhasePending
 	}

@@ -11,6 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	ccv1 "github.com/contactconverter/contact-converter/api/v1alpha1"
@@ -70,7 +71,7 @@ func checkInstall(ctx context.Context, out io.Writer, cs kubernetes.Interface, n
 		if err != nil {
 			return false, fmt.Errorf("reading Deployment %s/%s: %w", namespace, deployment, err)
 		}
-		ready, want = d.Status.AvailableReplicas, max(ptrValue(d.Spec.Replicas), 1)
+		ready, want = d.Status.AvailableReplicas, max(ptr.Deref(d.Spec.Replicas, 1), 1)
 		return ready >= 1, nil
 	})
 	if err != nil {
@@ -79,11 +80,4 @@ func checkInstall(ctx context.Context, out io.Writer, cs kubernetes.Interface, n
 	}
 	fmt.Fprintf(out, "ok: the operator answers its health check (%d of %d replicas ready)\n", ready, want)
 	return nil
-}
-
-func ptrValue(p *int32) int32 {
-	if p == nil {
-		return 1
-	}
-	return *p
 }

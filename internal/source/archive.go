@@ -62,7 +62,7 @@ func open(r io.Reader, opts CSVOptions, depth int) (Table, error) {
 		}
 		return &wrapped{Table: t, what: "gzip, " + t.Describe(), closer: zr}, nil
 	case isZip(head):
-		ra, size, err := randomAccess(r, br, opts)
+		ra, size, err := randomAccess(r, br)
 		if err != nil {
 			return nil, err
 		}
@@ -86,9 +86,9 @@ func maxUncompressed(opts CSVOptions) int64 {
 }
 
 // randomAccess gives a zip's random access: the reader itself when it has
-// it (a file, a ConfigMap's bytes), else what it holds, read up to the cap
-// (a zip inside gzip, a workbook inside a zip).
-func randomAccess(r io.Reader, br io.Reader, opts CSVOptions) (io.ReaderAt, int64, error) {
+// it (a file, a ConfigMap's bytes), else what buffered holds, whose reads
+// are capped (a zip inside gzip, a workbook inside a zip).
+func randomAccess(r, buffered io.Reader) (io.ReaderAt, int64, error) {
 	switch v := r.(type) {
 	case *os.File:
 		st, err := v.Stat()
@@ -99,7 +99,7 @@ func randomAccess(r io.Reader, br io.Reader, opts CSVOptions) (io.ReaderAt, int6
 	case *bytes.Reader:
 		return v, v.Size(), nil
 	}
-	data, err := io.ReadAll(br)
+	data, err := io.ReadAll(buffered)
 	if err != nil {
 		return nil, 0, err
 	}
