@@ -1,7 +1,6 @@
 package controllers
 
 import (
-	"context"
 	"strings"
 	"testing"
 
@@ -74,15 +73,9 @@ func TestReadWriteOncePodClaimSharedWithAPreferenceCenterStalls(t *testing.T) {
 	}
 	// The user moves the preference center to its own claim: the run starts.
 	h.create(t, claim(ns, "prefs-db"))
-	var pc ccv1.PreferenceCenter
-	pc.Namespace, pc.Name = ns, "prefs"
-	if err := h.get(t, &pc); err != nil {
-		t.Fatal(err)
-	}
-	pc.Spec.Database.SQLite.PersistentVolumeClaim = "prefs-db"
-	if err := h.c.Update(context.Background(), &pc); err != nil {
-		t.Fatal(err)
-	}
+	// A merge patch, as the controller writes the status meanwhile.
+	pc := tw.MakeCenter("prefs", ns).Obj()
+	patchCenter(t, h, pc, func(pc *ccv1.PreferenceCenter) { pc.Spec.Database.SQLite.PersistentVolumeClaim = "prefs-db" })
 	h.poke(t, cc)
 	h.waitJobs(t, ns, "acme", 1)
 }
