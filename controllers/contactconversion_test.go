@@ -9,7 +9,6 @@ import (
 
 	tw "github.com/contactconverter/contact-converter/internal/testwrap"
 
-	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -399,11 +398,7 @@ func TestTheCapIsFair(t *testing.T) {
 	}
 	blockers := h.namespace(t, "fair-blockers")
 	// A Job carrying the operator's label but owned by nobody takes no slot.
-	h.create(t, &batchv1.Job{
-		ObjectMeta: metav1.ObjectMeta{Namespace: blockers, Name: "lookalike", Labels: map[string]string{desired.LabelManagedBy: desired.ManagedBy}},
-		Spec: batchv1.JobSpec{Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{RestartPolicy: corev1.RestartPolicyNever,
-			Containers: []corev1.Container{{Name: "x", Image: "x"}}}}},
-	})
+	h.create(t, tw.MakeJob("lookalike", blockers).Label(desired.LabelManagedBy, desired.ManagedBy).Obj())
 	first, second := start(blockers, "one"), start(blockers, "two")
 	for _, cc := range []*ccv1.ContactConversion{first, second} {
 		h.waitJobs(t, cc.Namespace, cc.Name, 1)

@@ -171,16 +171,18 @@ func ValidatePodMetadata(labels, annotations map[string]string, labelsPath, anno
 // ConflictsSecretName names the Secret holding the conflict report
 // (conflicts.csv): it holds personal data, so it is a Secret.
 func (cc *ContactConversion) ConflictsSecretName() string {
-	return trimName(cc.Name, 253-len("-conflicts")) + "-conflicts"
+	return TruncateName(cc.Name, 253-len("-conflicts")) + "-conflicts"
 }
 
 // InventoryConfigMapName names the ConfigMap holding the inventory: counts
 // and names, no personal data.
 func (cc *ContactConversion) InventoryConfigMapName() string {
-	return trimName(cc.Name, 253-len("-inventory")) + "-inventory"
+	return TruncateName(cc.Name, 253-len("-inventory")) + "-inventory"
 }
 
-func trimName(s string, n int) string {
+// TruncateName cuts a name to n bytes, without a trailing '-' or '.', so a
+// suffix can follow it in a name of limited length.
+func TruncateName(s string, n int) string {
 	if len(s) <= n {
 		return s
 	}

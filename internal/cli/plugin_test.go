@@ -101,8 +101,7 @@ func TestPluginStatus(t *testing.T) {
 	ctx := context.Background()
 	p.create(running("acme", "tenant-acme"), "kubectl")
 	p.create(testwrap.MakeConversion("beta", "tenant-beta").Phase(ccv1.PhaseWaiting), "kubectl")
-	job := &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: "acme-run-7c9f", Namespace: "tenant-acme"}, Spec: batchv1.JobSpec{
-		Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{RestartPolicy: corev1.RestartPolicyNever, Containers: []corev1.Container{{Name: "convert", Image: "contact-converter"}}}}}}
+	job := testwrap.MakeJob("acme-run-7c9f", "tenant-acme").Obj()
 	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "acme-run-7c9f-0-x2k4p", Namespace: "tenant-acme", Labels: map[string]string{batchv1.JobNameLabel: "acme-run-7c9f"}},
 		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "convert", Image: "contact-converter"}}}}
 	pc := testwrap.MakeCenter("acme", "tenant-acme").SQLite("acme-contacts").Conversion("acme").Languages("nl").
@@ -297,9 +296,7 @@ func TestPluginReport(t *testing.T) {
 	cc := p.create(w, "kubectl")
 	secretValue := "postgres://app:s3cr3t-pw@shop-db:5432/shop"
 	env := []corev1.EnvVar{{Name: "DATABASE_URL", Value: secretValue}, {Name: "LOG_FORMAT", Value: "json"}}
-	job := &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: "acme-run-7c9f", Namespace: "tenant-acme"}, Spec: batchv1.JobSpec{
-		Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{RestartPolicy: corev1.RestartPolicyNever,
-			Containers: []corev1.Container{{Name: "convert", Image: "contact-converter", Env: env}}}}}}
+	job := testwrap.MakeJob("acme-run-7c9f", "tenant-acme").Env(env...).Obj()
 	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "acme-run-7c9f-0-x2k4p", Namespace: "tenant-acme", Labels: map[string]string{batchv1.JobNameLabel: "acme-run-7c9f"}},
 		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "convert", Image: "contact-converter", Env: env}}}}
 	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "shop-db", Namespace: "tenant-acme"}, Data: map[string][]byte{"uri": []byte(secretValue)}}

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -39,18 +40,14 @@ func newRunLog(w io.Writer, format string) (*runLog, error) {
 }
 
 // Infof tells what the run does.
-func (l *runLog) Infof(format string, args ...any) {
-	if l.json != nil {
-		l.json.Info(fmt.Sprintf(format, args...))
-		return
-	}
-	fmt.Fprintf(l.w, "convert: "+format+"\n", args...)
-}
+func (l *runLog) Infof(format string, args ...any) { l.logf(slog.LevelInfo, format, args...) }
 
 // Warnf tells of something that went wrong without stopping the run.
-func (l *runLog) Warnf(format string, args ...any) {
+func (l *runLog) Warnf(format string, args ...any) { l.logf(slog.LevelWarn, format, args...) }
+
+func (l *runLog) logf(level slog.Level, format string, args ...any) {
 	if l.json != nil {
-		l.json.Warn(fmt.Sprintf(format, args...))
+		l.json.Log(context.Background(), level, fmt.Sprintf(format, args...))
 		return
 	}
 	fmt.Fprintf(l.w, "convert: "+format+"\n", args...)

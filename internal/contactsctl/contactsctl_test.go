@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -54,7 +53,7 @@ func TestStatusRow(t *testing.T) {
 
 func TestDescribe(t *testing.T) {
 	cc := running().Conflicts(4, 3, ccv1.ConflictSample{Key: "m•••@example.fr", Field: "firstName", Values: 2}).Obj()
-	job := &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: "acme-run-7c9f"}, Status: batchv1.JobStatus{Active: 1}}
+	job := testwrap.MakeJob("acme-run-7c9f", "tenant-acme").Active(1).Obj()
 	pod := corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "acme-run-7c9f-0-x2k4p"}, Status: corev1.PodStatus{Phase: corev1.PodRunning}}
 	pc := *testwrap.MakeCenter("acme", "tenant-acme").
 		Condition(ccv1.ConditionReady, metav1.ConditionTrue, ccv1.ReasonAvailable, "1/1 replicas ready at http://acme-preferences.tenant-acme.svc:8080").Obj()

@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"strconv"
-	"strings"
 
 	ccv1 "github.com/contactconverter/contact-converter/api/v1alpha1"
 )
@@ -40,20 +39,13 @@ func JobName(cc *ccv1.ContactConversion, runRequest string) string {
 		sum := sha256.Sum256([]byte(runRequest))
 		suffix += "-" + hex.EncodeToString(sum[:])[:8]
 	}
-	return truncate(cc.Name, 63-len(suffix)) + suffix
+	return ccv1.TruncateName(cc.Name, 63-len(suffix)) + suffix
 }
 
 // ConverterName names the ServiceAccount, Role and RoleBinding of a
 // conversion's Jobs.
 func ConverterName(cc *ccv1.ContactConversion) string {
-	return truncate(cc.Name, 63-len("-converter")) + "-converter"
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return strings.TrimRight(s[:n], "-.")
+	return ccv1.TruncateName(cc.Name, 63-len("-converter")) + "-converter"
 }
 
 // LabelSpecHash marks a Job with the merge-relevant spec it runs.

@@ -8,6 +8,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
+
+	ccv1 "github.com/contactconverter/contact-converter/api/v1alpha1"
 )
 
 // LabelSQLiteClaim marks every pod that mounts an SQLite database's claim,
@@ -30,7 +32,7 @@ func SQLiteClaimLabel(claim string) string {
 		return claim
 	}
 	sum := sha256.Sum256([]byte(claim))
-	return truncate(claim, validation.LabelValueMaxLength-17) + "-" + hex.EncodeToString(sum[:8])
+	return ccv1.TruncateName(claim, validation.LabelValueMaxLength-17) + "-" + hex.EncodeToString(sum[:8])
 }
 
 // sameNodeAsClaim places a pod on the node of the other pods mounting claim,

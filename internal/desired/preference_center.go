@@ -43,7 +43,7 @@ const (
 // PreferenceCenterName names the Deployment, Service, ConfigMap and the
 // other objects of a preference center.
 func PreferenceCenterName(pc *ccv1.PreferenceCenter) string {
-	return truncate(pc.Name, 63-len("-preference-center")) + "-preference-center"
+	return ccv1.TruncateName(pc.Name, 63-len("-preference-center")) + "-preference-center"
 }
 
 // SigningSecretName is the Secret whose keys sign links: the one the spec

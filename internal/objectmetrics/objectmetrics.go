@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/utils/ptr"
 
 	ccv1 "github.com/contactconverter/contact-converter/api/v1alpha1"
@@ -83,7 +84,7 @@ func ConversionSamples(cc *ccv1.ContactConversion, now time.Time) []Sample {
 		add(ConversionPhase, boolValue(st.Phase == p), string(p))
 	}
 	for _, t := range conversionConditions {
-		add(ConversionCondition, boolValue(isTrue(st, t)), t)
+		add(ConversionCondition, boolValue(meta.IsStatusConditionTrue(st.Conditions, t)), t)
 	}
 	var percent, read, rejected, contacts, unresolved float64
 	if p := st.Progress; p != nil {
@@ -120,24 +121,9 @@ func CenterSamples(pc *ccv1.PreferenceCenter) []Sample {
 		{Metric: CenterReadyReplicas, Value: float64(pc.Status.ReadyReplicas)},
 	}
 	for _, t := range centerConditions {
-		v := 0.0
-		for _, c := range pc.Status.Conditions {
-			if c.Type == t && c.Status == "True" {
-				v = 1
-			}
-		}
-		out = append(out, Sample{Metric: CenterCondition, Labels: []string{t}, Value: v})
+		out = append(out, Sample{Metric: CenterCondition, Labels: []string{t}, Value: boolValue(meta.IsStatusConditionTrue(pc.Status.Conditions, t))})
 	}
 	return out
-}
-
-func isTrue(st *ccv1.ContactConversionStatus, t string) bool {
-	for _, c := range st.Conditions {
-		if c.Type == t {
-			return c.Status == "True"
-		}
-	}
-	return false
 }
 
 func boolValue(b bool) float64 {

@@ -1,7 +1,6 @@
 package source
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -9,11 +8,8 @@ import (
 	"github.com/xuri/excelize/v2"
 )
 
-// zipMagic starts every .xlsx file.
+// zipMagic starts every zip archive, and so every .xlsx workbook.
 var zipMagic = []byte("PK\x03\x04")
-
-// IsXLSX tells whether the first bytes are those of an .xlsx workbook.
-func IsXLSX(head []byte) bool { return bytes.HasPrefix(head, zipMagic) }
 
 // XLSX reads the first sheet of a workbook, row by row.
 type XLSX struct {

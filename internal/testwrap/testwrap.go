@@ -26,7 +26,7 @@ func MakeConversion(name, namespace string) *ConversionWrapper {
 			DefaultLanguage: "nl",
 			Sources: []ccv1.Source{{Name: "salon-x-2018", CSV: &ccv1.CSVSource{
 				ConfigMapKeyRef: &ccv1.KeySelector{Name: name + "-lists", Key: "salon-x-2018.csv"}}}},
-			Database: ccv1.DatabaseSpec{SQLite: &ccv1.SQLiteDatabase{PersistentVolumeClaim: name + "-contacts"}},
+			Database: sqlite(name + "-contacts"),
 		},
 	}}
 }
@@ -135,14 +135,22 @@ func (w *ConversionWrapper) Sources(sources ...ccv1.Source) *ConversionWrapper {
 
 // SQLite stores the contacts in SQLite on claim.
 func (w *ConversionWrapper) SQLite(claim string) *ConversionWrapper {
-	w.Spec.Database = ccv1.DatabaseSpec{SQLite: &ccv1.SQLiteDatabase{PersistentVolumeClaim: claim}}
+	w.Spec.Database = sqlite(claim)
 	return w
 }
 
 // Postgres stores the contacts in the PostgreSQL whose URI secret holds.
 func (w *ConversionWrapper) Postgres(secret string) *ConversionWrapper {
-	w.Spec.Database = ccv1.DatabaseSpec{Postgres: &ccv1.PostgresDatabase{SecretRef: ccv1.SecretKeyReference{Name: secret}}}
+	w.Spec.Database = postgres(secret)
 	return w
+}
+
+func sqlite(claim string) ccv1.DatabaseSpec {
+	return ccv1.DatabaseSpec{SQLite: &ccv1.SQLiteDatabase{PersistentVolumeClaim: claim}}
+}
+
+func postgres(secret string) ccv1.DatabaseSpec {
+	return ccv1.DatabaseSpec{Postgres: &ccv1.PostgresDatabase{SecretRef: ccv1.SecretKeyReference{Name: secret}}}
 }
 
 // TimeZone sets the schedule's time zone.
@@ -173,7 +181,7 @@ func MakeCenter(name, namespace string) *CenterWrapper {
 		TypeMeta:   metav1.TypeMeta{APIVersion: ccv1.GroupVersion.String(), Kind: "PreferenceCenter"},
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: namespace},
 		Spec: ccv1.PreferenceCenterSpec{
-			Database:     ccv1.DatabaseSpec{SQLite: &ccv1.SQLiteDatabase{PersistentVolumeClaim: name + "-contacts"}},
+			Database:     sqlite(name + "-contacts"),
 			Organization: ccv1.Organization{Name: "ACME", PrivacyPolicyURL: "https://acme.example/privacy"},
 			Languages:    []string{"en"},
 			Topics:       []ccv1.Topic{{Name: "news", Title: map[string]string{"en": "News"}}},
@@ -186,13 +194,13 @@ func (w *CenterWrapper) Obj() *ccv1.PreferenceCenter { return &w.PreferenceCente
 
 // SQLite serves the SQLite database on claim.
 func (w *CenterWrapper) SQLite(claim string) *CenterWrapper {
-	w.Spec.Database = ccv1.DatabaseSpec{SQLite: &ccv1.SQLiteDatabase{PersistentVolumeClaim: claim}}
+	w.Spec.Database = sqlite(claim)
 	return w
 }
 
 // Postgres serves the PostgreSQL database whose URI secret holds.
 func (w *CenterWrapper) Postgres(secret string) *CenterWrapper {
-	w.Spec.Database = ccv1.DatabaseSpec{Postgres: &ccv1.PostgresDatabase{SecretRef: ccv1.SecretKeyReference{Name: secret}}}
+	w.Spec.Database = postgres(secret)
 	return w
 }
 

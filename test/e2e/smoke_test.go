@@ -6,10 +6,10 @@ import (
 	"testing"
 	"time"
 
-	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	tw "github.com/contactconverter/contact-converter/internal/testwrap"
 	"github.com/contactconverter/contact-converter/test/cluster"
 )
 
@@ -22,13 +22,7 @@ func TestLocalNodeRunsJobs(t *testing.T) {
 	if err := c.Client.Create(ctx, ns); err != nil {
 		t.Fatal(err)
 	}
-	job := &batchv1.Job{
-		ObjectMeta: metav1.ObjectMeta{Namespace: "smoke", Name: "version"},
-		Spec: batchv1.JobSpec{Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{
-			RestartPolicy: corev1.RestartPolicyNever,
-			Containers:    []corev1.Container{{Name: "main", Image: cluster.Image, Args: []string{"--version"}}},
-		}}},
-	}
+	job := tw.MakeJob("version", "smoke").Container("main", cluster.Image, "--version").Obj()
 	if err := c.Client.Create(ctx, job); err != nil {
 		t.Fatal(err)
 	}
