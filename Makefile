@@ -98,8 +98,12 @@ envtest: ## Build kube-apiserver, kube-controller-manager, kubectl and etcd (abo
 promtool: ## Build promtool from the Prometheus module (a few minutes the first time), for the alert tests.
 	@BIN=$(BIN) hack/setup-promtool.sh >/dev/null
 
+.PHONY: versitygw
+versitygw: ## Build versitygw, an S3-compatible server, from its Go module (about 2 minutes the first time), for the object-store tests.
+	@BIN=$(BIN) hack/setup-versitygw.sh >/dev/null
+
 .PHONY: tools
-tools: $(CONTROLLER_GEN) $(HELM) $(GOLANGCI_LINT) envtest promtool ## Build every tool the tests need.
+tools: $(CONTROLLER_GEN) $(HELM) $(GOLANGCI_LINT) envtest promtool versitygw ## Build every tool the tests need.
 
 ##@ Test
 
@@ -123,6 +127,7 @@ test: tools verify-generated lint ## Run the whole suite: lint, unit, envtest, c
 	$(ASSETS) \
 	HELM="$(HELM)" \
 	PROMTOOL="$$(BIN=$(BIN) hack/setup-promtool.sh 2>/dev/null | tail -1)" \
+	VERSITYGW="$$(BIN=$(BIN) hack/setup-versitygw.sh 2>/dev/null | tail -1)" \
 	go test $(GOTEST_FLAGS) ./...
 
 ##@ Try it

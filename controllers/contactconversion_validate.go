@@ -19,7 +19,7 @@ func validateSpec(spec *ccv1.ContactConversionSpec) (*schedule.Schedule, *refere
 	for i, src := range spec.Sources {
 		if src.CSV != nil && src.CSV.Path != "" {
 			return nil, &referenceProblem{Reason: ccv1.ReasonInvalidSpec, Message: fmt.Sprintf(
-				"spec.sources[%d].csv.path is only read by `contact-converter convert -f` on a workstation; in a cluster use configMapKeyRef, secretKeyRef or url", i)}
+				"spec.sources[%d].csv.path is only read by `contact-converter convert -f` on a workstation; in a cluster use configMapKeyRef, secretKeyRef, url, s3 or persistentVolumeClaim", i)}
 		}
 	}
 	job := field.NewPath("spec", "job")

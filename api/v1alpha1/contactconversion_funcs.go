@@ -127,6 +127,10 @@ func (d *DatabaseSpec) References(field string) []Reference {
 	return nil
 }
 
+// S3AccessKeyIDKey is the key a csv.s3.secretRef Secret must hold, beside
+// AWS_SECRET_ACCESS_KEY, as AWS tools name them.
+const S3AccessKeyIDKey = "AWS_ACCESS_KEY_ID"
+
 // References lists the Secrets, ConfigMaps and claims the conversion reads,
 // in spec order.
 func (s *ContactConversionSpec) References() []Reference {
@@ -140,6 +144,10 @@ func (s *ContactConversionSpec) References() []Reference {
 		case src.CSV != nil && src.CSV.SecretKeyRef != nil:
 			r := src.CSV.SecretKeyRef
 			refs = append(refs, Reference{Kind: KindSecret, Name: r.Name, Key: r.Key, Field: field + ".csv.secretKeyRef"})
+		case src.CSV != nil && src.CSV.S3 != nil && src.CSV.S3.SecretRef != nil:
+			refs = append(refs, Reference{Kind: KindSecret, Name: src.CSV.S3.SecretRef.Name, Key: S3AccessKeyIDKey, Field: field + ".csv.s3.secretRef"})
+		case src.CSV != nil && src.CSV.PersistentVolumeClaim != nil:
+			refs = append(refs, Reference{Kind: KindPVC, Name: src.CSV.PersistentVolumeClaim.ClaimName, Field: field + ".csv.persistentVolumeClaim.claimName"})
 		case src.SQL != nil:
 			r := src.SQL.SecretRef
 			refs = append(refs, Reference{Kind: KindSecret, Name: r.Name, Key: r.SecretKey(), Field: field + ".sql.secretRef"})

@@ -193,7 +193,7 @@ type OptOuts struct {
 
 // CSVSource reads a delimited file from exactly one place.
 //
-// +kubebuilder:validation:XValidation:rule="[has(self.configMapKeyRef), has(self.secretKeyRef), has(self.url), has(self.path)].filter(x, x).size() == 1",message="set exactly one of csv.configMapKeyRef, csv.secretKeyRef, csv.url or csv.path"
+// +kubebuilder:validation:XValidation:rule="[has(self.configMapKeyRef), has(self.secretKeyRef), has(self.url), has(self.s3), has(self.persistentVolumeClaim), has(self.path)].filter(x, x).size() == 1",message="set exactly one of csv.configMapKeyRef, csv.secretKeyRef, csv.url, csv.s3, csv.persistentVolumeClaim or csv.path"
 type CSVSource struct {
 	// ConfigMapKeyRef reads the file from a ConfigMap key (data or binaryData).
 	// +optional
@@ -208,6 +208,17 @@ type CSVSource struct {
 	// +kubebuilder:validation:XValidation:rule="self.startsWith('https://') || self.startsWith('http://')",message="csv.url must start with https:// or http://"
 	// +optional
 	URL string `json:"url,omitempty"`
+
+	// S3 reads the file, or several files, from an S3-compatible object
+	// store (AWS S3, GCS with HMAC keys, MinIO, Ceph RGW, SeaweedFS),
+	// streamed.
+	// +optional
+	S3 *S3Location `json:"s3,omitempty"`
+
+	// PersistentVolumeClaim reads the file, or several files, from a claim
+	// of the conversion's namespace, mounted read-only into its Job.
+	// +optional
+	PersistentVolumeClaim *ClaimFiles `json:"persistentVolumeClaim,omitempty"`
 
 	// MaxSize caps the download of url (default 2Gi): a larger file fails
 	// the run as bad input.
@@ -229,7 +240,8 @@ type CSVSource struct {
 	MaxUncompressedSize *resource.Quantity `json:"maxUncompressedSize,omitempty"`
 
 	// Path reads a local file; used by `contact-converter convert -f`, where
-	// it is relative to the manifest's folder.
+	// it is relative to the manifest's folder. It may be a glob, as
+	// s3.key.
 	// +kubebuilder:validation:MaxLength=4096
 	// +optional
 	Path string `json:"path,omitempty"`
@@ -246,6 +258,66 @@ type CSVSource struct {
 	// +kubebuilder:validation:Enum=utf-8;windows-1252;iso-8859-1;macintosh;ibm850;utf-16;utf-16le;utf-16be
 	// +optional
 	Encoding string `json:"encoding,omitempty"`
+}
+
+// S3Location is an object, or the objects a glob matches, in a bucket.
+type S3Location struct {
+	// Endpoint of the store, such as https://storage.googleapis.com or
+	// http://minio.storage.svc:9000. Empty: AWS S3 in region. An internal
+	// address is refused unless the operator allows its network
+	// (--allow-url-cidrs), as for csv.url.
+	// +kubebuilder:validation:MaxLength=2048
+	// +kubebuilder:validation:XValidation:rule="self.startsWith('https://') || self.startsWith('http://')",message="csv.s3.endpoint must start with https:// or http://"
+	// +optional
+	Endpoint string `json:"endpoint,omitempty"`
+
+	// Region of the bucket (default us-east-1).
+	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:Pattern=`^[a-z0-9-]*$`
+	// +optional
+	Region string `json:"region,omitempty"`
+
+	// Bucket holding the list.
+	// +kubebuilder:validation:MinLength=3
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[a-z0-9][a-z0-9.-]*[a-z0-9]$`
+	Bucket string `json:"bucket"`
+
+	// Key of the object, or a glob such as "exports/2024-*.csv": the objects
+	// it matches are read in name order as one list with the same columns.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=1024
+	Key string `json:"key"`
+
+	// PathStyle addresses the bucket in the path (endpoint/bucket/key), as
+	// MinIO and most self-hosted stores need, instead of a host name.
+	// +optional
+	PathStyle bool `json:"pathStyle,omitempty"`
+
+	// SecretRef names a Secret of the namespace holding AWS_ACCESS_KEY_ID,
+	// AWS_SECRET_ACCESS_KEY and, optionally, AWS_SESSION_TOKEN. Absent:
+	// the pod's own identity (IRSA web identity, ECS or EC2 roles, or the
+	// same variables in its environment).
+	// +optional
+	SecretRef *LocalObjectReference `json:"secretRef,omitempty"`
+}
+
+// ClaimFiles is a file, or the files a glob matches, on a
+// PersistentVolumeClaim.
+type ClaimFiles struct {
+	// ClaimName of a PersistentVolumeClaim in the same namespace. Several
+	// sources may read from one claim.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$`
+	ClaimName string `json:"claimName"`
+
+	// Path of the file inside the claim, or a glob such as
+	// "exports/2024-*.csv" (files read in name order as one list).
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=1024
+	// +kubebuilder:validation:XValidation:rule="!self.startsWith('/') && !self.split('/').exists(p, p == '..')",message="csv.persistentVolumeClaim.path is relative to the claim's root and may not contain '..'"
+	Path string `json:"path"`
 }
 
 // SQLSource reads contacts from a PostgreSQL query.

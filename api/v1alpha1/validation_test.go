@@ -128,10 +128,10 @@ func TestCRDValidation(t *testing.T) {
 		}, want: "set exactly one of csv or sql in each source"},
 		{name: "two csv locations", base: validConversion, edit: func(s map[string]any) {
 			src(s, 0)["csv"].(map[string]any)["url"] = "https://example.com/a.csv"
-		}, want: "set exactly one of csv.configMapKeyRef, csv.secretKeyRef, csv.url or csv.path"},
+		}, want: "set exactly one of csv.configMapKeyRef, csv.secretKeyRef, csv.url, csv.s3, csv.persistentVolumeClaim or csv.path"},
 		{name: "no csv location", base: validConversion, edit: func(s map[string]any) {
 			src(s, 0)["csv"] = map[string]any{"delimiter": ";"}
-		}, want: "set exactly one of csv.configMapKeyRef, csv.secretKeyRef, csv.url or csv.path"},
+		}, want: "set exactly one of csv.configMapKeyRef, csv.secretKeyRef, csv.url, csv.s3, csv.persistentVolumeClaim or csv.path"},
 		{name: "duplicate source names", base: validConversion, edit: func(s map[string]any) {
 			src(s, 1)["name"] = "fair"
 		}, want: "Duplicate value"},
@@ -193,6 +193,18 @@ func TestCRDValidation(t *testing.T) {
 		{name: "url without http", base: validConversion, edit: func(s map[string]any) {
 			src(s, 0)["csv"] = map[string]any{"url": "ftp://example.com/list.csv"}
 		}, want: "csv.url must start with https:// or http://"},
+		{name: "two places for one list", base: validConversion, edit: func(s map[string]any) {
+			src(s, 0)["csv"].(map[string]any)["s3"] = map[string]any{"bucket": "lists", "key": "a.csv"}
+		}, want: "set exactly one of csv.configMapKeyRef, csv.secretKeyRef, csv.url, csv.s3, csv.persistentVolumeClaim or csv.path"},
+		{name: "s3 endpoint without http", base: validConversion, edit: func(s map[string]any) {
+			src(s, 0)["csv"] = map[string]any{"s3": map[string]any{"endpoint": "minio:9000", "bucket": "lists", "key": "a.csv"}}
+		}, want: "csv.s3.endpoint must start with https:// or http://"},
+		{name: "s3 bucket name", base: validConversion, edit: func(s map[string]any) {
+			src(s, 0)["csv"] = map[string]any{"s3": map[string]any{"bucket": "My_Lists", "key": "a.csv"}}
+		}, want: "spec.sources[0].csv.s3.bucket: Invalid value"},
+		{name: "claim path escaping the claim", base: validConversion, edit: func(s map[string]any) {
+			src(s, 0)["csv"] = map[string]any{"persistentVolumeClaim": map[string]any{"claimName": "exports", "path": "lists/../../etc/passwd"}}
+		}, want: "csv.persistentVolumeClaim.path is relative to the claim's root and may not contain '..'"},
 		{name: "unknown delimiter", base: validConversion, edit: func(s map[string]any) {
 			src(s, 0)["csv"].(map[string]any)["delimiter"] = ":"
 		}, want: `Unsupported value: ":"`},

@@ -33,6 +33,7 @@ type convertOptions struct {
 	report     string
 	dryRun     bool
 	spillDir   string
+	claimsDir  string
 	partitions int
 	cpuProfile string
 	memLimit   string
@@ -83,6 +84,7 @@ progress into its status.`,
 	f.StringVar(&o.database, "database", "", "sqlite:PATH or postgres://... (overrides spec.database)")
 	f.StringVar(&o.report, "report", "", "write the run's report as JSON to this file")
 	f.BoolVar(&o.dryRun, "dry-run", false, "read and merge, but write nothing to the database")
+	f.StringVar(&o.claimsDir, "claims-dir", "", "folder holding each claim csv.persistentVolumeClaim names, in a folder named after it (the Job mounts them there)")
 	f.StringVar(&o.spillDir, "spill-dir", "", "folder for the temporary partition files (default: a new folder under $TMPDIR)")
 	f.IntVar(&o.partitions, "partitions", 0, "how many partitions the rows are spread over (0: from the input size)")
 	f.StringVar(&o.namespace, "namespace", "", "in a cluster: the ContactConversion's namespace")

@@ -49,6 +49,7 @@ func runConvertInCluster(ctx context.Context, log *runLog, o convertOptions) err
 		}
 	}
 	opener := inputs.NewCluster(c, cc.Namespace)
+	opener.ClaimsDir = o.claimsDir
 	url := o.database
 	if url == "" {
 		pg := cc.Spec.Database.Postgres

@@ -20,7 +20,10 @@ const (
 	ErasureSaltKey  = "salt"
 	ErasureSaltFile = ErasureSaltDir + "/" + ErasureSaltKey
 	SQLiteDir       = "/var/lib/contact-converter/db"
-	TmpDir          = "/tmp"
+	// ClaimsDir holds each claim csv.persistentVolumeClaim names, mounted
+	// read-only at ClaimsDir/<claim>.
+	ClaimsDir = "/var/lib/contact-converter/lists"
+	TmpDir    = "/tmp"
 )
 
 // ExitInvalidInput is the converter's exit code for input that a retry cannot
@@ -77,6 +80,11 @@ func ConversionJob(cc *ccv1.ContactConversion, env JobEnv, runRequest string) *b
 			PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: db.PersistentVolumeClaim}}})
 		mounts = append(mounts, corev1.VolumeMount{Name: "db", MountPath: SQLiteDir})
 		args = append(args, "--database", "sqlite:"+SQLiteDir+"/"+db.SQLitePath())
+	}
+	if claimVolumes, claimMounts := listClaims(spec); len(claimMounts) > 0 {
+		volumes = append(volumes, claimVolumes...)
+		mounts = append(mounts, claimMounts...)
+		args = append(args, "--claims-dir", ClaimsDir)
 	}
 
 	parallelism := max(spec.Parallelism, 1)
@@ -144,6 +152,31 @@ func ConversionJob(cc *ccv1.ContactConversion, env JobEnv, runRequest string) *b
 		c.Args = append(c.Args, "--shards", strconv.Itoa(int(parallelism)))
 	}
 	return job
+}
+
+// listClaims mounts, read-only, each claim the sources read files from: one
+// volume per claim however many sources use it. The SQLite claim, already a
+// volume, is mounted a second time, read-only.
+func listClaims(spec *ccv1.ContactConversionSpec) ([]corev1.Volume, []corev1.VolumeMount) {
+	var volumes []corev1.Volume
+	var mounts []corev1.VolumeMount
+	seen := map[string]bool{}
+	for _, src := range spec.Sources {
+		if src.CSV == nil || src.CSV.PersistentVolumeClaim == nil || seen[src.CSV.PersistentVolumeClaim.ClaimName] {
+			continue
+		}
+		claim := src.CSV.PersistentVolumeClaim.ClaimName
+		seen[claim] = true
+		name := "lists-" + strconv.Itoa(len(seen))
+		if db := spec.Database.SQLite; db != nil && db.PersistentVolumeClaim == claim {
+			name = "db"
+		} else {
+			volumes = append(volumes, corev1.Volume{Name: name, VolumeSource: corev1.VolumeSource{
+				PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: claim, ReadOnly: true}}})
+		}
+		mounts = append(mounts, corev1.VolumeMount{Name: name, MountPath: ClaimsDir + "/" + claim, ReadOnly: true})
+	}
+	return volumes, mounts
 }
 
 func jobServiceAccount(cc *ccv1.ContactConversion) string {

@@ -284,3 +284,46 @@ func TestJobPodKnobs(t *testing.T) {
 		t.Error("the builder changed the spec's affinity")
 	}
 }
+
+// Lists on claims are mounted read-only, one volume per claim; the SQLite
+// claim is mounted again, read-only, and an S3 source's Secret is readable.
+func TestListSourcesOnClaimsAndStores(t *testing.T) {
+	cc := conversion(func(c *ccv1.ContactConversion) {
+		c.Spec.Sources = append(c.Spec.Sources,
+			ccv1.Source{Name: "jan", CSV: &ccv1.CSVSource{PersistentVolumeClaim: &ccv1.ClaimFiles{ClaimName: "exports", Path: "2024/jan.csv"}}},
+			ccv1.Source{Name: "feb", CSV: &ccv1.CSVSource{PersistentVolumeClaim: &ccv1.ClaimFiles{ClaimName: "exports", Path: "2024/feb-*.csv.gz"}}},
+			ccv1.Source{Name: "old", CSV: &ccv1.CSVSource{PersistentVolumeClaim: &ccv1.ClaimFiles{ClaimName: "contacts", Path: "uploads/old.csv"}}},
+			ccv1.Source{Name: "crm", CSV: &ccv1.CSVSource{S3: &ccv1.S3Location{Bucket: "crm-exports", Key: "x.zip", SecretRef: &ccv1.LocalObjectReference{Name: "crm-s3"}}}},
+		)
+	})
+	pod := ConversionJob(cc, JobEnv{Image: "img:1"}, "").Spec.Template.Spec
+	wantVolumes := []corev1.Volume{{Name: "lists-1", VolumeSource: corev1.VolumeSource{
+		PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: "exports", ReadOnly: true}}}}
+	if diff := cmp.Diff(wantVolumes, pod.Volumes[len(pod.Volumes)-1:]); diff != "" {
+		t.Errorf("the last volumes (-want +got):\n%s", diff)
+	}
+	wantMounts := []corev1.VolumeMount{
+		{Name: "lists-1", MountPath: ClaimsDir + "/exports", ReadOnly: true},
+		{Name: "db", MountPath: ClaimsDir + "/contacts", ReadOnly: true},
+	}
+	c := pod.Containers[0]
+	if diff := cmp.Diff(wantMounts, c.VolumeMounts[len(c.VolumeMounts)-2:]); diff != "" {
+		t.Errorf("the last mounts (-want +got):\n%s", diff)
+	}
+	if !slices.Contains(c.Args, "--claims-dir") {
+		t.Errorf("args %v lack --claims-dir", c.Args)
+	}
+	role, _ := ConverterRole(cc)
+	var secrets []string
+	for _, r := range role.Rules {
+		if slices.Equal(r.Resources, []string{"secrets"}) && slices.Equal(r.Verbs, []string{"get"}) {
+			secrets = r.ResourceNames
+		}
+	}
+	if diff := cmp.Diff([]string{"crm-s3", "shop-db", "vip-list"}, secrets); diff != "" {
+		t.Errorf("readable Secrets (-want +got):\n%s", diff)
+	}
+	if args := ConversionJob(conversion(), JobEnv{Image: "img:1"}, "").Spec.Template.Spec.Containers[0].Args; slices.Contains(args, "--claims-dir") {
+		t.Errorf("no list on a claim, yet args %v", args)
+	}
+}

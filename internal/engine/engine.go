@@ -314,6 +314,9 @@ func (r *runner) readSource(ctx context.Context, rd *reader, i int, tb source.Ta
 		}
 		rec, line, err := next()
 		if errors.Is(err, io.EOF) {
+			if files, ok := tb.(interface{ Counts() []source.FileCount }); ok {
+				sr.Files = files.Counts()
+			}
 			return nil
 		}
 		var rowErr *source.RowError

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	ccv1 "github.com/contactconverter/contact-converter/api/v1alpha1"
+	"github.com/contactconverter/contact-converter/internal/source"
 )
 
 // Report is what a run did, per source and in total.
@@ -57,6 +58,9 @@ type SourceReport struct {
 	// OptOutKind is Unsubscribe, Bounce or Complaint.
 	OptOutKind string           `json:"optOutKind,omitempty"`
 	Rejections map[string]int64 `json:"rejections,omitempty"`
+	// Files are the files read, with their rows, sizes and checksums, for
+	// a source read from files (csv.path, csv.s3, csv.persistentVolumeClaim).
+	Files []source.FileCount `json:"files,omitempty"`
 }
 
 func newReport(spec *ccv1.ContactConversionSpec) *Report {

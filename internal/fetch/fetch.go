@@ -83,21 +83,24 @@ func (p Policy) check(a netip.Addr) error {
 // clusters for Pods.
 var sharedAddressSpace = netip.MustParsePrefix("100.64.0.0/10")
 
-// checkURL refuses what is wrong before anything is dialled.
-func checkURL(u *url.URL) error {
+// CheckURL refuses what is wrong before anything is dialled. A
+// cluster-internal name is refused when no internal network is allowed;
+// otherwise the address it resolves to decides.
+func (p Policy) CheckURL(u *url.URL) error {
 	if u.Scheme != "http" && u.Scheme != "https" {
 		return &RefusedError{Reason: fmt.Sprintf("%q: only http and https URLs are read", u.Scheme)}
 	}
 	host := strings.TrimSuffix(strings.ToLower(u.Hostname()), ".")
-	if strings.HasSuffix(host, ".svc") || strings.Contains(host, ".svc.") || strings.HasSuffix(host, ".cluster.local") || host == "kubernetes" {
-		return &RefusedError{Reason: fmt.Sprintf("%s is a cluster-internal name; lists must come from a public host", host)}
+	internal := strings.HasSuffix(host, ".svc") || strings.Contains(host, ".svc.") || strings.HasSuffix(host, ".cluster.local") || host == "kubernetes"
+	if internal && len(p.Allowed) == 0 {
+		return &RefusedError{Reason: fmt.Sprintf("%s is a cluster-internal name; lists must come from a public host (an operator may allow internal networks with --allow-url-cidrs)", host)}
 	}
 	return nil
 }
 
-// client dials only what the policy allows, with no proxy (a proxy would
+// Transport dials only what the policy allows, with no proxy (a proxy would
 // dial for us, unchecked).
-func (p Policy) client() *http.Client {
+func (p Policy) Transport() *http.Transport {
 	dialer := &net.Dialer{Timeout: 30 * time.Second, Control: func(_, address string, _ syscall.RawConn) error {
 		ap, err := netip.ParseAddrPort(address)
 		if err != nil {
@@ -105,14 +108,18 @@ func (p Policy) client() *http.Client {
 		}
 		return p.check(ap.Addr())
 	}}
+	return &http.Transport{Proxy: nil, DialContext: dialer.DialContext, ForceAttemptHTTP2: true,
+		TLSHandshakeTimeout: 30 * time.Second, ResponseHeaderTimeout: 2 * time.Minute}
+}
+
+func (p Policy) client() *http.Client {
 	return &http.Client{
-		Transport: &http.Transport{Proxy: nil, DialContext: dialer.DialContext, ForceAttemptHTTP2: true,
-			TLSHandshakeTimeout: 30 * time.Second, ResponseHeaderTimeout: 2 * time.Minute},
+		Transport: p.Transport(),
 		CheckRedirect: func(req *http.Request, via []*http.Request) error {
 			if len(via) >= 5 {
 				return errors.New("more than 5 redirects")
 			}
-			return checkURL(req.URL)
+			return p.CheckURL(req.URL)
 		},
 	}
 }
@@ -128,7 +135,7 @@ func Download(ctx context.Context, p Policy, rawURL, dir string, maxBytes int64)
 	if err != nil {
 		return nil, 0, &RefusedError{Reason: err.Error()}
 	}
-	if err := checkURL(u); err != nil {
+	if err := p.CheckURL(u); err != nil {
 		return nil, 0, err
 	}
 	hc := p.client()

@@ -70,6 +70,12 @@ func TestInternalAddressesAreRefused(t *testing.T) {
 			}
 		})
 	}
+	// With an internal network allowed, a Service name is looked up and
+	// the address it resolves to decides (here it does not resolve).
+	_, err := get(t, onlyFirst, "http://crm.tenant-b.svc.cluster.local/list.csv", 1<<20)
+	if err == nil || strings.Contains(err.Error(), "cluster-internal name") {
+		t.Errorf("a Service name with an allowed network: %v, want a lookup failure", err)
+	}
 	if got, err := get(t, onlyFirst, list, 1<<20); err != nil || !strings.Contains(got, "an@example.be") {
 		t.Errorf("an allowed address: %q, %v", got, err)
 	}

@@ -3,6 +3,7 @@ package inputs
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -10,6 +11,7 @@ import (
 
 	ccv1 "github.com/contactconverter/contact-converter/api/v1alpha1"
 	"github.com/contactconverter/contact-converter/internal/engine"
+	"github.com/contactconverter/contact-converter/internal/objectstore"
 	"github.com/contactconverter/contact-converter/internal/source"
 )
 
@@ -19,6 +21,9 @@ type Cluster struct {
 	Client    client.Reader
 	Namespace string
 	URLs      URLs
+	// ClaimsDir holds each csv.persistentVolumeClaim claim, mounted
+	// read-only in a folder named after it.
+	ClaimsDir string
 }
 
 // NewCluster returns an opener for namespace.
@@ -38,6 +43,7 @@ func (c *Cluster) Open(ctx context.Context, i int, src *ccv1.Source) (source.Tab
 	}
 	csv := src.CSV
 	opts := CSVOptions(csv)
+	opts.SpoolDir = c.URLs.Dir
 	switch {
 	case csv.ConfigMapKeyRef != nil:
 		var cm corev1.ConfigMap
@@ -53,8 +59,27 @@ func (c *Cluster) Open(ctx context.Context, i int, src *ccv1.Source) (source.Tab
 		return OpenSecretKey(where, &s, csv.SecretKeyRef.Key, opts)
 	case csv.URL != "":
 		return c.URLs.Open(ctx, where, csv, opts)
+	case csv.S3 != nil:
+		var keys *objectstore.Keys
+		if ref := csv.S3.SecretRef; ref != nil {
+			var s corev1.Secret
+			if err := c.get(ctx, where+".csv.s3.secretRef", ref.Name, &s); err != nil {
+				return nil, 0, err
+			}
+			var err error
+			if keys, err = S3Keys(where+": csv.s3.secretRef", &s); err != nil {
+				return nil, 0, err
+			}
+		}
+		return c.URLs.openS3(ctx, where, csv, keys, opts)
+	case csv.PersistentVolumeClaim != nil:
+		if c.ClaimsDir == "" {
+			return nil, 0, &engine.ConfigError{Err: fmt.Errorf("%s: csv.persistentVolumeClaim is read by the conversion's Job, which mounts the claim", where)}
+		}
+		claim := csv.PersistentVolumeClaim
+		return openPaths(where, "csv.persistentVolumeClaim.path", filepath.Join(c.ClaimsDir, claim.ClaimName), claim.Path, opts)
 	}
-	return nil, 0, &engine.ConfigError{Err: fmt.Errorf("%s: csv.path is only read on a workstation; in a cluster use configMapKeyRef, secretKeyRef or url", where)}
+	return nil, 0, &engine.ConfigError{Err: fmt.Errorf("%s: csv.path is only read on a workstation; in a cluster use configMapKeyRef, secretKeyRef, url, s3 or persistentVolumeClaim", where)}
 }
 
 // SecretValue reads one key of a Secret in the namespace.

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -17,6 +18,7 @@ import (
 	ccv1 "github.com/contactconverter/contact-converter/api/v1alpha1"
 	"github.com/contactconverter/contact-converter/internal/engine"
 	"github.com/contactconverter/contact-converter/internal/fetch"
+	"github.com/contactconverter/contact-converter/internal/objectstore"
 	"github.com/contactconverter/contact-converter/internal/source"
 )
 
@@ -84,23 +86,33 @@ func (l *Local) Open(ctx context.Context, i int, src *ccv1.Source) (source.Table
 	}
 	c := src.CSV
 	opts := CSVOptions(c)
+	opts.SpoolDir = l.URLs.Dir
 	switch {
 	case c.Path != "":
-		p := c.Path
-		if !filepath.IsAbs(p) {
-			p = filepath.Join(l.Dir, p)
+		full := c.Path
+		if !filepath.IsAbs(full) {
+			full = filepath.Join(l.Dir, full)
 		}
-		f, err := os.Open(p)
+		full, err := filepath.Abs(full)
 		if err != nil {
 			return nil, 0, &engine.ConfigError{Err: fmt.Errorf("%s: csv.path: %w", where, err)}
 		}
-		st, _ := f.Stat()
-		t, err := source.Open(f, opts)
-		if err != nil {
-			_ = f.Close()
-			return nil, 0, &engine.ConfigError{Err: fmt.Errorf("%s: %s: %w", where, p, err)}
+		return openPaths(where, "csv.path", "/", strings.TrimPrefix(full, "/"), opts)
+	case c.S3 != nil:
+		var keys *objectstore.Keys
+		if ref := c.S3.SecretRef; ref != nil {
+			s, ok := l.Secrets[ref.Name]
+			if !ok {
+				return nil, 0, &engine.ConfigError{Err: fmt.Errorf("%s: csv.s3.secretRef: Secret %q not found: pass its manifest with --objects", where, ref.Name)}
+			}
+			var err error
+			if keys, err = S3Keys(where+": csv.s3.secretRef", s); err != nil {
+				return nil, 0, err
+			}
 		}
-		return t, st.Size(), nil
+		return l.URLs.openS3(ctx, where, c, keys, opts)
+	case c.PersistentVolumeClaim != nil:
+		return nil, 0, &engine.ConfigError{Err: fmt.Errorf("%s: csv.persistentVolumeClaim is read in a cluster, by the conversion's Job; on a workstation use csv.path", where)}
 	case c.ConfigMapKeyRef != nil:
 		cm, ok := l.ConfigMaps[c.ConfigMapKeyRef.Name]
 		if !ok {
@@ -161,11 +173,12 @@ func openBytes(where string, data []byte, opts source.CSVOptions) (source.Table,
 	return t, int64(len(data)), nil
 }
 
-// URLs is how lists named by csv.url are downloaded.
+// URLs is how lists from the network (csv.url, csv.s3) are read.
 type URLs struct {
 	// Policy lists the internal networks allowed besides public hosts.
 	Policy fetch.Policy
-	// Dir receives the downloads: the spill volume, not an in-memory tmp.
+	// Dir receives the downloads and spooled archives: the spill volume,
+	// not an in-memory tmp.
 	Dir string
 }
 

@@ -62,20 +62,32 @@ func open(r io.Reader, opts CSVOptions, depth int) (Table, error) {
 		}
 		return &wrapped{Table: t, what: "gzip, " + t.Describe(), closer: zr}, nil
 	case isZip(head):
-		ra, size, err := randomAccess(r, br)
+		ra, size, err := randomAccess(r, br, opts.SpoolDir)
 		if err != nil {
 			return nil, err
 		}
-		zr, err := zip.NewReader(ra, size)
-		if err != nil {
-			return nil, fmt.Errorf("reading the zip archive: %w", err)
+		t, err := openZip(ra, size, opts, depth)
+		if spool, ok := ra.(*os.File); ok && any(ra) != any(r) {
+			if err != nil {
+				_ = spool.Close()
+				return nil, err
+			}
+			return &wrapped{Table: t, what: t.Describe(), closer: spool}, nil
 		}
-		if isWorkbook(zr) {
-			return OpenXLSX(io.NewSectionReader(ra, 0, size))
-		}
-		return openMember(zr, opts, depth)
+		return t, err
 	}
 	return OpenCSV(br, opts)
+}
+
+func openZip(ra io.ReaderAt, size int64, opts CSVOptions, depth int) (Table, error) {
+	zr, err := zip.NewReader(ra, size)
+	if err != nil {
+		return nil, fmt.Errorf("reading the zip archive: %w", err)
+	}
+	if isWorkbook(zr) {
+		return OpenXLSX(io.NewSectionReader(ra, 0, size))
+	}
+	return openMember(zr, opts, depth)
 }
 
 func maxUncompressed(opts CSVOptions) int64 {
@@ -86,9 +98,10 @@ func maxUncompressed(opts CSVOptions) int64 {
 }
 
 // randomAccess gives a zip's random access: the reader itself when it has
-// it (a file, a ConfigMap's bytes), else what buffered holds, whose reads
-// are capped (a zip inside gzip, a workbook inside a zip).
-func randomAccess(r, buffered io.Reader) (io.ReaderAt, int64, error) {
+// it (a file, a ConfigMap's bytes), else what buffered holds (a stream from
+// a store, a zip inside gzip, a workbook inside a zip), copied into an
+// unlinked file in spoolDir, or into memory without one.
+func randomAccess(r, buffered io.Reader, spoolDir string) (io.ReaderAt, int64, error) {
 	switch v := r.(type) {
 	case *os.File:
 		st, err := v.Stat()
@@ -98,6 +111,19 @@ func randomAccess(r, buffered io.Reader) (io.ReaderAt, int64, error) {
 		return v, st.Size(), nil
 	case *bytes.Reader:
 		return v, v.Size(), nil
+	}
+	if spoolDir != "" {
+		f, err := os.CreateTemp(spoolDir, "archive-*")
+		if err != nil {
+			return nil, 0, err
+		}
+		_ = os.Remove(f.Name()) // unlinked: gone when the process ends
+		n, err := io.Copy(f, buffered)
+		if err != nil {
+			_ = f.Close()
+			return nil, 0, err
+		}
+		return f, n, nil
 	}
 	data, err := io.ReadAll(buffered)
 	if err != nil {

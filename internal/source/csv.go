@@ -32,6 +32,9 @@ type CSVOptions struct {
 	// MaxUncompressed caps what a compressed list or an archive member may
 	// expand to; 0: DefaultMaxUncompressed.
 	MaxUncompressed int64
+	// SpoolDir receives a copy of a zip read from a stream, which needs
+	// random access; empty: memory.
+	SpoolDir string
 }
 
 // CSV reads delimited text.
