@@ -308,6 +308,11 @@ func printSummary(w io.Writer, r *engine.Report) {
 	}
 	fmt.Fprintf(tw, "total\t%d\t%d\t%d\t\t\t\n", r.RowsRead(), r.RowsRead()-r.RowsRejected(), r.RowsRejected())
 	_ = tw.Flush()
+	for _, s := range r.Sources {
+		for _, f := range s.Files {
+			fmt.Fprintf(w, "%s: read %s, %d rows, %d bytes, sha256 %s\n", s.Name, f.Name, f.Rows, f.Bytes, f.SHA256)
+		}
+	}
 	fmt.Fprintf(w, "\n%d contacts (%d duplicate rows merged), %d conflicts (%d unresolved), default language given to %d contacts\n",
 		r.Contacts, r.DuplicatesMerged, r.Conflicts, r.Unresolved, r.LanguageDefault)
 	if len(r.UnknownLanguages) > 0 {

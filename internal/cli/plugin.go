@@ -104,7 +104,7 @@ kubectl-contacts (make plugin builds bin/kubectl-contacts).`,
 	f.StringVar(&o.context, "context", "", "the kubeconfig context to use")
 	f.StringVarP(&o.namespace, "namespace", "n", "", "the namespace (default: the context's)")
 	root.AddCommand(o.statusCommand(), o.runNowCommand(), o.suspendCommand("pause", true), o.suspendCommand("resume", false),
-		o.conflictsCommand(), o.resolveCommand(), o.inventoryCommand(), o.logsCommand(), o.reportCommand())
+		o.conflictsCommand(), o.resolveCommand(), o.inventoryCommand(), o.logsCommand(), o.reportCommand(), o.uploadCommand())
 	return root
 }
 

@@ -29,6 +29,7 @@ the other subcommands in Jobs and Deployments with the same image.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
+	root.AddCommand(newUploadReceiverCommand(), newReceiveFileCommand())
 	root.AddCommand(newManagerCommand(), newConvertCommand(), newExportCommand(), newConflictsCommand(),
 		newPreferenceCenterCommand(), newCheckInstallCommand())
 	return root

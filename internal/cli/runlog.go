@@ -84,6 +84,9 @@ func (l *runLog) Summary(r *engine.Report) {
 	for _, s := range r.Sources {
 		l.json.Info("source", "source", s.Name, "rowsRead", s.RowsRead, "rowsMerged", s.RowsMerged, "rowsRejected", s.RowsRejected,
 			"rowsSuppressed", s.RowsSuppressed, "optOutsImported", s.OptOutsImported)
+		for _, f := range s.Files {
+			l.json.Info("file", "source", s.Name, "file", f.Name, "rows", f.Rows, "bytes", f.Bytes, "sha256", f.SHA256)
+		}
 	}
 	l.json.Info("finished", "contacts", r.Contacts, "duplicatesMerged", r.DuplicatesMerged, "conflicts", r.Conflicts,
 		"unresolvedConflicts", r.Unresolved, "languageDefaultAssigned", r.LanguageDefault, "partitionsResumed", r.PartitionsResumed,

@@ -142,7 +142,7 @@ func ConversionJob(cc *ccv1.ContactConversion, env JobEnv, runRequest string) *b
 		},
 	}
 	if db := spec.Database.SQLite; db != nil && env.PreferenceCenterOnClaim {
-		sameNodeAsClaim(&job.Spec.Template, db.PersistentVolumeClaim)
+		SameNodeAsClaim(&job.Spec.Template, db.PersistentVolumeClaim)
 	}
 	if parallelism > 1 {
 		job.Spec.CompletionMode = ptr.To(batchv1.IndexedCompletion)

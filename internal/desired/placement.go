@@ -35,9 +35,9 @@ func SQLiteClaimLabel(claim string) string {
 	return ccv1.TruncateName(claim, validation.LabelValueMaxLength-17) + "-" + hex.EncodeToString(sum[:8])
 }
 
-// sameNodeAsClaim places a pod on the node of the other pods mounting claim,
+// SameNodeAsClaim places a pod on the node of the other pods mounting claim,
 // and labels it as one of them.
-func sameNodeAsClaim(pod *corev1.PodTemplateSpec, claim string) {
+func SameNodeAsClaim(pod *corev1.PodTemplateSpec, claim string) {
 	value := SQLiteClaimLabel(claim)
 	if pod.Labels == nil {
 		pod.Labels = map[string]string{}

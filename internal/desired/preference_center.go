@@ -243,7 +243,7 @@ func PreferenceCenterDeployment(pc *ccv1.PreferenceCenter, image, configHash str
 		},
 	}
 	if db := pc.Spec.Database.SQLite; db != nil {
-		sameNodeAsClaim(&d.Spec.Template, db.PersistentVolumeClaim)
+		SameNodeAsClaim(&d.Spec.Template, db.PersistentVolumeClaim)
 	}
 	return d
 }

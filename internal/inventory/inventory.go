@@ -84,6 +84,10 @@ func Origin(s *ccv1.Source) string {
 			return "download from " + u.Host
 		}
 		return "download"
+	case s.CSV.S3 != nil:
+		return fmt.Sprintf("object store, bucket %s, key %s", s.CSV.S3.Bucket, s.CSV.S3.Key)
+	case s.CSV.PersistentVolumeClaim != nil:
+		return fmt.Sprintf("file %s on PersistentVolumeClaim %s", s.CSV.PersistentVolumeClaim.Path, s.CSV.PersistentVolumeClaim.ClaimName)
 	}
 	return "file " + s.CSV.Path
 }

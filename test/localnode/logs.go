@@ -24,7 +24,7 @@ import (
 // serveLogs answers the API server's requests for container logs
 // (`kubectl logs`), as the kubelet does on its port: GET
 // /containerLogs/NAMESPACE/POD/CONTAINER, ?follow=true streams until the
-// container ends. It returns the port.
+// container ends; and for `kubectl exec` (serveExec). It returns the port.
 func (n *Node) serveLogs(ctx context.Context) (int, error) {
 	cert, err := selfSigned()
 	if err != nil {
@@ -34,7 +34,10 @@ func (n *Node) serveLogs(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	srv := &http.Server{Handler: http.HandlerFunc(n.containerLogs), ReadHeaderTimeout: 10 * time.Second,
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /containerLogs/", n.containerLogs)
+	mux.HandleFunc("/exec/", n.serveExec)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second,
 		BaseContext: func(net.Listener) context.Context { return ctx }}
 	go func() { _ = srv.Serve(ln) }()
 	go func() {
