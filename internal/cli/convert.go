@@ -34,6 +34,7 @@ type convertOptions struct {
 	dryRun     bool
 	spillDir   string
 	claimsDir  string
+	reread     bool
 	partitions int
 	cpuProfile string
 	memLimit   string
@@ -84,6 +85,7 @@ progress into its status.`,
 	f.StringVar(&o.database, "database", "", "sqlite:PATH or postgres://... (overrides spec.database)")
 	f.StringVar(&o.report, "report", "", "write the run's report as JSON to this file")
 	f.BoolVar(&o.dryRun, "dry-run", false, "read and merge, but write nothing to the database")
+	f.BoolVar(&o.reread, "reread", false, "read the lists even when they, the spec and the program are unchanged since the last run")
 	f.StringVar(&o.claimsDir, "claims-dir", "", "folder holding each claim csv.persistentVolumeClaim names, in a folder named after it (the Job mounts them there)")
 	f.StringVar(&o.spillDir, "spill-dir", "", "folder for the temporary partition files (default: a new folder under $TMPDIR)")
 	f.IntVar(&o.partitions, "partitions", 0, "how many partitions the rows are spread over (0: from the input size)")
@@ -147,6 +149,7 @@ func runConvert(ctx context.Context, log *runLog, o convertOptions) error {
 	}
 	rep, err := engine.Run(ctx, engine.Options{
 		Spec: &cc.Spec, Opener: opener, Store: st, SpillDir: spillDir, Partitions: o.partitions, Progress: log.Progress,
+		Build: Version, Reread: o.reread,
 	})
 	log.Done()
 	if o.report != "" && rep != nil {
@@ -294,6 +297,9 @@ func (p *progressPrinter) done() {
 }
 
 func printSummary(w io.Writer, r *engine.Report) {
+	if r.Unchanged {
+		fmt.Fprintf(w, "The lists, the spec and the program are unchanged since the run finished at %s: nothing was read or written (--reread reads them again). Its counts:\n", r.FinishedAt)
+	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "SOURCE\tREAD\tMERGED\tREJECTED\tSUPPRESSED\tOPT-OUTS\t")
 	for _, s := range r.Sources {

@@ -77,7 +77,7 @@ func runConvertInCluster(ctx context.Context, log *runLog, o convertOptions) err
 	log.Infof("%s/%s generation %d, shard %d of %d", cc.Namespace, cc.Name, cc.Generation, shard, max(o.shards, 1))
 	rep, err := engine.Run(ctx, engine.Options{
 		Spec: &cc.Spec, Opener: opener, Store: st, SpillDir: spillDir, Partitions: o.partitions,
-		Shard: shard, Shards: o.shards,
+		Shard: shard, Shards: o.shards, Build: Version, Reread: o.reread,
 		Progress: func(p engine.Progress) {
 			log.Progress(p)
 			if err := reporter.Progress(ctx, p); err != nil {

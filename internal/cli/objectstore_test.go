@@ -130,6 +130,34 @@ spec:
 		t.Errorf("monthly: %d rows read, want 5", rep.Sources[0].RowsRead)
 	}
 
+	// Run again: the objects' ETags and sizes are the same, so nothing is
+	// read; a replaced object, or --reread, reads them again.
+	again := func(extra ...string) engine.Report {
+		t.Helper()
+		args := append([]string{"convert", "-f", manifest, "--objects", secret, "--database", db, "--allow-url-cidrs", "127.0.0.0/8", "--report", report}, extra...)
+		if _, err := run(t, args...); err != nil {
+			t.Fatal(err)
+		}
+		var r engine.Report
+		if err := json.Unmarshal([]byte(mustRead(t, report)), &r); err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	if r := again(); !r.Unchanged || r.Contacts != rep.Contacts || r.InputKey != rep.InputKey || rep.InputKey == "" {
+		t.Errorf("an unchanged run: unchanged %v, %d contacts, input key %q (first run: %d, %q)", r.Unchanged, r.Contacts, r.InputKey, rep.Contacts, rep.InputKey)
+	}
+	if r := again("--reread"); r.Unchanged || r.Sources[0].RowsRead != 5 {
+		t.Errorf("--reread: unchanged %v, %d rows read", r.Unchanged, r.Sources[0].RowsRead)
+	}
+	replaced := []byte("email;voornaam\ndi@example.be;Di\nan@example.be;An\nfe@example.be;Fe\n")
+	if _, err := client.Upload(context.Background(), "2024/03.csv", bytes.NewReader(replaced), int64(len(replaced))); err != nil {
+		t.Fatal(err)
+	}
+	if r := again(); r.Unchanged || r.Sources[0].RowsRead != 6 || r.Sources[0].Files[2].SHA256 != sha(replaced) {
+		t.Errorf("after an object changed: unchanged %v, %d rows read, want a new read of 6", r.Unchanged, r.Sources[0].RowsRead)
+	}
+
 	// What a person must fix stops the run as bad input, naming the field.
 	for _, tc := range []struct{ name, from, to, want string }{
 		{"a wrong secret key", "AWS_SECRET_ACCESS_KEY: " + s.SecretAccessKey, "AWS_SECRET_ACCESS_KEY: wrong", "csv.s3.secretRef: access denied to bucket \"exports\""},

@@ -88,7 +88,7 @@ func (l *runLog) Summary(r *engine.Report) {
 			l.json.Info("file", "source", s.Name, "file", f.Name, "rows", f.Rows, "bytes", f.Bytes, "sha256", f.SHA256)
 		}
 	}
-	l.json.Info("finished", "contacts", r.Contacts, "duplicatesMerged", r.DuplicatesMerged, "conflicts", r.Conflicts,
+	l.json.Info("finished", "unchanged", r.Unchanged, "contacts", r.Contacts, "duplicatesMerged", r.DuplicatesMerged, "conflicts", r.Conflicts,
 		"unresolvedConflicts", r.Unresolved, "languageDefaultAssigned", r.LanguageDefault, "partitionsResumed", r.PartitionsResumed,
 		"seconds", r.Seconds.Total, "readSeconds", r.Seconds.Read, "mergeSeconds", r.Seconds.Merge, "writeSeconds", r.Seconds.Write)
 }

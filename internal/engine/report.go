@@ -9,7 +9,13 @@ import (
 
 // Report is what a run did, per source and in total.
 type Report struct {
-	RunKey              string            `json:"runKey"`
+	RunKey string `json:"runKey"`
+	// InputKey identifies the lists (by fingerprint), spec and build a run
+	// read, when every list has a fingerprint.
+	InputKey string `json:"inputKey,omitempty"`
+	// Unchanged marks a run that found the last run's InputKey: nothing
+	// was read or written, and the counts are that run's.
+	Unchanged           bool              `json:"unchanged,omitempty"`
 	FinishedAt          string            `json:"finishedAt,omitempty"`
 	Sources             []SourceReport    `json:"sources"`
 	Contacts            int64             `json:"contacts"`

@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 
@@ -52,7 +53,7 @@ func (u URLs) openS3(ctx context.Context, where string, c *ccv1.CSVSource, keys 
 	files := make([]source.File, len(objs))
 	var total int64
 	for i, o := range objs {
-		files[i] = source.File{Name: o.Key, Size: o.Size, Open: func() (io.ReadCloser, error) { return client.Open(ctx, o), nil }}
+		files[i] = source.File{Name: o.Key, Size: o.Size, Version: "etag " + o.ETag, Open: func() (io.ReadCloser, error) { return client.Open(ctx, o), nil }}
 		total += o.Size
 	}
 	return openFiles(where, files, total, opts)
@@ -105,7 +106,7 @@ func openPaths(where, field, rootDir, pattern string, opts source.CSVOptions) (s
 		case err != nil:
 			return fail(err)
 		}
-		files = append(files, source.File{Name: shown(name), Size: st.Size(), Open: func() (io.ReadCloser, error) { return root.Open(name) }})
+		files = append(files, source.File{Name: shown(name), Size: st.Size(), Version: "modified " + st.ModTime().UTC().Format(time.RFC3339Nano), Open: func() (io.ReadCloser, error) { return root.Open(name) }})
 		total += st.Size()
 	}
 	if len(files) == 0 {

@@ -5,6 +5,8 @@ package inputs
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -170,7 +172,8 @@ func openBytes(where string, data []byte, opts source.CSVOptions) (source.Table,
 	if err != nil {
 		return nil, 0, &engine.ConfigError{Err: fmt.Errorf("%s: %w", where, err)}
 	}
-	return t, int64(len(data)), nil
+	sum := sha256.Sum256(data)
+	return &source.Fingerprinted{Table: t, Print: hex.EncodeToString(sum[:])}, int64(len(data)), nil
 }
 
 // URLs is how lists from the network (csv.url, csv.s3) are read.

@@ -16,6 +16,10 @@ import (
 type File struct {
 	Name string
 	Size int64
+	// Version tells this file's content from another under the same name
+	// without reading it: an object's ETag, a file's modification time.
+	// Empty: unknown.
+	Version string
 	// Open starts reading the file's bytes. Its errors are returned as
 	// they are, so the caller decides what they mean.
 	Open func() (io.ReadCloser, error)
@@ -142,6 +146,19 @@ func (f *Files) Next() ([]string, int, error) {
 			return nil, 0, err
 		}
 	}
+}
+
+// Fingerprint identifies the files' contents without reading them: their
+// names, sizes and versions. Empty when a version is unknown.
+func (f *Files) Fingerprint() string {
+	h := sha256.New()
+	for _, file := range f.files {
+		if file.Version == "" {
+			return ""
+		}
+		fmt.Fprintf(h, "%q %d %q\n", file.Name, file.Size, file.Version)
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 // Counts are the files read so far.

@@ -20,6 +20,22 @@ type Table interface {
 	Close() error
 }
 
+// Fingerprinter is a table that can tell, before it is read, whether its
+// contents changed: Fingerprint is "" when it cannot.
+type Fingerprinter interface {
+	Fingerprint() string
+}
+
+// Fingerprinted gives a table read from known bytes (a ConfigMap's) their
+// fingerprint.
+type Fingerprinted struct {
+	Table
+	Print string
+}
+
+// Fingerprint implements Fingerprinter.
+func (f *Fingerprinted) Fingerprint() string { return f.Print }
+
 // RowError is a malformed row; the table can be read on.
 type RowError struct {
 	Line int

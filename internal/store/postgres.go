@@ -138,11 +138,24 @@ func (p *Postgres) FinishRun(ctx context.Context, runKey string, segments []Segm
 		if _, err := tx.Exec(ctx, `DELETE FROM checkpoints WHERE run_key <> $1`, runKey); err != nil {
 			return err
 		}
-		_, err := tx.Exec(ctx, `INSERT INTO runs (run_key, finished_at, report) VALUES ($1, $2, $3)
+		if _, err := tx.Exec(ctx, `INSERT INTO runs (run_key, finished_at, report) VALUES ($1, $2, $3)
 			ON CONFLICT (run_key) DO UPDATE SET finished_at = EXCLUDED.finished_at, report = EXCLUDED.report`,
-			runKey, time.Now().UTC().Format(time.RFC3339), string(report))
+			runKey, time.Now().UTC().Format(time.RFC3339), string(report)); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO last_run (id, report) VALUES (1, $1) ON CONFLICT (id) DO UPDATE SET report = EXCLUDED.report`, string(report))
 		return err
 	})
+}
+
+// LastReport implements Store.
+func (p *Postgres) LastReport(ctx context.Context) ([]byte, error) {
+	var report string
+	err := p.pool.QueryRow(ctx, `SELECT report FROM last_run WHERE id = 1`).Scan(&report)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil
+	}
+	return []byte(report), err
 }
 
 // SaveShardReport implements Store.

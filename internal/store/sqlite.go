@@ -199,10 +199,23 @@ func (s *SQLite) FinishRun(ctx context.Context, runKey string, segments []Segmen
 		if _, err := tx.ExecContext(ctx, `DELETE FROM checkpoints WHERE run_key <> ?`, runKey); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO runs (run_key, finished_at, report) VALUES (?, ?, ?)`,
-			runKey, time.Now().UTC().Format(time.RFC3339), string(report))
+		if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO runs (run_key, finished_at, report) VALUES (?, ?, ?)`,
+			runKey, time.Now().UTC().Format(time.RFC3339), string(report)); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO last_run (id, report) VALUES (1, ?)`, string(report))
 		return err
 	})
+}
+
+// LastReport implements Store.
+func (s *SQLite) LastReport(ctx context.Context) ([]byte, error) {
+	var report string
+	err := s.db.QueryRowContext(ctx, `SELECT report FROM last_run WHERE id = 1`).Scan(&report)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	return []byte(report), err
 }
 
 // SaveShardReport implements Store.

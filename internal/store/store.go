@@ -79,6 +79,8 @@ type Store interface {
 	// FinishRun replaces the segments, drops other runs' checkpoints and
 	// records the report.
 	FinishRun(ctx context.Context, runKey string, segments []Segment, report []byte) error
+	// LastReport is the report of the last finished run, nil before any.
+	LastReport(ctx context.Context) ([]byte, error)
 	// SaveShardReport records one shard's report and returns every shard's,
 	// in shard order, once all shards have reported (nil before).
 	SaveShardReport(ctx context.Context, runKey string, shard, shards int, report []byte) ([][]byte, error)
