@@ -148,6 +148,8 @@ preview: ## Convert the sample tenant on this machine, without a cluster, and sh
 bench: build envtest ## Run the benchmarks and print their figures.
 	@echo ">> engine: 1M contacts in about 1.9M rows across 6 lists (a minute or so)"
 	hack/bench-engine.sh
+	@echo ">> object store: a gzipped list of 1 GiB before compression, streamed from versitygw and read from disk (a few minutes)"
+	hack/bench-objectstore.sh
 	@echo ">> preference center: page and one-click unsubscribe, 16 concurrent clients, SQLite and PostgreSQL"
 	go test -run '^$$' -bench BenchmarkPreferenceCenter -benchtime 3000x ./internal/prefcenter/
 	@echo ">> bulk links: a million keys as CSV and as JSON to a running preference center, its peak memory"

@@ -88,6 +88,23 @@ func TestValidationReconcile(t *testing.T) {
 		}
 	})
 
+	t.Run("a missing list claim or S3 Secret stalls, naming the source field", func(t *testing.T) {
+		cc := tw.MakeConversion("uploads", ns).SQLite("contacts").Sources(ccv1.Source{Name: "fair", CSV: &ccv1.CSVSource{
+			PersistentVolumeClaim: &ccv1.ClaimFiles{ClaimName: "uploads", Path: "fair/*.csv.gz"}}}).Obj()
+		h.create(t, cc)
+		h.waitCondition(t, cc, ccv1.ConditionStalled, metav1.ConditionTrue, ccv1.ReasonClaimNotFound)
+		if msg := meta.FindStatusCondition(cc.Status.Conditions, ccv1.ConditionStalled).Message; !strings.Contains(msg, "spec.sources[0].csv.persistentVolumeClaim.claimName") {
+			t.Errorf("message %q should name the source's claim field", msg)
+		}
+		s3 := tw.MakeConversion("bucket", ns).SQLite("contacts").Sources(ccv1.Source{Name: "crm", CSV: &ccv1.CSVSource{
+			S3: &ccv1.S3Location{Bucket: "exports", Key: "crm.csv", SecretRef: &ccv1.LocalObjectReference{Name: "s3-keys"}}}}).Obj()
+		h.create(t, s3)
+		h.waitCondition(t, s3, ccv1.ConditionStalled, metav1.ConditionTrue, ccv1.ReasonSecretNotFound)
+		if msg := meta.FindStatusCondition(s3.Status.Conditions, ccv1.ConditionStalled).Message; !strings.Contains(msg, "spec.sources[0].csv.s3.secretRef") || !strings.Contains(msg, "AWS_ACCESS_KEY_ID") && !strings.Contains(msg, `"s3-keys"`) {
+			t.Errorf("message %q should name the source's secretRef field", msg)
+		}
+	})
+
 	t.Run("a preference center rolls out, or is Stalled on a missing TLS secret", func(t *testing.T) {
 		pc := tw.MakeCenter("prefs", ns).SQLite("contacts").Obj()
 		h.create(t, pc)

@@ -5,6 +5,8 @@
 package main
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"fmt"
 	"io"
@@ -144,6 +146,31 @@ func run() error {
 		return err
 	}
 
+	step("A list too big for a ConfigMap goes onto a claim: pause, add the source, upload, resume")
+	stamp, err := uploadFairList(ctx, c, kubectl, show, work)
+	if err != nil {
+		return err
+	}
+	for watch.cc.Status.LastHandledRunRequest != stamp || watch.cc.Status.Phase != ccv1.PhaseSucceeded {
+		if err := watch.until(ctx, 3*time.Minute, ccv1.PhaseSucceeded); err != nil {
+			return err
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+	if err := show("-n", "acme", "get", "contactconversion", "acme", "-o",
+		`jsonpath=rows read {.status.progress.rowsRead}, contacts {.status.progress.contacts}{"\n"}`); err != nil {
+		return err
+	}
+	logs, err := c.KubectlPlugin(ctx, "logs", "acme", "-n", "acme")
+	if err != nil {
+		return err
+	}
+	for _, line := range strings.Split(logs, "\n") {
+		if strings.Contains(line, `"msg":"file"`) && strings.Contains(line, "fairs/") {
+			fmt.Printf("   the Job read it, with the same checksum:\n   %s\n", line)
+		}
+	}
+
 	step("The preference center (a Deployment run by the local node)")
 	links, err := preferenceLinks(ctx, c, "greta@example.de", "luc.janssens@example.be")
 	if err != nil {
@@ -170,6 +197,45 @@ func run() error {
 `, c.Kubeconfig, filepath.Join(work, "plugins"), kubectlPath, kubectlPath, kubectlPath, kubectlPath, filepath.Join(work, "logs"))
 	<-ctx.Done()
 	return nil
+}
+
+// uploadFairList adds a source read from the acme-uploads claim and puts
+// a gzipped list there with kubectl contacts upload, while the conversion is
+// paused, so no run finds the source without its file.
+func uploadFairList(ctx context.Context, c *cluster.Cluster, kubectl func(...string) (string, error), show func(...string) error, work string) (string, error) {
+	plugin := func(args ...string) error {
+		fmt.Printf("   kubectl contacts %s\n", strings.Join(args, " "))
+		out, err := c.KubectlPlugin(ctx, args...)
+		fmt.Print(indent(out))
+		return err
+	}
+	if err := plugin("pause", "acme", "-n", "acme"); err != nil {
+		return "", err
+	}
+	source := `[{"op":"add","path":"/spec/sources/-","value":{"name":"fair-2024","displayName":"Fair 2024","csv":{"persistentVolumeClaim":{"claimName":"acme-uploads","path":"fairs/*.csv.gz"}}}}]`
+	fmt.Printf("   kubectl patch contactconversion acme --type json -p '%s'\n", source)
+	if err := show("-n", "acme", "patch", "contactconversion", "acme", "--type", "json", "-p", source); err != nil {
+		return "", err
+	}
+	var list bytes.Buffer
+	zw := gzip.NewWriter(&list)
+	_, _ = zw.Write([]byte("E-mail;Voornaam;Naam;Taal\ngreta@example.de;Greta;Schmidt;de\nnina.peeters@example.be;Nina;Peeters;nl\nomar.haddad@example.be;Omar;Haddad;fr\n"))
+	if err := zw.Close(); err != nil {
+		return "", err
+	}
+	file := filepath.Join(work, "fair-2024.csv.gz")
+	if err := os.WriteFile(file, list.Bytes(), 0o644); err != nil {
+		return "", err
+	}
+	if err := plugin("upload", "acme", "fair-2024", file, "--to", "fairs/2024.csv.gz", "-n", "acme", "--image", cluster.Image); err != nil {
+		return "", err
+	}
+	if err := plugin("resume", "acme", "-n", "acme"); err != nil {
+		return "", err
+	}
+	stamp := time.Now().UTC().Format(time.RFC3339Nano)
+	_, err := kubectl("-n", "acme", "annotate", "--overwrite", "contactconversion", "acme", ccv1.RunRequestedAtAnnotation+"="+stamp)
+	return stamp, err
 }
 
 func indent(s string) string {

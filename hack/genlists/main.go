@@ -6,6 +6,9 @@
 package main
 
 import (
+	"bufio"
+	"compress/gzip"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -19,11 +22,49 @@ func main() {
 	contacts := flag.Int("contacts", 1_000_000, "people in the population")
 	seed := flag.Uint64("seed", 1, "random seed; the same seed writes the same files")
 	out := flag.String("out", "bench-tenant", "folder to write")
+	bigBytes := flag.Int64("gzip-bytes", 0, "instead of a tenant, write one gzipped list, big.csv.gz, of this many bytes before compression, repeating the contacts (an export with its history)")
 	flag.Parse()
-	if err := run(*contacts, *seed, *out); err != nil {
+	var err error
+	if *bigBytes > 0 {
+		err = writeBig(*out, *bigBytes, *contacts)
+	} else {
+		err = run(*contacts, *seed, *out)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "genlists:", err)
 		os.Exit(1)
 	}
+}
+
+// writeBig writes big.csv.gz: rows of contacts 0..contacts-1 over and over,
+// each always the same, until size bytes.
+func writeBig(out string, size int64, contacts int) error {
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		return err
+	}
+	f, err := os.Create(filepath.Join(out, "big.csv.gz"))
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	zw, err := gzip.NewWriterLevel(f, gzip.BestSpeed)
+	if err != nil {
+		return err
+	}
+	w := bufio.NewWriterSize(zw, 1<<20)
+	n, _ := w.WriteString("email,first_name,last_name,language\n")
+	written, rows := int64(n), 0
+	langs := []string{"nl", "fr", "en", "de"}
+	for ; written < size; rows++ {
+		i := rows % contacts
+		n, _ := fmt.Fprintf(w, "person%d@example.be,First%d,Last%d,%s\n", i, i%997, i%1009, langs[i%len(langs)])
+		written += int64(n)
+	}
+	if err := errors.Join(w.Flush(), zw.Close()); err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "genlists: big.csv.gz: %d rows, %d bytes before compression, %d contacts\n", rows, written, min(rows, contacts))
+	return nil
 }
 
 func run(contacts int, seed uint64, out string) error {

@@ -309,7 +309,8 @@ func (r *runner) progress(percent int) {
 }
 
 // openSources opens every source before reading any, so a missing one fails
-// the run at once and the total size sets the partition count.
+// the run at once and the total size (compressed lists counting for what
+// they expand to) sets the partition count.
 func (r *runner) openSources(ctx context.Context) ([]source.Table, int64, error) {
 	tables := make([]source.Table, len(r.o.Spec.Sources))
 	var total int64
@@ -324,7 +325,7 @@ func (r *runner) openSources(ctx context.Context) ([]source.Table, int64, error)
 			return tables, 0, fmt.Errorf("spec.sources[%d] (%s): %w", i, src.Name, err)
 		}
 		tables[i] = tb
-		total += max(size, 0)
+		total += source.ExpandedSize(tb, max(size, 0))
 	}
 	return tables, total, nil
 }

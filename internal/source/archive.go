@@ -60,7 +60,7 @@ func open(r io.Reader, opts CSVOptions, depth int) (Table, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &wrapped{Table: t, what: "gzip, " + t.Describe(), closer: zr}, nil
+		return &wrapped{Table: t, what: "gzip, " + t.Describe(), closer: zr, compressed: true}, nil
 	case isZip(head):
 		ra, size, err := randomAccess(r, br, opts.SpoolDir)
 		if err != nil {
@@ -194,7 +194,7 @@ func openMember(zr *zip.Reader, opts CSVOptions, depth int) (Table, error) {
 		_ = rc.Close()
 		return nil, fmt.Errorf("%s in the archive: %w", f.Name, err)
 	}
-	return &wrapped{Table: t, what: "zip member " + f.Name + ", " + t.Describe(), closer: rc}, nil
+	return &wrapped{Table: t, what: "zip member " + f.Name + ", " + t.Describe(), closer: rc, compressed: f.Method != zip.Store}, nil
 }
 
 // capped fails a read past cap bytes.
@@ -222,12 +222,35 @@ func (c *capped) Read(p []byte) (int, error) {
 // wrapped is a table read from inside a compressed stream or an archive.
 type wrapped struct {
 	Table
-	what   string
-	closer io.Closer
+	what       string
+	closer     io.Closer
+	compressed bool
 }
 
 func (w *wrapped) Describe() string { return w.what }
 
 func (w *wrapped) Close() error {
 	return errors.Join(w.Table.Close(), w.closer.Close())
+}
+
+// CompressedExpansion is how many times its size a compressed list is
+// taken to expand to: delimited text compresses four to eight times.
+const CompressedExpansion = 5
+
+// ExpandedSize is the size to plan for (the engine's partition count) of a
+// table read from size bytes: more than size when the bytes were
+// compressed.
+func ExpandedSize(t Table, size int64) int64 {
+	switch v := t.(type) {
+	case *wrapped:
+		if v.compressed {
+			return size * CompressedExpansion
+		}
+		return ExpandedSize(v.Table, size)
+	case *Files:
+		return ExpandedSize(v.cur, size)
+	case *Fingerprinted:
+		return ExpandedSize(v.Table, size)
+	}
+	return size
 }

@@ -138,3 +138,36 @@ func TestArchiveErrors(t *testing.T) {
 		})
 	}
 }
+
+// A compressed list counts for more than its bytes when the engine sizes
+// its partitions: CSV expands four to eight times.
+func TestExpandedSize(t *testing.T) {
+	plain, err := Open(strings.NewReader(plainList), CSVOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	packed, err := Open(bytes.NewReader(gz(t, []byte(plainList))), CSVOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := OpenFiles([]File{{Name: "a.csv.gz", Open: func() (io.ReadCloser, error) {
+		return io.NopCloser(bytes.NewReader(gz(t, []byte(plainList)))), nil
+	}}}, CSVOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		t    Table
+		want int64
+	}{
+		{"plain", plain, 1000},
+		{"gzip", packed, 1000 * CompressedExpansion},
+		{"gzip among files", files, 1000 * CompressedExpansion},
+		{"fingerprinted gzip", &Fingerprinted{Table: packed}, 1000 * CompressedExpansion},
+	} {
+		if got := ExpandedSize(tc.t, 1000); got != tc.want {
+			t.Errorf("%s: ExpandedSize = %d, want %d", tc.name, got, tc.want)
+		}
+	}
+}
