@@ -93,7 +93,7 @@ progress into its status.`,
 	f.StringVar(&o.name, "name", "", "in a cluster: the ContactConversion to run (instead of -f)")
 	f.Int64Var(&o.generation, "generation", 0, "in a cluster: the generation the Job was made for (a newer spec is reported)")
 	f.IntVar(&o.shards, "shards", 1, "in a cluster: how many shards split the partitions; this one is $JOB_COMPLETION_INDEX")
-	f.StringVar(&o.memLimit, "memory-limit", "200Mi", "soft limit of the Go heap: garbage is collected lazily below it (the database cache comes on top)")
+	f.StringVar(&o.memLimit, "memory-limit", "170Mi", "soft limit of the Go heap: garbage is collected lazily below it (the database cache comes on top)")
 	f.StringVar(&o.cpuProfile, "cpu-profile", "", "write a CPU profile to this file")
 	f.StringVar(&o.erasureSalt, "erasure-salt-file", "", "a file holding the database's erasure salt (a mounted Secret); default: a salt the database keeps")
 	f.StringVar(&o.logFormat, "log-format", logText, "text (lines for a person) or json (a record per event, for a log pipeline)")
@@ -197,7 +197,7 @@ func (o *convertOptions) urls(spillDir string) (inputs.URLs, error) {
 func tuneMemory(limit string, lazy bool) error {
 	q, err := resource.ParseQuantity(limit)
 	if err != nil || q.Value() < 32<<20 {
-		return &engine.ConfigError{Err: fmt.Errorf("--memory-limit %q: give a size of at least 32Mi, such as 200Mi", limit)}
+		return &engine.ConfigError{Err: fmt.Errorf("--memory-limit %q: give a size of at least 32Mi, such as 170Mi", limit)}
 	}
 	if os.Getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(q.Value())
