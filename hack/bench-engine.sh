@@ -20,15 +20,16 @@ echo ">> converting into SQLite"
 /usr/bin/time -v -o "$dir/time.txt" bin/contact-converter convert -f "$dir/conversion.yaml" \
   --database "sqlite:$dir/contacts.db" --report "$dir/report.json" >/dev/null 2>"$dir/convert.log"
 python3 - "$dir" <<'PY'
-import json, re, sys
+import json, sys
 d = sys.argv[1]
 rep = json.load(open(d + "/report.json"))
 rows = sum(s["rowsRead"] for s in rep["sources"])
 t = rep["seconds"]
-rss = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", open(d + "/time.txt").read()).group(1))
-wall = re.search(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): (\S+)", open(d + "/time.txt").read()).group(1)
-print(f"engine: {rows} rows -> {rep['contacts']} contacts into SQLite in {t['total']:.2f}s (wall {wall}): "
-      f"{rows / t['total']:,.0f} rows/s, peak RSS {rss / 1024:.0f} MiB")
+sys.dont_write_bytecode = True
+sys.path.insert(0, "hack")
+from benchtime import rss, wall
+print(f"engine: {rows} rows -> {rep['contacts']} contacts into SQLite in {t['total']:.2f}s (wall {wall(d + '/time.txt'):.2f}s): "
+      f"{rows / t['total']:,.0f} rows/s, peak RSS {rss(d + '/time.txt'):.0f} MiB")
 print(f"engine: time split: read {t['read']:.2f}s, merge {t['merge']:.2f}s (overlaps write), write {t['write']:.2f}s")
 PY
 
@@ -42,13 +43,11 @@ echo ">> the DuckDB baseline (@duckdb/node-api, pinned in hack/bench-duckdb/pack
 npm ci --prefix hack/bench-duckdb --no-audit --no-fund --loglevel=error >/dev/null
 /usr/bin/time -v -o "$dir/time-duckdb.txt" node hack/bench-duckdb/merge.mjs "$dir" >"$dir/duckdb.json"
 python3 - "$dir" <<'PY'
-import json, re, sys
+import json, sys
 d = sys.argv[1]
-def wall(path):
-    m = re.search(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): (?:(\d+):)?(\d+):([\d.]+)", open(path).read())
-    return int(m.group(1) or 0) * 3600 + int(m.group(2)) * 60 + float(m.group(3))
-def rss(path):
-    return int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", open(path).read()).group(1)) / 1024
+sys.dont_write_bytecode = True
+sys.path.insert(0, "hack")
+from benchtime import rss, wall
 ours, duck = wall(d + "/time.txt"), wall(d + "/time-duckdb.txt")
 res = json.load(open(d + "/duckdb.json"))
 print(f"engine: DuckDB merges the same lists into {res['contacts']} rows in {duck:.2f}s wall, peak RSS {rss(d + '/time-duckdb.txt'):.0f} MiB; "
@@ -82,15 +81,17 @@ start=$(date +%s.%N)
   -c "\copy copy_probe FROM '$pgdir/contacts.copy'" -c "COMMIT"
 end=$(date +%s.%N)
 python3 - "$dir" "$start" "$end" <<'PY'
-import json, re, sys
+import json, sys
 d, start, end = sys.argv[1], float(sys.argv[2]), float(sys.argv[3])
 rep = json.load(open(d + "/report-pg.json"))
 rows = sum(s["rowsRead"] for s in rep["sources"])
 t = rep["seconds"]
-rss = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", open(d + "/time-pg.txt").read()).group(1))
+sys.dont_write_bytecode = True
+sys.path.insert(0, "hack")
+from benchtime import rss
 raw = end - start
 print(f"engine: {rows} rows -> {rep['contacts']} contacts into PostgreSQL in {t['total']:.2f}s: "
-      f"{rows / t['total']:,.0f} rows/s, peak RSS {rss / 1024:.0f} MiB; write {t['write']:.2f}s")
+      f"{rows / t['total']:,.0f} rows/s, peak RSS {rss(d + '/time-pg.txt'):.0f} MiB; write {t['write']:.2f}s")
 print(f"engine: raw COPY of the same final rows (with the primary key): {raw:.2f}s; "
       f"our write phase runs at {100 * raw / t['write']:.0f}% of raw COPY speed")
 PY

@@ -46,13 +46,11 @@ YAML
     --allow-url-cidrs 127.0.0.0/8 --database "sqlite:$dir/contacts.db" --report "$dir/report-$where.json" >/dev/null 2>"$dir/convert-$where.log"
 done
 python3 - "$dir" <<'PY'
-import json, os, re, sys
+import json, os, sys
 d = sys.argv[1]
-def wall(path):
-    m = re.search(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): (?:(\d+):)?(\d+):([\d.]+)", open(path).read())
-    return int(m.group(1) or 0) * 3600 + int(m.group(2)) * 60 + float(m.group(3))
-def rss(path):
-    return int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", open(path).read()).group(1)) / 1024
+sys.dont_write_bytecode = True
+sys.path.insert(0, "hack")
+from benchtime import rss, wall
 size = os.path.getsize(d + "/big.csv.gz")
 for where in ("disk", "s3"):
     rep = json.load(open(f"{d}/report-{where}.json"))

@@ -1,9 +1,6 @@
 package cli
 
 import (
-	"archive/zip"
-	"bytes"
-	"compress/gzip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,27 +13,12 @@ import (
 // never decide: the first bytes do.
 func TestZippedAndGzippedExports(t *testing.T) {
 	dir := t.TempDir()
-	var archive bytes.Buffer
-	zw := zip.NewWriter(&archive)
-	for name, body := range map[string]string{
+	archive := zipped(t, map[string]string{
 		"members_export_3f2a/subscribed_members_export_3f2a.csv":   "Email Address,First Name\nana@example.be,Ana\nbo@example.be,Bo\n",
 		"members_export_3f2a/unsubscribed_members_export_3f2a.csv": "Email Address,First Name,UNSUB_TIME\nbo@example.be,Bo,2024-03-01 10:00:00\n",
 		"members_export_3f2a/cleaned_members_export_3f2a.csv":      "Email Address,First Name\n",
-	} {
-		w, err := zw.Create(name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, _ = w.Write([]byte(body))
-	}
-	if err := zw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	var gzipped bytes.Buffer
-	gw := gzip.NewWriter(&gzipped)
-	_, _ = gw.Write([]byte("email;voornaam\ncy@example.be;Cy\n"))
-	_ = gw.Close()
-	for name, data := range map[string][]byte{"mailchimp-export.zip": archive.Bytes(), "shop.csv": gzipped.Bytes()} {
+	})
+	for name, data := range map[string][]byte{"mailchimp-export.zip": archive, "shop.csv": gzipped(t, "email;voornaam\ncy@example.be;Cy\n")} {
 		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
 			t.Fatal(err)
 		}

@@ -14,7 +14,6 @@ import (
 	"syscall"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
 	remotecommandconsts "k8s.io/apimachinery/pkg/util/remotecommand"
 	"k8s.io/cri-streaming/pkg/streaming/remotecommand"
@@ -27,23 +26,16 @@ import (
 // does (its mounts, user and read-only root), and must be the
 // contact-converter binary, the only one the image holds.
 func (n *Node) serveExec(w http.ResponseWriter, r *http.Request) {
-	parts := strings.Split(strings.TrimPrefix(r.URL.Path, "/exec/"), "/")
-	if len(parts) != 3 {
-		http.NotFound(w, r)
+	pod, container, ok := n.podAt(w, r, "/exec/")
+	if !ok {
 		return
 	}
-	obj, exists, err := n.store.GetByKey(parts[0] + "/" + parts[1])
-	if err != nil || !exists {
-		http.Error(w, "pod not found", http.StatusNotFound)
-		return
-	}
-	pod := obj.(*corev1.Pod)
 	opts, err := remotecommand.NewOptions(r)
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
-	remotecommand.ServeExec(w, r, n, pod.Name, string(pod.UID), parts[2], r.URL.Query()["command"], opts,
+	remotecommand.ServeExec(w, r, n, pod.Name, string(pod.UID), container, r.URL.Query()["command"], opts,
 		4*time.Hour, 30*time.Second, remotecommandconsts.SupportedStreamingProtocols)
 }
 

@@ -48,21 +48,14 @@ func (n *Node) serveLogs(ctx context.Context) (int, error) {
 }
 
 func (n *Node) containerLogs(w http.ResponseWriter, r *http.Request) {
-	parts := strings.Split(strings.TrimPrefix(r.URL.Path, "/containerLogs/"), "/")
-	if r.Method != http.MethodGet || len(parts) != 3 {
-		http.NotFound(w, r)
+	pod, container, ok := n.podAt(w, r, "/containerLogs/")
+	if !ok {
 		return
 	}
-	obj, exists, err := n.store.GetByKey(parts[0] + "/" + parts[1])
-	if err != nil || !exists {
-		http.Error(w, "pod not found", http.StatusNotFound)
-		return
-	}
-	pod := obj.(*corev1.Pod)
-	path := filepath.Join(n.DataDir, "pods", string(pod.UID), "containers", filepath.Base(parts[2]), "log")
+	path := filepath.Join(n.DataDir, "pods", string(pod.UID), "containers", filepath.Base(container), "log")
 	f, err := os.Open(path)
 	if err != nil {
-		http.Error(w, "no log yet for container "+parts[2], http.StatusNotFound)
+		http.Error(w, "no log yet for container "+container, http.StatusNotFound)
 		return
 	}
 	defer f.Close()
@@ -75,7 +68,7 @@ func (n *Node) containerLogs(w http.ResponseWriter, r *http.Request) {
 		if fl, ok := w.(http.Flusher); ok {
 			fl.Flush()
 		}
-		if !follow || !n.containerRunning(pod, parts[2]) {
+		if !follow || !n.containerRunning(pod, container) {
 			_, _ = io.Copy(w, f)
 			return
 		}
@@ -85,6 +78,22 @@ func (n *Node) containerLogs(w http.ResponseWriter, r *http.Request) {
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
+}
+
+// podAt finds the pod and container a kubelet path names after prefix
+// (NAMESPACE/POD/CONTAINER), or answers 404.
+func (n *Node) podAt(w http.ResponseWriter, r *http.Request, prefix string) (*corev1.Pod, string, bool) {
+	parts := strings.Split(strings.TrimPrefix(r.URL.Path, prefix), "/")
+	if len(parts) != 3 {
+		http.NotFound(w, r)
+		return nil, "", false
+	}
+	obj, exists, err := n.store.GetByKey(parts[0] + "/" + parts[1])
+	if err != nil || !exists {
+		http.Error(w, "pod not found", http.StatusNotFound)
+		return nil, "", false
+	}
+	return obj.(*corev1.Pod), parts[2], true
 }
 
 // containerRunning tells whether a container of the Pod runs or may run
