@@ -2,85 +2,305 @@ package controllers
 
 import (
 	"context"
-	"slices"
+	"errors"
+	"sync"
 	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"k8s.io/apimachinery/pkg/types"
+	toolscache "k8s.io/client-go/tools/cache"
+	"k8s.io/utils/clock"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 
 	ccv1 "github.com/contactconverter/contact-converter/api/v1alpha1"
 	"github.com/contactconverter/contact-converter/internal/admission"
-	"github.com/contactconverter/contact-converter/internal/desired"
+	"github.com/contactconverter/contact-converter/internal/lifecycle"
 )
 
-// slotFree tells whether cc may start or resume a run without exceeding the
-// cluster-wide cap. Running Jobs are counted from the cluster, not from
-// memory, and only those a ContactConversion owns; the queue is served by
-// internal/admission: namespaces take turns, then oldest window first.
-func (r *ContactConversionReconciler) slotFree(ctx context.Context, cc *ccv1.ContactConversion, windowStart time.Time) (bool, error) {
-	var jobs batchv1.JobList
-	if err := r.List(ctx, &jobs, client.MatchingLabels{desired.LabelManagedBy: desired.ManagedBy}); err != nil {
-		return false, err
+// expectationTimeout bounds how long a slot given to a Job not yet seen in
+// the cache stays taken: a create the cache never shows (deleted at once)
+// gives its slot back.
+const expectationTimeout = 2 * time.Minute
+
+// slots knows who holds a run slot and who waits for one, from the cache's
+// events: Jobs that run, and conversions whose status says they are
+// queued. Admitting a conversion is then a pure decision (internal/admission)
+// on that state, with no list and no API call. A slot given out is held as
+// an expectation until the cache shows the Job running (as the ReplicaSet
+// and Job controllers track their creates), so concurrent reconciles never
+// exceed the caps. The lock guards only this state: it is never held
+// across an API call.
+type slots struct {
+	caps  admission.Caps
+	clock clock.PassiveClock
+	// wake receives the conversions a freed slot goes to.
+	wake chan event.GenericEvent
+
+	mu sync.Mutex
+	// running maps a running Job (namespace/name) to its conversion.
+	running map[types.NamespacedName]types.NamespacedName
+	// expected are conversions given a slot whose Job the cache does not
+	// show running yet, with when.
+	expected map[types.NamespacedName]time.Time
+	// queued are the conversions waiting for a slot.
+	queued map[types.NamespacedName]admission.Candidate
+	synced []toolscache.InformerSynced
+}
+
+func newSlots(caps admission.Caps, clk clock.PassiveClock) *slots {
+	return &slots{caps: caps, clock: clk, wake: make(chan event.GenericEvent, 1024),
+		running:  map[types.NamespacedName]types.NamespacedName{},
+		expected: map[types.NamespacedName]time.Time{},
+		queued:   map[types.NamespacedName]admission.Candidate{}}
+}
+
+// watch feeds the state from the cache's Job and ContactConversion
+// informers.
+func (s *slots) watch(ctx context.Context, c cache.Cache) error {
+	jobs, err := c.GetInformer(ctx, &batchv1.Job{})
+	if err != nil {
+		return err
 	}
-	total := 0
-	running := map[string]int{}  // runs by namespace
-	started := map[string]bool{} // conversions holding a slot, by namespace/name
-	for i := range jobs.Items {
-		j := &jobs.Items[i]
-		owner := metav1.GetControllerOf(j)
-		if owner == nil || owner.Kind != "ContactConversion" || owner.APIVersion != ccv1.GroupVersion.String() {
-			continue // not ours, whatever its labels say
-		}
-		own := j.Namespace == cc.Namespace && owner.Name == cc.Name
-		if !own && jobRunning(j) {
-			total++
-			running[j.Namespace]++
-			started[j.Namespace+"/"+owner.Name] = true
-		}
+	reg, err := jobs.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
+		AddFunc:    func(o any) { s.job(o, false) },
+		UpdateFunc: func(_, o any) { s.job(o, false) },
+		DeleteFunc: func(o any) { s.job(o, true) },
+	})
+	if err != nil {
+		return err
 	}
-	free := r.MaxConcurrent - total
-	if free <= 0 {
-		return false, nil
+	convs, err := c.GetInformer(ctx, &ccv1.ContactConversion{})
+	if err != nil {
+		return err
 	}
-	var all ccv1.ContactConversionList
-	if err := r.List(ctx, &all); err != nil {
-		return false, err
+	reg2, err := convs.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
+		AddFunc:    func(o any) { s.conversion(o, false) },
+		UpdateFunc: func(_, o any) { s.conversion(o, false) },
+		DeleteFunc: func(o any) { s.conversion(o, true) },
+	})
+	if err != nil {
+		return err
 	}
-	candidates := []admission.Candidate{{Namespace: cc.Namespace, Name: cc.Name, WindowStart: windowStart, Created: cc.CreationTimestamp.Time}}
-	for i := range all.Items {
-		o := &all.Items[i]
-		// Skip ourselves, the unqueued, and those whose status still says
-		// queued though their Job has just started.
-		if o.Namespace == cc.Namespace && o.Name == cc.Name || !isQueued(o) || started[o.Namespace+"/"+o.Name] {
-			continue
-		}
-		var start time.Time
-		if o.Status.NextWindowStart != nil {
-			start = o.Status.NextWindowStart.Time
-		}
-		candidates = append(candidates, admission.Candidate{Namespace: o.Namespace, Name: o.Name, WindowStart: start, Created: o.CreationTimestamp.Time})
+	s.synced = []toolscache.InformerSynced{reg.HasSynced, reg2.HasSynced}
+	return nil
+}
+
+func unwrap(o any) any {
+	if d, ok := o.(toolscache.DeletedFinalStateUnknown); ok {
+		return d.Obj
 	}
-	return slices.Contains(admission.Admit(candidates, running, free), candidates[0]), nil
+	return o
+}
+
+// job records a Job's run: one that runs holds its conversion's slot.
+func (s *slots) job(o any, deleted bool) {
+	j, ok := unwrap(o).(*batchv1.Job)
+	if !ok {
+		return
+	}
+	owner := metav1.GetControllerOf(j)
+	if owner == nil || owner.Kind != "ContactConversion" || owner.APIVersion != ccv1.GroupVersion.String() {
+		return // not ours, whatever its labels say
+	}
+	key := types.NamespacedName{Namespace: j.Namespace, Name: j.Name}
+	conv := types.NamespacedName{Namespace: j.Namespace, Name: owner.Name}
+	runs := !deleted && j.DeletionTimestamp == nil && jobRunning(j)
+	s.mu.Lock()
+	_, ran := s.running[key]
+	if runs {
+		s.running[key] = conv
+		delete(s.expected, conv)
+	} else {
+		delete(s.running, key)
+	}
+	var next []types.NamespacedName
+	if ran && !runs {
+		next = s.nextLocked()
+	}
+	s.mu.Unlock()
+	s.notify(next)
+}
+
+// conversion records whether a conversion waits for a slot.
+func (s *slots) conversion(o any, deleted bool) {
+	cc, ok := unwrap(o).(*ccv1.ContactConversion)
+	if !ok {
+		return
+	}
+	key := types.NamespacedName{Namespace: cc.Namespace, Name: cc.Name}
+	s.mu.Lock()
+	if !deleted && isQueued(cc) {
+		s.queued[key] = candidate(cc, windowStart(cc))
+	} else {
+		delete(s.queued, key)
+	}
+	var next []types.NamespacedName
+	if _, held := s.expected[key]; deleted && held {
+		delete(s.expected, key)
+		next = s.nextLocked()
+	}
+	s.mu.Unlock()
+	s.notify(next)
+}
+
+func windowStart(cc *ccv1.ContactConversion) time.Time {
+	if cc.Status.NextWindowStart != nil {
+		return cc.Status.NextWindowStart.Time
+	}
+	return time.Time{}
+}
+
+func candidate(cc *ccv1.ContactConversion, window time.Time) admission.Candidate {
+	c := admission.Candidate{Namespace: cc.Namespace, Name: cc.Name, WindowStart: window, QueuedSince: cc.CreationTimestamp.Time}
+	if cc.Status.Queue != nil {
+		c.QueuedSince = cc.Status.Queue.Since.Time
+	}
+	return c
 }
 
 func isQueued(cc *ccv1.ContactConversion) bool {
 	return cc.Conditions().Reason(ccv1.ConditionReady) == ccv1.ReasonQueuedForCapacity
 }
 
-// queuedConversions wakes every queued conversion when a Job changes, since
-// it may have freed a slot.
-func (r *ContactConversionReconciler) queuedConversions(ctx context.Context, _ client.Object) []reconcile.Request {
-	var all ccv1.ContactConversionList
-	if err := r.List(ctx, &all); err != nil {
-		return nil
-	}
-	var reqs []reconcile.Request
-	for i := range all.Items {
-		if isQueued(&all.Items[i]) {
-			reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&all.Items[i])})
+// errNotSynced asks for another try once the informers have told all.
+var errNotSynced = errors.New("the admission queue is still reading the cache")
+
+// claim gives cc a slot if the caps and the queue allow, and holds it
+// until its Job shows in the cache or release gives it back. Otherwise it
+// says where cc stands.
+func (s *slots) claim(cc *ccv1.ContactConversion, window time.Time) (bool, lifecycle.Wait, error) {
+	for _, synced := range s.synced {
+		if !synced() {
+			return false, lifecycle.Wait{}, errNotSynced
 		}
 	}
-	return reqs
+	key := types.NamespacedName{Namespace: cc.Namespace, Name: cc.Name}
+	me := candidate(cc, window)
+	if cc.Status.Queue == nil {
+		me.QueuedSince = s.clock.Now()
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.expireLocked()
+	if _, held := s.expected[key]; held {
+		return true, lifecycle.Wait{}, nil
+	}
+	running := s.runningLocked(key)
+	candidates := append(s.waitingLocked(key), me)
+	for _, d := range admission.Plan(candidates, running, s.caps) {
+		if d.Namespace != cc.Namespace || d.Name != cc.Name {
+			continue
+		}
+		if d.Admit {
+			s.expected[key] = s.clock.Now()
+		}
+		return d.Admit, lifecycle.Wait{Position: d.Position, Reason: d.Reason}, nil
+	}
+	return false, lifecycle.Wait{}, nil // not reached: cc is a candidate
+}
+
+// pending tells whether conv was given a slot whose Job the cache does not
+// show yet.
+func (s *slots) pending(conv types.NamespacedName) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.expireLocked()
+	_, held := s.expected[conv]
+	return held
+}
+
+// release gives back a slot claim gave cc when no Job started with it.
+func (s *slots) release(cc *ccv1.ContactConversion) {
+	key := types.NamespacedName{Namespace: cc.Namespace, Name: cc.Name}
+	s.mu.Lock()
+	_, held := s.expected[key]
+	delete(s.expected, key)
+	var next []types.NamespacedName
+	if held {
+		next = s.nextLocked()
+	}
+	s.mu.Unlock()
+	s.notify(next)
+}
+
+// runningLocked counts the slots held, by namespace, leaving out except's
+// own (a conversion asking again for the slot its Job holds).
+func (s *slots) runningLocked(except types.NamespacedName) map[string]int {
+	out := map[string]int{}
+	seen := map[types.NamespacedName]bool{}
+	for _, conv := range s.running {
+		if conv != except && !seen[conv] {
+			seen[conv] = true
+			out[conv.Namespace]++
+		}
+	}
+	for conv := range s.expected {
+		if conv != except && !seen[conv] {
+			seen[conv] = true
+			out[conv.Namespace]++
+		}
+	}
+	return out
+}
+
+// waitingLocked are the queued conversions still without a slot, but
+// except: the cache may show a conversion queued a moment after its slot
+// was given.
+func (s *slots) waitingLocked(except types.NamespacedName) []admission.Candidate {
+	holding := map[types.NamespacedName]bool{}
+	for _, conv := range s.running {
+		holding[conv] = true
+	}
+	out := make([]admission.Candidate, 0, len(s.queued))
+	for k, c := range s.queued {
+		if _, expected := s.expected[k]; k != except && !expected && !holding[k] {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+func (s *slots) expireLocked() {
+	for conv, at := range s.expected {
+		if s.clock.Since(at) > expectationTimeout {
+			delete(s.expected, conv)
+		}
+	}
+}
+
+// nextLocked are the queued conversions the free slots go to now: only
+// they are woken.
+func (s *slots) nextLocked() []types.NamespacedName {
+	if len(s.queued) == 0 {
+		return nil
+	}
+	s.expireLocked()
+	var out []types.NamespacedName
+	for _, d := range admission.Plan(s.waitingLocked(types.NamespacedName{}), s.runningLocked(types.NamespacedName{}), s.caps) {
+		if d.Admit {
+			out = append(out, types.NamespacedName{Namespace: d.Namespace, Name: d.Name})
+		}
+	}
+	return out
+}
+
+// notify wakes conversions, outside the lock; a full channel hands the rest
+// to a goroutine rather than block an informer.
+func (s *slots) notify(keys []types.NamespacedName) {
+	for i, k := range keys {
+		ev := event.GenericEvent{Object: &ccv1.ContactConversion{ObjectMeta: metav1.ObjectMeta{Namespace: k.Namespace, Name: k.Name}}}
+		select {
+		case s.wake <- ev:
+		default:
+			rest := keys[i:]
+			go func() {
+				for _, k := range rest {
+					s.wake <- event.GenericEvent{Object: &ccv1.ContactConversion{ObjectMeta: metav1.ObjectMeta{Namespace: k.Namespace, Name: k.Name}}}
+				}
+			}()
+			return
+		}
+	}
 }

@@ -2,7 +2,6 @@ package controllers
 
 import (
 	"context"
-	"sync"
 	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
@@ -18,8 +17,10 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	ccv1 "github.com/contactconverter/contact-converter/api/v1alpha1"
+	"github.com/contactconverter/contact-converter/internal/admission"
 	"github.com/contactconverter/contact-converter/internal/desired"
 	"github.com/contactconverter/contact-converter/internal/lifecycle"
 	"github.com/contactconverter/contact-converter/internal/schedule"
@@ -42,16 +43,15 @@ type ContactConversionReconciler struct {
 	Image string
 	// AllowURLCIDRs lists the internal networks csv.url may read from.
 	AllowURLCIDRs string
-	// MaxConcurrent caps the conversions running at once, cluster-wide.
-	MaxConcurrent int
+	// Caps bound the conversions running at once: cluster-wide and per
+	// namespace.
+	Caps admission.Caps
 
-	// starting serialises counting free slots and starting Jobs, so
-	// concurrent reconciles never exceed MaxConcurrent.
-	starting sync.Mutex
+	// slots is the admission queue, fed by the cache.
+	slots *slots
 }
 
-// workers is how many conversions are reconciled at once; starting Jobs is
-// still serialised by the starting lock.
+// workers is how many conversions are reconciled at once.
 const workers = 4
 
 // +kubebuilder:rbac:groups=contacts.contactconverter.io,resources=contactconversions,verbs=get;list;watch
@@ -125,12 +125,17 @@ func (r *ContactConversionReconciler) Reconcile(ctx context.Context, req ctrl.Re
 	return res, nil
 }
 
-// decideAndAct asks the lifecycle what to do and does it to the Job. Counting
-// free slots and starting a Job happen under one lock, so concurrent
-// reconciles never exceed the cap.
+// decideAndAct asks the lifecycle what to do and does it to the Job. A
+// conversion that wants a slot asks the admission queue, which answers from
+// its own state without an API call; a slot given is held until the cache
+// shows the Job, and given back when no Job starts with it.
 func (r *ContactConversionReconciler) decideAndAct(ctx context.Context, cc *ccv1.ContactConversion, sched *schedule.Schedule, now time.Time) (*lifecycle.Plan, *referenceProblem, error) {
-	r.starting.Lock()
-	defer r.starting.Unlock()
+	key := client.ObjectKeyFromObject(cc)
+	if r.slots.pending(key) {
+		// Its Job was just created or resumed: act again once the cache
+		// shows it, which wakes this conversion.
+		return &lifecycle.Plan{Status: *cc.Status.DeepCopy(), RequeueAt: now.Add(5 * time.Second)}, nil, nil
+	}
 	job, err := r.newestJob(ctx, cc)
 	if err != nil {
 		return nil, nil, err
@@ -146,26 +151,39 @@ func (r *ContactConversionReconciler) decideAndAct(ctx context.Context, cc *ccv1
 			}
 		}
 	}
-	if in.SlotFree, err = r.slotFree(ctx, cc, sched.At(now).OpenSince); err != nil {
-		return nil, nil, err
-	}
 	plan := lifecycle.Decide(in)
-	env := desired.JobEnv{Image: r.Image, AllowURLCIDRs: r.AllowURLCIDRs}
-	if plan.Action == lifecycle.CreateJob || plan.Action == lifecycle.ResumeJob {
-		// Before a Job starts: the keys it will read, the pods it shares its
-		// database with, and its identity.
-		problem, err := checkReferenceKeys(ctx, r.APIReader, cc.Namespace, cc.Spec.References())
-		if problem != nil || err != nil {
-			return nil, problem, err
-		}
-		if env.PreferenceCenterOnClaim, problem, err = r.claimSharing(ctx, cc); problem != nil || err != nil {
-			return nil, problem, err
-		}
-		if err := r.ensureConverterObjects(ctx, cc); err != nil {
+	claimed := false
+	if plan.Status.Queue != nil { // it wants a slot
+		if claimed, in.Wait, err = r.slots.claim(cc, sched.At(now).OpenSince); err != nil {
 			return nil, nil, err
 		}
+		in.SlotFree = claimed
+		plan = lifecycle.Decide(in)
 	}
-	return &plan, nil, r.carryOut(ctx, cc, job, &plan, env)
+	problem, err := r.act(ctx, cc, job, &plan)
+	if claimed && (problem != nil || err != nil || (plan.Action != lifecycle.CreateJob && plan.Action != lifecycle.ResumeJob)) {
+		r.slots.release(cc)
+	}
+	return &plan, problem, err
+}
+
+// act carries the plan out: before a Job starts, the keys it will read, the
+// pods it shares its database with, and its identity.
+func (r *ContactConversionReconciler) act(ctx context.Context, cc *ccv1.ContactConversion, job *batchv1.Job, plan *lifecycle.Plan) (*referenceProblem, error) {
+	env := desired.JobEnv{Image: r.Image, AllowURLCIDRs: r.AllowURLCIDRs}
+	if plan.Action == lifecycle.CreateJob || plan.Action == lifecycle.ResumeJob {
+		problem, err := checkReferenceKeys(ctx, r.APIReader, cc.Namespace, cc.Spec.References())
+		if problem != nil || err != nil {
+			return problem, err
+		}
+		if env.PreferenceCenterOnClaim, problem, err = r.claimSharing(ctx, cc); problem != nil || err != nil {
+			return problem, err
+		}
+		if err := r.ensureConverterObjects(ctx, cc); err != nil {
+			return nil, err
+		}
+	}
+	return nil, r.carryOut(ctx, cc, job, plan, env)
 }
 
 // stall records a problem only the user can fix: Stalled, with an event
@@ -202,6 +220,10 @@ func (r *ContactConversionReconciler) patchStatus(ctx context.Context, orig, cc 
 
 // SetupWithManager registers the reconciler.
 func (r *ContactConversionReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager) error {
+	r.slots = newSlots(r.Caps, r.Clock)
+	if err := r.slots.watch(ctx, mgr.GetCache()); err != nil {
+		return err
+	}
 	if err := mgr.GetFieldIndexer().IndexField(ctx, &ccv1.ContactConversion{}, referenceIndex, func(o client.Object) []string {
 		return referenceKeys(o.(*ccv1.ContactConversion).Spec.References())
 	}); err != nil {
@@ -216,8 +238,8 @@ func (r *ContactConversionReconciler) SetupWithManager(ctx context.Context, mgr 
 		Owns(&corev1.ServiceAccount{}).
 		Owns(&rbacv1.Role{}).
 		Owns(&rbacv1.RoleBinding{}).
-		// A Job that ends or pauses frees a slot for queued conversions.
-		Watches(&batchv1.Job{}, handler.EnqueueRequestsFromMapFunc(r.queuedConversions)).
+		// A freed slot wakes the conversions the queue gives it to, only.
+		WatchesRawSource(source.Channel(r.slots.wake, &handler.EnqueueRequestForObject{})).
 		// A Job's pod that starts, or tells why it cannot.
 		Watches(&corev1.Pod{}, handler.EnqueueRequestsFromMapFunc(podConversion)).
 		Named("contactconversion").

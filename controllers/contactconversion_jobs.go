@@ -13,7 +13,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/wait"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
@@ -214,7 +213,7 @@ func (r *ContactConversionReconciler) carryOut(ctx context.Context, cc *ccv1.Con
 			return fmt.Errorf("creating Job %s: %w", j.Name, err)
 		}
 		plan.Status.JobName = j.Name
-		return r.waitCached(ctx, j)
+		return nil // the admission queue holds its slot until the cache shows it
 	case lifecycle.SuspendJob, lifecycle.ResumeJob:
 		suspend := plan.Action == lifecycle.SuspendJob
 		patch := client.MergeFrom(job.DeepCopy())
@@ -227,15 +226,6 @@ func (r *ContactConversionReconciler) carryOut(ctx context.Context, cc *ccv1.Con
 		return client.IgnoreNotFound(r.Delete(ctx, job, client.PropagationPolicy(metav1.DeletePropagationBackground)))
 	}
 	return nil
-}
-
-// waitCached waits until the cache sees a created Job, so the next
-// reconcile counts it against the cap and never creates it twice.
-func (r *ContactConversionReconciler) waitCached(ctx context.Context, j *batchv1.Job) error {
-	return wait.PollUntilContextTimeout(ctx, 20*time.Millisecond, 10*time.Second, true, func(ctx context.Context) (bool, error) {
-		err := r.Get(ctx, client.ObjectKeyFromObject(j), &batchv1.Job{})
-		return err == nil, client.IgnoreNotFound(err)
-	})
 }
 
 // claimSharing tells whether a PreferenceCenter mounts the conversion's

@@ -7,6 +7,7 @@ import (
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 
+	"github.com/contactconverter/contact-converter/internal/admission"
 	"github.com/contactconverter/contact-converter/internal/desired"
 )
 
@@ -19,6 +20,8 @@ type Options struct {
 	AllowURLCIDRs string
 	// MaxConcurrent caps the conversions running at once, cluster-wide.
 	MaxConcurrent int
+	// MaxConcurrentPerNamespace caps them in each namespace; 0: no cap.
+	MaxConcurrentPerNamespace int
 	// Network names the namespaces the pages' NetworkPolicies admit.
 	Network desired.NetworkEnv
 }
@@ -34,7 +37,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, o Options) error {
 		Clock:         o.Clock,
 		Image:         o.Image,
 		AllowURLCIDRs: o.AllowURLCIDRs,
-		MaxConcurrent: o.MaxConcurrent,
+		Caps:          admission.Caps{Cluster: o.MaxConcurrent, PerNamespace: o.MaxConcurrentPerNamespace},
 	}).SetupWithManager(ctx, mgr); err != nil {
 		return fmt.Errorf("setting up the ContactConversion controller: %w", err)
 	}

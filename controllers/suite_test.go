@@ -39,9 +39,20 @@ func startHarness(t *testing.T) *harness { return startHarnessWithCap(t, 4) }
 func startHarnessWithCap(t *testing.T, maxConcurrent int) *harness {
 	t.Helper()
 	ctrl.SetLogger(zap.New(zap.UseDevMode(true), zap.WriteTo(testWriter{t})))
-	env := testenv.Start(t)
+	h := &harness{env: testenv.Start(t), clock: clocktesting.NewFakeClock(time.Date(2026, 11, 2, 16, 0, 0, 0, time.UTC))}
+	h.c = h.env.Client
+	stop := h.startManager(t, Options{MaxConcurrent: maxConcurrent})
+	t.Cleanup(stop)
+	return h
+}
+
+// startManager runs the reconcilers against the harness's control plane
+// with o's caps, until the returned stop is called: as the operator, which
+// may be stopped and started again.
+func (h *harness) startManager(t *testing.T, o Options) (stop func()) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	mgr, err := ctrl.NewManager(env.Config, ctrl.Options{
+	mgr, err := ctrl.NewManager(h.env.Config, ctrl.Options{
 		Scheme:  kubescheme.New(),
 		Metrics: metricsserver.Options{BindAddress: "0"},
 		Cache:   CacheOptions(),
@@ -52,8 +63,8 @@ func startHarnessWithCap(t *testing.T, maxConcurrent int) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	clk := clocktesting.NewFakeClock(time.Date(2026, 11, 2, 16, 0, 0, 0, time.UTC))
-	if err := Setup(ctx, mgr, Options{Clock: clk, Image: "contact-converter:test", MaxConcurrent: maxConcurrent, Network: testNetwork}); err != nil {
+	o.Clock, o.Image, o.Network = h.clock, "contact-converter:test", testNetwork
+	if err := Setup(ctx, mgr, o); err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan struct{})
@@ -63,8 +74,7 @@ func startHarnessWithCap(t *testing.T, maxConcurrent int) *harness {
 			t.Errorf("manager: %v", err)
 		}
 	}()
-	t.Cleanup(func() { cancel(); <-done })
-	return &harness{env: env, c: env.Client, clock: clk}
+	return func() { cancel(); <-done }
 }
 
 type testWriter struct{ t *testing.T }

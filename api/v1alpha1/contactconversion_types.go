@@ -535,18 +535,29 @@ type JobSpec struct {
 }
 
 // QueueReason says which cap a queued conversion waits on.
-// +kubebuilder:validation:Enum=ClusterCap
+// +kubebuilder:validation:Enum=ClusterCap;NamespaceCap
 type QueueReason string
 
-// QueueReasonClusterCap: the cluster-wide cap on running conversions.
-const QueueReasonClusterCap QueueReason = "ClusterCap"
+const (
+	// QueueReasonClusterCap: the cluster-wide cap on running conversions
+	// (--max-concurrent-conversions).
+	QueueReasonClusterCap QueueReason = "ClusterCap"
+	// QueueReasonNamespaceCap: the cap per namespace
+	// (--max-concurrent-conversions-per-namespace).
+	QueueReasonNamespaceCap QueueReason = "NamespaceCap"
+)
 
-// QueueStatus tells why and since when a conversion waits for a slot.
+// QueueStatus tells why and since when a conversion waits for a slot, and
+// its place in the queue when it was last looked at.
 type QueueStatus struct {
 	// Reason names the cap it waits on.
 	Reason QueueReason `json:"reason"`
 	// Since is when it started waiting.
 	Since metav1.Time `json:"since"`
+	// Position in the queue, 1 being next, when the conversion was last
+	// looked at: a freed slot goes to the first.
+	// +optional
+	Position int32 `json:"position,omitempty"`
 }
 
 // ContactConversionStatus is what the operator and the running merge report.

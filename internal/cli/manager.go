@@ -35,6 +35,7 @@ type managerOptions struct {
 	leaderElect    bool
 	leaderElectNS  string
 	maxConversions int
+	maxPerNS       int
 	image          string
 	qps            float32
 	burst          int
@@ -61,6 +62,7 @@ func newManagerCommand() *cobra.Command {
 	f.BoolVar(&o.leaderElect, "leader-elect", false, "elect a leader, so only one replica reconciles at a time")
 	f.StringVar(&o.leaderElectNS, "leader-election-namespace", "", "namespace of the leader-election Lease (default: the pod's namespace)")
 	f.IntVar(&o.maxConversions, "max-concurrent-conversions", 4, "how many conversions may run at once across the cluster")
+	f.IntVar(&o.maxPerNS, "max-concurrent-conversions-per-namespace", 0, "how many may run at once in one namespace (0: no cap but the cluster's); namespaces take turns either way")
 	f.Float32Var(&o.qps, "kube-api-qps", 100, "requests per second to the API server (API Priority and Fairness still protects it)")
 	f.IntVar(&o.burst, "kube-api-burst", 200, "burst of requests to the API server")
 	f.StringVar(&o.image, "image", "", "image of the Jobs and Deployments the operator creates (default: $OPERATOR_IMAGE)")
@@ -74,6 +76,9 @@ func newManagerCommand() *cobra.Command {
 }
 
 func runManager(cmd *cobra.Command, o managerOptions) error {
+	if o.maxPerNS < 0 {
+		return fmt.Errorf("--max-concurrent-conversions-per-namespace must be 0 (no cap) or more, got %d", o.maxPerNS)
+	}
 	if o.maxConversions < 1 {
 		return fmt.Errorf("--max-concurrent-conversions must be at least 1, got %d", o.maxConversions)
 	}
@@ -109,7 +114,7 @@ func runManager(cmd *cobra.Command, o managerOptions) error {
 	}
 	clk := clock.RealClock{}
 	if err := controllers.Setup(cmd.Context(), mgr, controllers.Options{
-		Clock: clk, Image: o.image, AllowURLCIDRs: o.allowURLCIDRs, MaxConcurrent: o.maxConversions, Network: o.network,
+		Clock: clk, Image: o.image, AllowURLCIDRs: o.allowURLCIDRs, MaxConcurrent: o.maxConversions, MaxConcurrentPerNamespace: o.maxPerNS, Network: o.network,
 	}); err != nil {
 		return err
 	}

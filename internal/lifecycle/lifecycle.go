@@ -5,6 +5,7 @@
 package lifecycle
 
 import (
+	"cmp"
 	"fmt"
 	"time"
 
@@ -42,14 +43,25 @@ type Input struct {
 	// Job is the conversion's newest Job, or nil.
 	Job *Job
 	// SlotFree tells whether a run may start or resume without exceeding
-	// the cluster-wide cap.
+	// the caps.
 	SlotFree bool
+	// Wait is where the conversion stands in the queue when no slot is
+	// free: its position and the cap it waits on.
+	Wait Wait
 	// PodProblem says why the running Job's pod has not started within
 	// spec.job.podStartTimeout, or is nil.
 	PodProblem *podstart.Problem
 	// PodCheckAt is when a pod still starting reaches that timeout; zero:
 	// none is starting.
 	PodCheckAt time.Time
+}
+
+// Wait is a place in the admission queue.
+type Wait struct {
+	// Position is 1 for the next to be admitted; 0: unknown.
+	Position int
+	// Reason is the cap that binds; empty is the cluster's.
+	Reason ccv1.QueueReason
 }
 
 // Action is what to do to the Job.
@@ -89,6 +101,7 @@ const (
 	EventPaused     = "Paused"
 	EventResumed    = "Resumed"
 	EventSuperseded = "Superseded"
+	EventAdmitted   = "Admitted"
 )
 
 // Decide computes the plan.
@@ -313,12 +326,22 @@ func (d *decider) paused(reason, msg string) {
 }
 
 func (d *decider) queued() {
-	d.plan.Status.Queue = d.cc.Status.Queue.DeepCopy()
-	if d.plan.Status.Queue == nil {
-		d.plan.Status.Queue = &ccv1.QueueStatus{Reason: ccv1.QueueReasonClusterCap, Since: *timePtr(d.in.Now)}
+	reason := cmp.Or(d.in.Wait.Reason, ccv1.QueueReasonClusterCap)
+	since := *timePtr(d.in.Now)
+	if d.cc.Status.Queue != nil {
+		since = d.cc.Status.Queue.Since
 	}
+	d.plan.Status.Queue = &ccv1.QueueStatus{Reason: reason, Since: since, Position: int32(d.in.Wait.Position)}
 	d.plan.Status.Phase = ccv1.PhaseWaiting
-	msg := "Waiting for a free slot: the cluster-wide cap on running conversions is reached."
+	msg := "Waiting for a free slot: "
+	if d.in.Wait.Position > 0 {
+		msg += fmt.Sprintf("number %d in the queue; ", d.in.Wait.Position)
+	}
+	if reason == ccv1.QueueReasonNamespaceCap {
+		msg += "this namespace's cap on running conversions (--max-concurrent-conversions-per-namespace) is reached."
+	} else {
+		msg += "the cluster-wide cap on running conversions (--max-concurrent-conversions) is reached."
+	}
 	conds := d.conds()
 	conds.Ready(ccv1.ReasonQueuedForCapacity, msg)
 	conds.False(ccv1.ConditionRunning, ccv1.ReasonQueuedForCapacity, msg)
@@ -357,6 +380,10 @@ func (d *decider) events() {
 	ra := ccv1.Conditions{List: &after.Conditions}.Reason(ccv1.ConditionReady)
 	changed := before.Phase != after.Phase || rb != ra
 	msg := ccv1.Conditions{List: &after.Conditions}.Message(ccv1.ConditionReady)
+	if q := before.Queue; q != nil && (d.plan.Action == CreateJob || d.plan.Action == ResumeJob) {
+		d.add(false, EventAdmitted, fmt.Sprintf("Admitted after waiting %s in the queue (%s).",
+			d.in.Now.Sub(q.Since.Time).Round(time.Second), q.Reason))
+	}
 	switch {
 	case d.plan.Action == CreateJob:
 		what := "at the window start"

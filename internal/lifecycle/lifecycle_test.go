@@ -287,3 +287,34 @@ func TestQueueSince(t *testing.T) {
 		t.Errorf("admitted: action %s, queue %+v", admitted.Action, admitted.Status.Queue)
 	}
 }
+
+// The queue's place and cap are in the status and the Ready message, and an
+// admission after waiting is an Event.
+func TestQueuePlaceAndAdmission(t *testing.T) {
+	cc := conv()
+	s, err := schedule.Parse(cc.Spec.Schedule)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := Input{Now: brussels(2, 19), Conversion: cc, SpecHash: "h1", Schedule: s,
+		Wait: Wait{Position: 3, Reason: ccv1.QueueReasonNamespaceCap}}
+	queued := Decide(in)
+	want := &ccv1.QueueStatus{Reason: ccv1.QueueReasonNamespaceCap, Since: metav1.NewTime(brussels(2, 19).UTC()), Position: 3}
+	if diff := cmp.Diff(want, queued.Status.Queue); diff != "" {
+		t.Errorf("queue (-want +got):\n%s", diff)
+	}
+	msg := ccv1.Conditions{List: &queued.Status.Conditions}.Message(ccv1.ConditionReady)
+	if msg != "Waiting for a free slot: number 3 in the queue; this namespace's cap on running conversions (--max-concurrent-conversions-per-namespace) is reached." {
+		t.Errorf("Ready message %q", msg)
+	}
+	cc.Status = queued.Status
+	in.Now, in.SlotFree, in.Wait = brussels(2, 19).Add(95*time.Second), true, Wait{}
+	admitted := Decide(in)
+	wantEvents := []Event{
+		{Reason: EventAdmitted, Message: "Admitted after waiting 1m35s in the queue (NamespaceCap)."},
+		{Reason: EventStarted, Message: "Starting the conversion of generation 1 at the window start."},
+	}
+	if diff := cmp.Diff(wantEvents, admitted.Events); diff != "" {
+		t.Errorf("events (-want +got):\n%s", diff)
+	}
+}
