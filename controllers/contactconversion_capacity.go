@@ -46,14 +46,26 @@ type slots struct {
 	expected map[types.NamespacedName]time.Time
 	// queued are the conversions waiting for a slot.
 	queued map[types.NamespacedName]admission.Candidate
-	synced []toolscache.InformerSynced
+	// scheduled are the conversions waiting for their window: in the
+	// moments after it opens they all want a slot at once, and each one's
+	// claim weighs the others' before their own claims come.
+	scheduled map[types.NamespacedName]admission.Candidate
+	// lastAdmitted is when each namespace last got a slot (its newest
+	// Job), so namespaces take turns.
+	lastAdmitted map[string]time.Time
+	// deferred are the conversions told to wait in the first moments of
+	// their window, whose queued status is written on their next look.
+	deferred map[types.NamespacedName]bool
+	synced   []toolscache.InformerSynced
 }
 
 func newSlots(caps admission.Caps, clk clock.PassiveClock) *slots {
 	return &slots{caps: caps, clock: clk, wake: make(chan event.GenericEvent, 1024),
-		running:  map[types.NamespacedName]types.NamespacedName{},
-		expected: map[types.NamespacedName]time.Time{},
-		queued:   map[types.NamespacedName]admission.Candidate{}}
+		running:   map[types.NamespacedName]types.NamespacedName{},
+		expected:  map[types.NamespacedName]time.Time{},
+		queued:    map[types.NamespacedName]admission.Candidate{},
+		scheduled: map[types.NamespacedName]admission.Candidate{},
+		deferred:  map[types.NamespacedName]bool{}, lastAdmitted: map[string]time.Time{}}
 }
 
 // watch feeds the state from the cache's Job and ContactConversion
@@ -108,6 +120,9 @@ func (s *slots) job(o any, deleted bool) {
 	conv := types.NamespacedName{Namespace: j.Namespace, Name: owner.Name}
 	runs := !deleted && j.DeletionTimestamp == nil && jobRunning(j)
 	s.mu.Lock()
+	if created := j.CreationTimestamp.Time; created.After(s.lastAdmitted[j.Namespace]) {
+		s.lastAdmitted[j.Namespace] = created
+	}
 	_, ran := s.running[key]
 	if runs {
 		s.running[key] = conv
@@ -135,6 +150,15 @@ func (s *slots) conversion(o any, deleted bool) {
 		s.queued[key] = candidate(cc, windowStart(cc))
 	} else {
 		delete(s.queued, key)
+	}
+	if deleted {
+		delete(s.deferred, key)
+	}
+	if !deleted && !cc.Spec.Suspend && cc.Status.NextWindowStart != nil && cc.Conditions().Reason(ccv1.ConditionReady) == ccv1.ReasonScheduled {
+		start := cc.Status.NextWindowStart.Time
+		s.scheduled[key] = admission.Candidate{Namespace: cc.Namespace, Name: cc.Name, WindowStart: start, QueuedSince: start}
+	} else {
+		delete(s.scheduled, key)
 	}
 	var next []types.NamespacedName
 	if _, held := s.expected[key]; deleted && held {
@@ -178,8 +202,11 @@ func (s *slots) claim(cc *ccv1.ContactConversion, window time.Time) (bool, lifec
 	}
 	key := types.NamespacedName{Namespace: cc.Namespace, Name: cc.Name}
 	me := candidate(cc, window)
-	if cc.Status.Queue == nil {
+	if cc.Status.Queue == nil { // it waits from its window's start
 		me.QueuedSince = s.clock.Now()
+		if !window.IsZero() && window.Before(me.QueuedSince) {
+			me.QueuedSince = window
+		}
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -189,16 +216,33 @@ func (s *slots) claim(cc *ccv1.ContactConversion, window time.Time) (bool, lifec
 	}
 	running := s.runningLocked(key)
 	candidates := append(s.waitingLocked(key), me)
-	for _, d := range admission.Plan(candidates, running, s.caps) {
+	for _, d := range admission.Plan(candidates, running, s.lastAdmitted, s.caps) {
 		if d.Namespace != cc.Namespace || d.Name != cc.Name {
 			continue
 		}
 		if d.Admit {
 			s.expected[key] = s.clock.Now()
+			s.lastAdmitted[cc.Namespace] = s.clock.Now()
 		}
 		return d.Admit, lifecycle.Wait{Position: d.Position, Reason: d.Reason}, nil
 	}
 	return false, lifecycle.Wait{}, nil // not reached: cc is a candidate
+}
+
+// deferQueue tells a conversion just denied a slot, in the first moments
+// of its window, to leave its status for its next look: when a window
+// opens for hundreds at once, those admitted then reach the API server
+// first, and the others write that they are queued just after. It says so
+// once per conversion.
+func (s *slots) deferQueue(conv types.NamespacedName, window time.Time) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.deferred[conv] || window.IsZero() || s.clock.Since(window) > windowRush/2 {
+		delete(s.deferred, conv)
+		return false
+	}
+	s.deferred[conv] = true
+	return true
 }
 
 // pending tells whether conv was given a slot whose Job the cache does not
@@ -245,22 +289,36 @@ func (s *slots) runningLocked(except types.NamespacedName) map[string]int {
 	return out
 }
 
-// waitingLocked are the queued conversions still without a slot, but
-// except: the cache may show a conversion queued a moment after its slot
-// was given.
+// waitingLocked are the conversions that want a slot and have none, but
+// except: those queued (the cache may show one queued a moment after its
+// slot was given), and those whose window has just opened.
 func (s *slots) waitingLocked(except types.NamespacedName) []admission.Candidate {
 	holding := map[types.NamespacedName]bool{}
 	for _, conv := range s.running {
 		holding[conv] = true
 	}
+	waits := func(k types.NamespacedName) bool {
+		_, expected := s.expected[k]
+		return k != except && !expected && !holding[k]
+	}
 	out := make([]admission.Candidate, 0, len(s.queued))
 	for k, c := range s.queued {
-		if _, expected := s.expected[k]; k != except && !expected && !holding[k] {
+		if waits(k) {
+			out = append(out, c)
+		}
+	}
+	now := s.clock.Now()
+	for k, c := range s.scheduled {
+		if _, queued := s.queued[k]; !queued && waits(k) && !c.WindowStart.After(now) && now.Sub(c.WindowStart) < windowRush {
 			out = append(out, c)
 		}
 	}
 	return out
 }
+
+// windowRush is how long after its window opens a conversion still
+// waiting for it counts as wanting a slot, before its own claim comes.
+const windowRush = 30 * time.Second
 
 func (s *slots) expireLocked() {
 	for conv, at := range s.expected {
@@ -278,7 +336,7 @@ func (s *slots) nextLocked() []types.NamespacedName {
 	}
 	s.expireLocked()
 	var out []types.NamespacedName
-	for _, d := range admission.Plan(s.waitingLocked(types.NamespacedName{}), s.runningLocked(types.NamespacedName{}), s.caps) {
+	for _, d := range admission.Plan(s.waitingLocked(types.NamespacedName{}), s.runningLocked(types.NamespacedName{}), s.lastAdmitted, s.caps) {
 		if d.Admit {
 			out = append(out, types.NamespacedName{Namespace: d.Namespace, Name: d.Name})
 		}

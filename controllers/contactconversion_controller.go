@@ -157,6 +157,9 @@ func (r *ContactConversionReconciler) decideAndAct(ctx context.Context, cc *ccv1
 		if claimed, in.Wait, err = r.slots.claim(cc, sched.At(now).OpenSince); err != nil {
 			return nil, nil, err
 		}
+		if !claimed && cc.Status.Queue == nil && r.slots.deferQueue(key, sched.At(now).OpenSince) {
+			return &lifecycle.Plan{Status: *cc.Status.DeepCopy(), RequeueAt: now.Add(2 * time.Second)}, nil, nil
+		}
 		in.SlotFree = claimed
 		plan = lifecycle.Decide(in)
 	}

@@ -42,11 +42,13 @@ type Decision struct {
 }
 
 // Plan orders the candidates and admits those the caps allow. running
-// counts the conversions already holding a slot, by namespace. A
-// namespace's k-th candidate comes in round k plus the runs it already
-// has, so one tenant with many conversions never takes every slot; within
-// a round, the oldest window, then the oldest queued, then the name.
-func Plan(candidates []Candidate, running map[string]int, caps Caps) []Decision {
+// counts the conversions already holding a slot, by namespace, and
+// lastAdmitted is when each namespace last got one. A namespace's k-th
+// candidate comes in round k plus the runs it already has, so one tenant
+// with many conversions never takes every slot; within a round, the
+// namespaces take turns (the one served longest ago, or never, first),
+// then the oldest window, then the oldest queued, then the name.
+func Plan(candidates []Candidate, running map[string]int, lastAdmitted map[string]time.Time, caps Caps) []Decision {
 	sorted := slices.Clone(candidates)
 	slices.SortFunc(sorted, byWindow)
 	type ranked struct {
@@ -63,7 +65,9 @@ func Plan(candidates []Candidate, running map[string]int, caps Caps) []Decision 
 		all = append(all, ranked{c, running[c.Namespace] + seen[c.Namespace]})
 		seen[c.Namespace]++
 	}
-	slices.SortStableFunc(all, func(a, b ranked) int { return cmp.Compare(a.round, b.round) })
+	slices.SortStableFunc(all, func(a, b ranked) int {
+		return cmp.Or(cmp.Compare(a.round, b.round), lastAdmitted[a.Namespace].Compare(lastAdmitted[b.Namespace]))
+	})
 
 	out := make([]Decision, 0, len(all))
 	admitted := map[string]int{}

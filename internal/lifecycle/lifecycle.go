@@ -380,9 +380,10 @@ func (d *decider) events() {
 	ra := ccv1.Conditions{List: &after.Conditions}.Reason(ccv1.ConditionReady)
 	changed := before.Phase != after.Phase || rb != ra
 	msg := ccv1.Conditions{List: &after.Conditions}.Message(ccv1.ConditionReady)
-	if q := before.Queue; q != nil && (d.plan.Action == CreateJob || d.plan.Action == ResumeJob) {
-		d.add(false, EventAdmitted, fmt.Sprintf("Admitted after waiting %s in the queue (%s).",
-			d.in.Now.Sub(q.Since.Time).Round(time.Second), q.Reason))
+	// One Event per start: admitted after waiting, or started at once.
+	reason, admitted := EventStarted, ""
+	if q := before.Queue; q != nil {
+		reason, admitted = EventAdmitted, fmt.Sprintf("Admitted after waiting %s in the queue (%s): ", d.in.Now.Sub(q.Since.Time).Round(time.Second), q.Reason)
 	}
 	switch {
 	case d.plan.Action == CreateJob:
@@ -390,9 +391,12 @@ func (d *decider) events() {
 		if d.plan.RunRequest != "" {
 			what = "on request (" + ccv1.RunRequestedAtAnnotation + "=" + d.plan.RunRequest + ")"
 		}
-		d.add(false, EventStarted, fmt.Sprintf("Starting the conversion of generation %d %s.", d.cc.Generation, what))
+		d.add(false, reason, admitted+fmt.Sprintf("Starting the conversion of generation %d %s.", d.cc.Generation, what))
 	case d.plan.Action == ResumeJob:
-		d.add(false, EventResumed, fmt.Sprintf("Resuming Job %s.", after.JobName))
+		if reason == EventStarted {
+			reason = EventResumed
+		}
+		d.add(false, reason, admitted+fmt.Sprintf("Resuming Job %s.", after.JobName))
 	case d.plan.Action == SuspendJob:
 		d.add(false, EventPaused, msg)
 	case after.Phase == ccv1.PhaseWaiting && ra == ccv1.ReasonScheduled &&

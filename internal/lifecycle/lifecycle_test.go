@@ -311,8 +311,7 @@ func TestQueuePlaceAndAdmission(t *testing.T) {
 	in.Now, in.SlotFree, in.Wait = brussels(2, 19).Add(95*time.Second), true, Wait{}
 	admitted := Decide(in)
 	wantEvents := []Event{
-		{Reason: EventAdmitted, Message: "Admitted after waiting 1m35s in the queue (NamespaceCap)."},
-		{Reason: EventStarted, Message: "Starting the conversion of generation 1 at the window start."},
+		{Reason: EventAdmitted, Message: "Admitted after waiting 1m35s in the queue (NamespaceCap): Starting the conversion of generation 1 at the window start."},
 	}
 	if diff := cmp.Diff(wantEvents, admitted.Events); diff != "" {
 		t.Errorf("events (-want +got):\n%s", diff)
