@@ -10,10 +10,12 @@ import (
 
 	batchv1 "k8s.io/api/batch/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	clocktesting "k8s.io/utils/clock/testing"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	ccv1 "github.com/contactconverter/contact-converter/api/v1alpha1"
 	"github.com/contactconverter/contact-converter/internal/desired"
+	"github.com/contactconverter/contact-converter/internal/testenv"
 	tw "github.com/contactconverter/contact-converter/internal/testwrap"
 )
 
@@ -211,5 +213,25 @@ func TestARestartAdmitsNoMoreThanTheCap(t *testing.T) {
 			t.Fatalf("%d Jobs run under a cap of 2", n)
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// With --watch-namespaces, the operator manages those namespaces only.
+func TestWatchNamespaces(t *testing.T) {
+	h := &harness{env: testenv.Start(t), clock: clocktesting.NewFakeClock(time.Date(2026, 11, 2, 16, 0, 0, 0, time.UTC))}
+	h.c = h.env.Client
+	watched, other := h.namespace(t, "watched"), h.namespace(t, "other")
+	t.Cleanup(h.startManager(t, Options{MaxConcurrent: 4}, watched))
+	mine, theirs := h.convert(t, watched, "a"), h.convert(t, other, "a")
+	h.waitJobs(t, watched, "a", 1)
+	eventually(t, "the watched conversion has a status", func() string {
+		if err := h.c.Get(context.Background(), client.ObjectKeyFromObject(mine), mine); err != nil || mine.Status.Phase == "" {
+			return "no phase yet"
+		}
+		return ""
+	})
+	time.Sleep(2 * time.Second)
+	if err := h.c.Get(context.Background(), client.ObjectKeyFromObject(theirs), theirs); err != nil || theirs.Status.Phase != "" {
+		t.Errorf("a conversion outside the watched namespaces got phase %q (%v)", theirs.Status.Phase, err)
 	}
 }

@@ -21,10 +21,19 @@ import (
 
 // CacheOptions keeps the manager's memory small: of the kinds it creates, only
 // its own objects are cached, and managed fields are dropped.
-func CacheOptions() cache.Options {
+func CacheOptions(namespaces ...string) cache.Options {
 	own := cache.ByObject{Label: labels.SelectorFromSet(labels.Set{desired.LabelManagedBy: desired.ManagedBy})}
+	var only map[string]cache.Config
+	for _, ns := range namespaces {
+		if only == nil {
+			only = map[string]cache.Config{}
+		}
+		only[ns] = cache.Config{}
+	}
 	return cache.Options{
-		DefaultTransform: cache.TransformStripManagedFields(),
+		// Empty: every namespace.
+		DefaultNamespaces: only,
+		DefaultTransform:  cache.TransformStripManagedFields(),
 		ByObject: map[client.Object]cache.ByObject{
 			&batchv1.Job{}:                  own,
 			&corev1.Pod{}:                   own,

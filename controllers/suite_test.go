@@ -49,13 +49,13 @@ func startHarnessWithCap(t *testing.T, maxConcurrent int) *harness {
 // startManager runs the reconcilers against the harness's control plane
 // with o's caps, until the returned stop is called: as the operator, which
 // may be stopped and started again.
-func (h *harness) startManager(t *testing.T, o Options) (stop func()) {
+func (h *harness) startManager(t *testing.T, o Options, watchNamespaces ...string) (stop func()) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	mgr, err := ctrl.NewManager(h.env.Config, ctrl.Options{
 		Scheme:  kubescheme.New(),
 		Metrics: metricsserver.Options{BindAddress: "0"},
-		Cache:   CacheOptions(),
+		Cache:   CacheOptions(watchNamespaces...),
 		// Each test starts its own manager in this process.
 		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
 		Client:     ClientOptions(),

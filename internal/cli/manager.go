@@ -6,6 +6,9 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/spf13/cobra"
 	"k8s.io/utils/clock"
@@ -36,12 +39,14 @@ type managerOptions struct {
 	leaderElectNS  string
 	maxConversions int
 	maxPerNS       int
-	image          string
-	qps            float32
-	burst          int
-	zap            zap.Options
-	allowURLCIDRs  string
-	network        desired.NetworkEnv
+	// watchNamespaces limits the operator to these namespaces; empty: all.
+	watchNamespaces []string
+	image           string
+	qps             float32
+	burst           int
+	zap             zap.Options
+	allowURLCIDRs   string
+	network         desired.NetworkEnv
 }
 
 func newManagerCommand() *cobra.Command {
@@ -62,6 +67,7 @@ func newManagerCommand() *cobra.Command {
 	f.BoolVar(&o.leaderElect, "leader-elect", false, "elect a leader, so only one replica reconciles at a time")
 	f.StringVar(&o.leaderElectNS, "leader-election-namespace", "", "namespace of the leader-election Lease (default: the pod's namespace)")
 	f.IntVar(&o.maxConversions, "max-concurrent-conversions", 4, "how many conversions may run at once across the cluster")
+	f.StringSliceVar(&o.watchNamespaces, "watch-namespaces", nil, "comma-separated namespaces to watch and manage (empty: all); with namespaced RBAC, the operator needs rights in these only")
 	f.IntVar(&o.maxPerNS, "max-concurrent-conversions-per-namespace", 0, "how many may run at once in one namespace (0: no cap but the cluster's); namespaces take turns either way")
 	f.Float32Var(&o.qps, "kube-api-qps", 100, "requests per second to the API server (API Priority and Fairness still protects it)")
 	f.IntVar(&o.burst, "kube-api-burst", 200, "burst of requests to the API server")
@@ -76,6 +82,11 @@ func newManagerCommand() *cobra.Command {
 }
 
 func runManager(cmd *cobra.Command, o managerOptions) error {
+	for _, ns := range o.watchNamespaces {
+		if errs := validation.IsDNS1123Label(ns); len(errs) > 0 {
+			return fmt.Errorf("--watch-namespaces: %q is not a namespace name: %s", ns, strings.Join(errs, "; "))
+		}
+	}
 	if o.maxPerNS < 0 {
 		return fmt.Errorf("--max-concurrent-conversions-per-namespace must be 0 (no cap) or more, got %d", o.maxPerNS)
 	}
@@ -106,7 +117,7 @@ func runManager(cmd *cobra.Command, o managerOptions) error {
 		LeaderElection:          o.leaderElect,
 		LeaderElectionID:        "contact-converter.contacts.contactconverter.io",
 		LeaderElectionNamespace: o.leaderElectNS,
-		Cache:                   controllers.CacheOptions(),
+		Cache:                   controllers.CacheOptions(o.watchNamespaces...),
 		Client:                  controllers.ClientOptions(),
 	})
 	if err != nil {
