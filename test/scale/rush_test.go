@@ -54,14 +54,7 @@ func runRush(b *testing.B, bin string) {
 	// every conversion is created and Waiting.
 	opens := time.Now().UTC().Add(45 * time.Second).Truncate(time.Minute).Add(time.Minute)
 	win := ccv1.Window{Start: opens.Format("15:04"), End: opens.Add(2 * time.Hour).Format("15:04")}
-	var wg sync.WaitGroup
-	for n := range rushNamespaces {
-		wg.Go(func() { createTenant(b, c, n, rushPerNS, win) })
-		if n%8 == 7 {
-			wg.Wait()
-		}
-	}
-	wg.Wait()
+	createTenants(b, c, rushNamespaces, rushPerNS, win)
 	if time.Now().After(opens) {
 		b.Fatalf("creating the conversions took past the window's start %s", opens)
 	}

@@ -128,14 +128,7 @@ func runScale(b *testing.B, bin string) {
 
 	c := fastClient(b, env)
 	created := time.Now()
-	var wg sync.WaitGroup
-	for n := range namespaces {
-		wg.Go(func() { createTenant(b, c, n, perNamespace, win) })
-		if n%8 == 7 {
-			wg.Wait()
-		}
-	}
-	wg.Wait()
+	createTenants(b, c, namespaces, perNamespace, win)
 	if b.Failed() {
 		b.FailNow()
 	}
@@ -197,6 +190,19 @@ func runScale(b *testing.B, bin string) {
 	if idleWrites != 0 {
 		b.Errorf("%.0f API writes while every conversion was idle, want 0", idleWrites)
 	}
+}
+
+// createTenants creates the namespaces with their conversions, eight
+// namespaces at a time.
+func createTenants(b *testing.B, c client.Client, namespaces, perNamespace int, win ccv1.Window) {
+	var wg sync.WaitGroup
+	for n := range namespaces {
+		wg.Go(func() { createTenant(b, c, n, perNamespace, win) })
+		if n%8 == 7 {
+			wg.Wait()
+		}
+	}
+	wg.Wait()
 }
 
 // createTenant creates one namespace with its ConfigMap, claim and
