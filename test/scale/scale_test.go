@@ -3,6 +3,7 @@ package scale
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"fmt"
 	"net"
@@ -64,10 +65,13 @@ func manager(b *testing.B, env *testenv.Env, bin string, args ...string) (*exec.
 		b.Fatal(err)
 	}
 	metricsAddr := freeAddr(b)
+	// SCALE_LOG_LEVEL (debug shows every status write) and SCALE_LOG keep
+	// the manager's log for a look.
+	level := cmp.Or(os.Getenv("SCALE_LOG_LEVEL"), "error")
 	mgr := exec.Command(bin, append([]string{"manager", "--metrics-secure=false", "--metrics-bind-address=" + metricsAddr,
-		"--health-probe-bind-address=0", "--zap-log-level=error"}, args...)...)
+		"--health-probe-bind-address=0", "--zap-log-level=" + level}, args...)...)
 	mgr.Env = append(os.Environ(), "KUBECONFIG="+kcPath)
-	logFile, err := os.Create(filepath.Join(dir, "manager.log"))
+	logFile, err := os.Create(cmp.Or(os.Getenv("SCALE_LOG"), filepath.Join(dir, "manager.log")))
 	if err != nil {
 		b.Fatal(err)
 	}
