@@ -60,6 +60,19 @@ func (h *harness) activeJobs(t *testing.T) int {
 	return n
 }
 
+// waitQueued waits until every conversion of ccs is queued for a slot.
+func (h *harness) waitQueued(t *testing.T, ccs ...*ccv1.ContactConversion) {
+	t.Helper()
+	eventually(t, fmt.Sprintf("%d conversions queued", len(ccs)), func() string {
+		for _, cc := range ccs {
+			if err := h.c.Get(context.Background(), client.ObjectKeyFromObject(cc), cc); err != nil || !cc.Status.QueuedForCapacity() {
+				return cc.Namespace + "/" + cc.Name + " not queued"
+			}
+		}
+		return ""
+	})
+}
+
 func (h *harness) waitRunning(t *testing.T, ccs []*ccv1.ContactConversion, want ...string) {
 	t.Helper()
 	slices.Sort(want)
@@ -86,7 +99,7 @@ func TestAFreedSlotGoesToTheNext(t *testing.T) {
 	}
 	eventually(t, "four queued, with their places", func() string {
 		for i, cc := range ccs[1:] {
-			if err := h.c.Get(context.Background(), client.ObjectKeyFromObject(cc), cc); err != nil || !isQueued(cc) {
+			if err := h.c.Get(context.Background(), client.ObjectKeyFromObject(cc), cc); err != nil || !cc.Status.QueuedForCapacity() {
 				return cc.Name + " not queued"
 			}
 			if q := cc.Status.Queue; q == nil || q.Reason != ccv1.QueueReasonClusterCap || q.Position < 1 || int(q.Position) > i+1 {
@@ -143,14 +156,7 @@ func TestTenantsShareTheSlots(t *testing.T) {
 		waiting = append(waiting, h.convert(t, ten, fmt.Sprintf("c%d", i)))
 	}
 	waiting = append(waiting, h.convert(t, two, "c0"), h.convert(t, two, "c1"))
-	eventually(t, "twelve queued", func() string {
-		for _, cc := range waiting {
-			if err := h.c.Get(context.Background(), client.ObjectKeyFromObject(cc), cc); err != nil || !isQueued(cc) {
-				return cc.Namespace + "/" + cc.Name + " not queued"
-			}
-		}
-		return ""
-	})
+	h.waitQueued(t, waiting...)
 	for _, b := range blockers {
 		h.finishJob(t, h.waitJobs(t, blk, b.Name, 1), true)
 	}
@@ -176,7 +182,7 @@ func TestARestartAdmitsNoMoreThanTheCap(t *testing.T) {
 			if err := h.c.Get(context.Background(), client.ObjectKeyFromObject(cc), cc); err != nil {
 				return err.Error()
 			}
-			if isQueued(cc) {
+			if cc.Status.QueuedForCapacity() {
 				queued++
 			}
 		}
@@ -185,10 +191,10 @@ func TestARestartAdmitsNoMoreThanTheCap(t *testing.T) {
 		}
 		return ""
 	})
-	// A second operator (the first's leader lease lost, say) starts while
-	// the first still runs, then the first stops.
-	stop := h.startManager(t, Options{MaxConcurrent: 2})
-	defer stop()
+	// The operator stops and a new one starts, with none of the first's
+	// state: it learns the running Jobs from the cache.
+	h.stopManager()
+	t.Cleanup(h.startManager(t, Options{MaxConcurrent: 2}))
 	for range 20 {
 		if n := h.activeJobs(t); n > 2 {
 			t.Fatalf("%d Jobs run under a cap of 2 after the restart", n)

@@ -146,8 +146,8 @@ func (s *slots) conversion(o any, deleted bool) {
 	}
 	key := types.NamespacedName{Namespace: cc.Namespace, Name: cc.Name}
 	s.mu.Lock()
-	if !deleted && isQueued(cc) {
-		s.queued[key] = candidate(cc, windowStart(cc))
+	if !deleted && cc.Status.QueuedForCapacity() {
+		s.queued[key] = s.candidate(cc, windowStart(cc))
 	} else {
 		delete(s.queued, key)
 	}
@@ -155,7 +155,7 @@ func (s *slots) conversion(o any, deleted bool) {
 		delete(s.deferred, key)
 	}
 	if !deleted && !cc.Spec.Suspend && cc.Status.NextWindowStart != nil && cc.Conditions().Reason(ccv1.ConditionReady) == ccv1.ReasonScheduled {
-		start := cc.Status.NextWindowStart.Time
+		start := cc.Status.NextWindowStart.Time // it will wait from its window's start
 		s.scheduled[key] = admission.Candidate{Namespace: cc.Namespace, Name: cc.Name, WindowStart: start, QueuedSince: start}
 	} else {
 		delete(s.scheduled, key)
@@ -176,16 +176,17 @@ func windowStart(cc *ccv1.ContactConversion) time.Time {
 	return time.Time{}
 }
 
-func candidate(cc *ccv1.ContactConversion, window time.Time) admission.Candidate {
-	c := admission.Candidate{Namespace: cc.Namespace, Name: cc.Name, WindowStart: window, QueuedSince: cc.CreationTimestamp.Time}
-	if cc.Status.Queue != nil {
+// candidate is cc waiting in window; a conversion not queued yet waits
+// from the window's start (or now, when that is later).
+func (s *slots) candidate(cc *ccv1.ContactConversion, window time.Time) admission.Candidate {
+	c := admission.Candidate{Namespace: cc.Namespace, Name: cc.Name, WindowStart: window, QueuedSince: s.clock.Now()}
+	switch {
+	case cc.Status.Queue != nil:
 		c.QueuedSince = cc.Status.Queue.Since.Time
+	case !window.IsZero() && window.Before(c.QueuedSince):
+		c.QueuedSince = window
 	}
 	return c
-}
-
-func isQueued(cc *ccv1.ContactConversion) bool {
-	return cc.Conditions().Reason(ccv1.ConditionReady) == ccv1.ReasonQueuedForCapacity
 }
 
 // errNotSynced asks for another try once the informers have told all.
@@ -201,13 +202,7 @@ func (s *slots) claim(cc *ccv1.ContactConversion, window time.Time) (bool, lifec
 		}
 	}
 	key := types.NamespacedName{Namespace: cc.Namespace, Name: cc.Name}
-	me := candidate(cc, window)
-	if cc.Status.Queue == nil { // it waits from its window's start
-		me.QueuedSince = s.clock.Now()
-		if !window.IsZero() && window.Before(me.QueuedSince) {
-			me.QueuedSince = window
-		}
-	}
+	me := s.candidate(cc, window)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.expireLocked()
@@ -246,12 +241,16 @@ func (s *slots) deferQueue(conv types.NamespacedName, window time.Time) bool {
 }
 
 // pending tells whether conv was given a slot whose Job the cache does not
-// show yet.
+// show yet. A slot held too long is given back, to the next in the queue.
 func (s *slots) pending(conv types.NamespacedName) bool {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.expireLocked()
+	var next []types.NamespacedName
+	if s.expireLocked() {
+		next = s.nextLocked()
+	}
 	_, held := s.expected[conv]
+	s.mu.Unlock()
+	s.notify(next)
 	return held
 }
 
@@ -320,12 +319,17 @@ func (s *slots) waitingLocked(except types.NamespacedName) []admission.Candidate
 // waiting for it counts as wanting a slot, before its own claim comes.
 const windowRush = 30 * time.Second
 
-func (s *slots) expireLocked() {
+// expireLocked gives back the slots held past expectationTimeout, and
+// says whether there were any.
+func (s *slots) expireLocked() bool {
+	expired := false
 	for conv, at := range s.expected {
 		if s.clock.Since(at) > expectationTimeout {
 			delete(s.expected, conv)
+			expired = true
 		}
 	}
+	return expired
 }
 
 // nextLocked are the queued conversions the free slots go to now: only
@@ -347,15 +351,16 @@ func (s *slots) nextLocked() []types.NamespacedName {
 // notify wakes conversions, outside the lock; a full channel hands the rest
 // to a goroutine rather than block an informer.
 func (s *slots) notify(keys []types.NamespacedName) {
+	wake := func(k types.NamespacedName) event.GenericEvent {
+		return event.GenericEvent{Object: &ccv1.ContactConversion{ObjectMeta: metav1.ObjectMeta{Namespace: k.Namespace, Name: k.Name}}}
+	}
 	for i, k := range keys {
-		ev := event.GenericEvent{Object: &ccv1.ContactConversion{ObjectMeta: metav1.ObjectMeta{Namespace: k.Namespace, Name: k.Name}}}
 		select {
-		case s.wake <- ev:
+		case s.wake <- wake(k):
 		default:
-			rest := keys[i:]
 			go func() {
-				for _, k := range rest {
-					s.wake <- event.GenericEvent{Object: &ccv1.ContactConversion{ObjectMeta: metav1.ObjectMeta{Namespace: k.Namespace, Name: k.Name}}}
+				for _, k := range keys[i:] {
+					s.wake <- wake(k)
 				}
 			}()
 			return

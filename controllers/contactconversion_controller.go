@@ -154,10 +154,11 @@ func (r *ContactConversionReconciler) decideAndAct(ctx context.Context, cc *ccv1
 	plan := lifecycle.Decide(in)
 	claimed := false
 	if plan.Status.Queue != nil { // it wants a slot
-		if claimed, in.Wait, err = r.slots.claim(cc, sched.At(now).OpenSince); err != nil {
+		window := sched.At(now).OpenSince
+		if claimed, in.Wait, err = r.slots.claim(cc, window); err != nil {
 			return nil, nil, err
 		}
-		if !claimed && cc.Status.Queue == nil && r.slots.deferQueue(key, sched.At(now).OpenSince) {
+		if !claimed && cc.Status.Queue == nil && r.slots.deferQueue(key, window) {
 			return &lifecycle.Plan{Status: *cc.Status.DeepCopy(), RequeueAt: now.Add(2 * time.Second)}, nil, nil
 		}
 		in.SlotFree = claimed

@@ -355,7 +355,7 @@ func TestConcurrencyCap(t *testing.T) {
 			switch {
 			case cc.Status.Phase == ccv1.PhaseRunning:
 				running++
-			case isQueued(cc):
+			case cc.Status.QueuedForCapacity():
 				queued++
 			}
 		}
@@ -409,14 +409,7 @@ func TestTheCapIsFair(t *testing.T) {
 		queued = append(queued, start(greedy, name))
 	}
 	queued = append(queued, start(modest, "z"))
-	eventually(t, "four conversions queued", func() string {
-		for _, cc := range queued {
-			if err := h.c.Get(context.Background(), client.ObjectKeyFromObject(cc), cc); err != nil || !isQueued(cc) {
-				return cc.Namespace + "/" + cc.Name + " not queued"
-			}
-		}
-		return ""
-	})
+	h.waitQueued(t, queued...)
 	for _, cc := range []*ccv1.ContactConversion{first, second} {
 		h.finishJob(t, h.waitJobs(t, cc.Namespace, cc.Name, 1), true)
 	}

@@ -3,6 +3,7 @@ package controllers
 import (
 	"context"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -32,6 +33,8 @@ type harness struct {
 	env   *testenv.Env
 	c     client.Client
 	clock *clocktesting.FakeClock
+	// stopManager stops the manager the harness started.
+	stopManager func()
 }
 
 func startHarness(t *testing.T) *harness { return startHarnessWithCap(t, 4) }
@@ -41,8 +44,8 @@ func startHarnessWithCap(t *testing.T, maxConcurrent int) *harness {
 	ctrl.SetLogger(zap.New(zap.UseDevMode(true), zap.WriteTo(testWriter{t})))
 	h := &harness{env: testenv.Start(t), clock: clocktesting.NewFakeClock(time.Date(2026, 11, 2, 16, 0, 0, 0, time.UTC))}
 	h.c = h.env.Client
-	stop := h.startManager(t, Options{MaxConcurrent: maxConcurrent})
-	t.Cleanup(stop)
+	h.stopManager = sync.OnceFunc(h.startManager(t, Options{MaxConcurrent: maxConcurrent}))
+	t.Cleanup(h.stopManager)
 	return h
 }
 

@@ -75,6 +75,12 @@ func (cc *ContactConversion) Conditions() Conditions {
 	return Conditions{List: &cc.Status.Conditions, Generation: cc.Generation}
 }
 
+// QueuedForCapacity tells whether the status says the conversion waits for
+// a free slot.
+func (s *ContactConversionStatus) QueuedForCapacity() bool {
+	return Conditions{List: &s.Conditions}.Reason(ConditionReady) == ReasonQueuedForCapacity
+}
+
 // Conditions returns the condition editor of a PreferenceCenter.
 func (pc *PreferenceCenter) Conditions() Conditions {
 	return Conditions{List: &pc.Status.Conditions, Generation: pc.Generation}

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -104,7 +105,7 @@ func (u *uploadOptions) run(cmd *cobra.Command, name, sourceName, file string) e
 	case src.CSV != nil && src.CSV.S3 != nil:
 		return u.toS3(ctx, cmd, c, ns, src, f, st.Size())
 	case src.CSV != nil && src.CSV.PersistentVolumeClaim != nil:
-		return u.toClaim(ctx, cmd, cc, src, f, st.Size())
+		return u.toClaim(ctx, cmd, c, cc, src, f, st.Size())
 	}
 	return fmt.Errorf("source %s is not read from csv.s3 or csv.persistentVolumeClaim: upload has nowhere to put the file", sourceName)
 }
@@ -120,6 +121,9 @@ func (u *uploadOptions) target(field, pattern string) (string, error) {
 	}
 	if objectstore.IsGlob(to) {
 		return "", fmt.Errorf("--to %q is a glob: name one file", to)
+	}
+	if path.IsAbs(to) || slices.Contains(strings.Split(to, "/"), "..") {
+		return "", fmt.Errorf("--to %q must be relative to the bucket or claim and may not contain '..'", to)
 	}
 	if ok, _ := path.Match(pattern, to); !ok && to != pattern {
 		return "", fmt.Errorf("--to %q does not match %s %q, so the conversion would not read it", to, field, pattern)
@@ -157,7 +161,7 @@ func (u *uploadOptions) toS3(ctx context.Context, cmd *cobra.Command, c client.C
 	return nil
 }
 
-func (u *uploadOptions) toClaim(ctx context.Context, cmd *cobra.Command, cc *ccv1.ContactConversion, src *ccv1.Source, f *os.File, size int64) error {
+func (u *uploadOptions) toClaim(ctx context.Context, cmd *cobra.Command, c client.Client, cc *ccv1.ContactConversion, src *ccv1.Source, f *os.File, size int64) error {
 	claim := src.CSV.PersistentVolumeClaim
 	to, err := u.target("csv.persistentVolumeClaim.path", claim.Path)
 	if err != nil {
@@ -173,13 +177,9 @@ func (u *uploadOptions) toClaim(ctx context.Context, cmd *cobra.Command, cc *ccv
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return err
 	}
-	c, ns, err := u.client()
-	if err != nil {
-		return err
-	}
 	pod := uploadPod(cc, claim.ClaimName, u.image)
 	if err := c.Create(ctx, pod); err != nil {
-		return fmt.Errorf("creating the upload pod (you need to create pods and pods/exec in %s): %w", ns, err)
+		return fmt.Errorf("creating the upload pod (you need to create pods and pods/exec in %s): %w", cc.Namespace, err)
 	}
 	defer func() {
 		del, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)

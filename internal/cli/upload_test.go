@@ -37,6 +37,7 @@ func TestUploadTargets(t *testing.T) {
 		{"crm/2024.csv", "crm/*.csv", "crm/2024.csv", ""},
 		{"shop/2024.csv", "crm/*.csv", "", `--to "shop/2024.csv" does not match csv.s3.key "crm/*.csv"`},
 		{"crm/*.csv", "crm/*.csv", "", `--to "crm/*.csv" is a glob: name one file`},
+		{"..", "*", "", `--to ".." must be relative to the bucket or claim and may not contain '..'`},
 	} {
 		got, err := (&uploadOptions{to: tc.to}).target("csv.s3.key", tc.pattern)
 		if got != tc.want || (err == nil) != (tc.err == "") || err != nil && !strings.HasPrefix(err.Error(), tc.err) {

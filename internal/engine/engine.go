@@ -216,19 +216,23 @@ func (r *runner) unchanged(ctx context.Context, tables []source.Table) (bool, er
 	if r.o.Store == nil || r.o.Shards > 1 {
 		return false, nil
 	}
-	// An erasure since changes the counts: the lists are read again.
-	sup, err := r.o.Store.Suppressions(ctx)
-	if err != nil {
-		return false, fmt.Errorf("reading suppressions: %w", err)
-	}
-	key := sha256.New()
-	fmt.Fprintf(key, "%s|%d|%s|%d\n", r.o.Spec.RunHash(), r.o.Partitions, r.o.Build, sup.Len())
-	for _, tb := range tables {
+	prints := make([]string, len(tables))
+	for i, tb := range tables {
 		fp, ok := tb.(source.Fingerprinter)
 		if !ok || fp.Fingerprint() == "" {
 			return false, nil
 		}
-		fmt.Fprintln(key, fp.Fingerprint())
+		prints[i] = fp.Fingerprint()
+	}
+	// An erasure since changes the counts: the lists are read again.
+	erased, err := r.o.Store.SuppressionCount(ctx)
+	if err != nil {
+		return false, fmt.Errorf("counting erasures: %w", err)
+	}
+	key := sha256.New()
+	fmt.Fprintf(key, "%s|%d|%s|%d\n", r.o.Spec.RunHash(), r.o.Partitions, r.o.Build, erased)
+	for _, p := range prints {
+		fmt.Fprintln(key, p)
 	}
 	r.report.InputKey = hex.EncodeToString(key.Sum(nil))[:32]
 	if r.o.Reread {

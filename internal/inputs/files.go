@@ -80,6 +80,7 @@ func openPaths(where, field, rootDir, pattern string, opts source.CSVOptions) (s
 	if err != nil {
 		return fail(err)
 	}
+	defer root.Close()                  // each file opens in it again when its turn comes
 	shown := func(name string) string { // as the person wrote it
 		if rootDir == "/" {
 			return "/" + name
@@ -106,7 +107,7 @@ func openPaths(where, field, rootDir, pattern string, opts source.CSVOptions) (s
 		case err != nil:
 			return fail(err)
 		}
-		files = append(files, source.File{Name: shown(name), Size: st.Size(), Version: "modified " + st.ModTime().UTC().Format(time.RFC3339Nano), Open: func() (io.ReadCloser, error) { return root.Open(name) }})
+		files = append(files, source.File{Name: shown(name), Size: st.Size(), Version: "modified " + st.ModTime().UTC().Format(time.RFC3339Nano), Open: func() (io.ReadCloser, error) { return os.OpenInRoot(rootDir, name) }})
 		total += st.Size()
 	}
 	if len(files) == 0 {

@@ -363,14 +363,10 @@ func (d *decider) waitMessage(prefix string) string {
 func (d *decider) setWindow() {
 	s := &d.plan.Status
 	next := d.st.Next
-	if queued(s) && d.st.Open {
+	if s.QueuedForCapacity() && d.st.Open {
 		next = schedule.Interval{Start: d.st.OpenSince, End: d.st.OpenUntil}
 	}
 	s.NextWindowStart, s.NextWindowEnd = timePtr(next.Start), timePtr(next.End)
-}
-
-func queued(s *ccv1.ContactConversionStatus) bool {
-	return ccv1.Conditions{List: &s.Conditions}.Reason(ccv1.ConditionReady) == ccv1.ReasonQueuedForCapacity
 }
 
 // events records transitions: a phase or reason change, or a new window.

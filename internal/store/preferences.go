@@ -130,6 +130,20 @@ func (p preferences) Suppressions(ctx context.Context) (*Suppressions, error) {
 	return loadSuppressions(ctx, p.db, p.saltOf)
 }
 
+// SuppressionCount implements Store.
+func (p preferences) SuppressionCount(ctx context.Context) (int, error) {
+	rows, err := p.db.query(ctx, `SELECT count(*) FROM suppressions`)
+	if err != nil {
+		return 0, err
+	}
+	defer rows.Close()
+	n := 0
+	if rows.Next() {
+		err = rows.Scan(&n)
+	}
+	return n, errors.Join(err, rows.Err())
+}
+
 // Suppress implements Store: the erasure of a contact.
 func (p preferences) Suppress(ctx context.Context, key, origin string) error {
 	return p.Apply(ctx, []Change{{Key: key, Action: ActionErase, Topic: "*", Source: origin, At: time.Now()}})

@@ -66,6 +66,8 @@ type ConflictRow struct {
 type Store interface {
 	// Suppressions returns the salt and the hashes of erased keys.
 	Suppressions(ctx context.Context) (*Suppressions, error)
+	// SuppressionCount is how many keys were erased.
+	SuppressionCount(ctx context.Context) (int, error)
 	// ReplaceRejected replaces every rejected row with those next yields,
 	// until it returns io.EOF.
 	ReplaceRejected(ctx context.Context, next func() (Rejected, error)) error
