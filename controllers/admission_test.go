@@ -8,7 +8,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	clocktesting "k8s.io/utils/clock/testing"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -239,5 +242,48 @@ func TestWatchNamespaces(t *testing.T) {
 	time.Sleep(2 * time.Second)
 	if err := h.c.Get(context.Background(), client.ObjectKeyFromObject(theirs), theirs); err != nil || theirs.Status.Phase != "" {
 		t.Errorf("a conversion outside the watched namespaces got phase %q (%v)", theirs.Status.Phase, err)
+	}
+}
+
+// A conversion prepares its identity and its report objects while it waits
+// in the queue, so that its admission writes only its Job and its status;
+// objects already in place are not written again.
+func TestAnAdmissionWritesItsJobAndStatusOnly(t *testing.T) {
+	h := startHarnessWithCap(t, 1)
+	ns := h.namespace(t, "admit")
+	first := h.convert(t, ns, "a0")
+	h.waitJobs(t, ns, "a0", 1)
+	next := h.convert(t, ns, "a1")
+	h.waitQueued(t, next)
+	prepared := []client.Object{
+		&corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: desired.ConverterName(next)}},
+		&rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: desired.ConverterName(next)}},
+		&rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: desired.ConverterName(next)}},
+		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: next.ConflictsSecretName()}},
+		&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: next.InventoryConfigMapName()}},
+	}
+	eventually(t, "a1's objects prepared while it waits", func() string {
+		for _, obj := range prepared {
+			if err := h.c.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: obj.GetName()}, obj); err != nil {
+				return fmt.Sprintf("%T %s: %v", obj, obj.GetName(), err)
+			}
+		}
+		return ""
+	})
+	_, mark := h.writes.since(0)
+	h.finishJob(t, h.waitJobs(t, ns, first.Name, 1), true)
+	job := h.waitJobs(t, ns, next.Name, 1)
+	h.waitRunning(t, []*ccv1.ContactConversion{next}, ns+"/a1")
+	h.waitEvent(t, ns, next.Name, "Admitted")
+	all, _ := h.writes.since(mark)
+	var got []string
+	for _, w := range all {
+		if strings.HasSuffix(w, " "+ns+"/a1") || strings.Contains(w, " "+ns+"/a1-") {
+			got = append(got, w)
+		}
+	}
+	want := []string{"create Job " + ns + "/" + job.Name, "patch status ContactConversion " + ns + "/a1"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("a1's admission wrote (-want +got):\n%s", diff)
 	}
 }

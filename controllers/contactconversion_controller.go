@@ -164,6 +164,12 @@ func (r *ContactConversionReconciler) decideAndAct(ctx context.Context, cc *ccv1
 		in.SlotFree = claimed
 		plan = lifecycle.Decide(in)
 	}
+	if plan.Status.Queue != nil {
+		// Still queued: prepare now, so the admission is the Job alone.
+		if err := r.prepareRun(ctx, cc); err != nil {
+			return nil, nil, err
+		}
+	}
 	problem, err := r.act(ctx, cc, job, &plan)
 	if claimed && (problem != nil || err != nil || (plan.Action != lifecycle.CreateJob && plan.Action != lifecycle.ResumeJob)) {
 		r.slots.release(cc)
@@ -183,7 +189,7 @@ func (r *ContactConversionReconciler) act(ctx context.Context, cc *ccv1.ContactC
 		if env.PreferenceCenterOnClaim, problem, err = r.claimSharing(ctx, cc); problem != nil || err != nil {
 			return problem, err
 		}
-		if err := r.ensureConverterObjects(ctx, cc); err != nil {
+		if err := r.prepareRun(ctx, cc); err != nil {
 			return nil, err
 		}
 	}

@@ -11,15 +11,33 @@ import (
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	ccv1 "github.com/contactconverter/contact-converter/api/v1alpha1"
 	"github.com/contactconverter/contact-converter/internal/desired"
 	"github.com/contactconverter/contact-converter/internal/lifecycle"
 )
+
+// prepareRun puts in place what a conversion's Job needs before it starts:
+// its ServiceAccount, Role and RoleBinding, the empty conflict report and
+// inventory it fills, and the database's erasure salt. Each is read from
+// the cache first and written only when missing or changed, so a
+// conversion prepared while it waited in the queue is admitted with its
+// Job alone.
+func (r *ContactConversionReconciler) prepareRun(ctx context.Context, cc *ccv1.ContactConversion) error {
+	if err := r.ensureConverterObjects(ctx, cc); err != nil {
+		return err
+	}
+	if err := r.ensureConflictReport(ctx, cc); err != nil {
+		return err
+	}
+	return ensureErasureSalt(ctx, r.Metadata, r.Client, cc.Namespace, &cc.Spec.Database)
+}
 
 // ensureConverterObjects keeps the Jobs' ServiceAccount, Role and
 // RoleBinding in place, owned by the conversion.
@@ -28,11 +46,18 @@ func (r *ContactConversionReconciler) ensureConverterObjects(ctx context.Context
 	role, withRole := desired.ConverterRole(cc)
 	binding, withBinding := desired.ConverterRoleBinding(cc)
 	for _, o := range []struct {
-		obj    client.Object
-		wanted bool
-	}{{sa, withSA}, {role, withRole}, {binding, withBinding}} {
+		obj, current client.Object
+		wanted       bool
+	}{{sa, &corev1.ServiceAccount{}, withSA}, {role, &rbacv1.Role{}, withRole}, {binding, &rbacv1.RoleBinding{}, withBinding}} {
 		if !o.wanted {
 			continue // the spec names its own ServiceAccount, which the user manages
+		}
+		err := r.Get(ctx, client.ObjectKeyFromObject(o.obj), o.current)
+		if err == nil && metav1.IsControlledBy(o.current, cc) && desired.InPlace(o.current, o.obj) {
+			continue
+		}
+		if err != nil && !apierrors.IsNotFound(err) {
+			return err
 		}
 		if err := applyOwned(ctx, r.Client, cc, o.obj); err != nil {
 			return err
@@ -42,30 +67,50 @@ func (r *ContactConversionReconciler) ensureConverterObjects(ctx context.Context
 }
 
 // ensureConflictReport creates the empty conflict-report Secret and
-// inventory ConfigMap the Job fills; existing ones are never overwritten. The ConfigMap an earlier
-// version wrote the report into holds personal data: it is deleted.
+// inventory ConfigMap the Job fills; existing ones are never overwritten.
+// The ConfigMap an earlier version wrote the report into holds personal
+// data: it is deleted.
 func (r *ContactConversionReconciler) ensureConflictReport(ctx context.Context, cc *ccv1.ContactConversion) error {
-	secret := desired.ConflictsSecret(cc)
-	if err := controllerutil.SetControllerReference(cc, secret, r.Scheme()); err != nil {
-		return err
-	}
-	if err := r.Create(ctx, secret); err != nil && !apierrors.IsAlreadyExists(err) {
-		return fmt.Errorf("creating Secret %s: %w", secret.Name, err)
-	}
-	inventory := desired.InventoryConfigMap(cc)
-	if err := controllerutil.SetControllerReference(cc, inventory, r.Scheme()); err != nil {
-		return err
-	}
-	if err := r.Create(ctx, inventory); err != nil && !apierrors.IsAlreadyExists(err) {
-		return fmt.Errorf("creating ConfigMap %s: %w", inventory.Name, err)
+	for _, obj := range []client.Object{desired.ConflictsSecret(cc), desired.InventoryConfigMap(cc)} {
+		exists, err := r.cached(ctx, obj)
+		if err != nil {
+			return err
+		}
+		if exists {
+			continue
+		}
+		if err := controllerutil.SetControllerReference(cc, obj, r.Scheme()); err != nil {
+			return err
+		}
+		if err := r.Create(ctx, obj); err != nil && !apierrors.IsAlreadyExists(err) {
+			return fmt.Errorf("creating %T %s: %w", obj, obj.GetName(), err)
+		}
 	}
 	old := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: cc.Namespace, Name: cc.ConflictsSecretName()}}
+	if exists, err := r.cached(ctx, old); !exists || err != nil {
+		return err
+	}
 	if err := r.Get(ctx, client.ObjectKeyFromObject(old), old); err == nil && metav1.IsControlledBy(old, cc) {
 		if err := r.Delete(ctx, old); err != nil && !apierrors.IsNotFound(err) {
 			return fmt.Errorf("deleting the old conflict report ConfigMap %s: %w", old.Name, err)
 		}
 	}
 	return nil
+}
+
+// cached tells whether the metadata cache holds obj's namesake.
+func (r *ContactConversionReconciler) cached(ctx context.Context, obj client.Object) (bool, error) {
+	gvk, err := apiutil.GVKForObject(obj, r.Scheme())
+	if err != nil {
+		return false, err
+	}
+	m := &metav1.PartialObjectMetadata{}
+	m.SetGroupVersionKind(gvk)
+	err = r.Metadata.Get(ctx, client.ObjectKeyFromObject(obj), m)
+	if apierrors.IsNotFound(err) {
+		return false, nil
+	}
+	return err == nil, err
 }
 
 // newestJob is the conversion's most recent Job, or nil.
@@ -199,12 +244,6 @@ func lastLines(s string, n int) string {
 func (r *ContactConversionReconciler) carryOut(ctx context.Context, cc *ccv1.ContactConversion, job *batchv1.Job, plan *lifecycle.Plan, env desired.JobEnv) error {
 	switch plan.Action {
 	case lifecycle.CreateJob:
-		if err := r.ensureConflictReport(ctx, cc); err != nil {
-			return err
-		}
-		if err := ensureErasureSalt(ctx, r.Metadata, r.Client, cc.Namespace, &cc.Spec.Database); err != nil {
-			return err
-		}
 		j := desired.ConversionJob(cc, env, plan.RunRequest)
 		if err := controllerutil.SetControllerReference(cc, j, r.Scheme()); err != nil {
 			return err

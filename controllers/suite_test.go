@@ -2,6 +2,8 @@ package controllers
 
 import (
 	"context"
+	"fmt"
+	"slices"
 	"strconv"
 	"sync"
 	"testing"
@@ -11,10 +13,14 @@ import (
 	eventsv1 "k8s.io/api/events/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/rest"
 	clocktesting "k8s.io/utils/clock/testing"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
+	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
@@ -35,6 +41,78 @@ type harness struct {
 	clock *clocktesting.FakeClock
 	// stopManager stops the manager the harness started.
 	stopManager func()
+	// writes is every write the manager's client made.
+	writes writeLog
+}
+
+// writeLog records the writes a manager's client makes, as "verb Kind
+// namespace/name".
+type writeLog struct {
+	mu  sync.Mutex
+	all []string
+}
+
+func (w *writeLog) add(verb, kind, namespace, name string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.all = append(w.all, verb+" "+kind+" "+namespace+"/"+name)
+}
+
+// since returns the writes recorded after mark, and the new mark.
+func (w *writeLog) since(mark int) ([]string, int) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return slices.Clone(w.all[mark:]), len(w.all)
+}
+
+// recording wraps a manager's client so that its writes land in w.
+func (w *writeLog) recording(config *rest.Config, o client.Options) (client.Client, error) {
+	c, err := client.NewWithWatch(config, o)
+	if err != nil {
+		return nil, err
+	}
+	kind := func(obj runtime.Object) string {
+		gvk, _ := apiutil.GVKForObject(obj, c.Scheme())
+		return gvk.Kind
+	}
+	return interceptor.NewClient(c, interceptor.Funcs{
+		Create: func(ctx context.Context, c client.WithWatch, obj client.Object, opts ...client.CreateOption) error {
+			w.add("create", kind(obj), obj.GetNamespace(), obj.GetName())
+			return c.Create(ctx, obj, opts...)
+		},
+		Update: func(ctx context.Context, c client.WithWatch, obj client.Object, opts ...client.UpdateOption) error {
+			w.add("update", kind(obj), obj.GetNamespace(), obj.GetName())
+			return c.Update(ctx, obj, opts...)
+		},
+		Patch: func(ctx context.Context, c client.WithWatch, obj client.Object, patch client.Patch, opts ...client.PatchOption) error {
+			w.add("patch", kind(obj), obj.GetNamespace(), obj.GetName())
+			return c.Patch(ctx, obj, patch, opts...)
+		},
+		Apply: func(ctx context.Context, c client.WithWatch, obj runtime.ApplyConfiguration, opts ...client.ApplyOption) error {
+			if u, ok := obj.(interface {
+				GetKind() string
+				GetNamespace() string
+				GetName() string
+			}); ok {
+				w.add("apply", u.GetKind(), u.GetNamespace(), u.GetName())
+			} else {
+				w.add("apply", fmt.Sprintf("%T", obj), "", "")
+			}
+			return c.Apply(ctx, obj, opts...)
+		},
+		Delete: func(ctx context.Context, c client.WithWatch, obj client.Object, opts ...client.DeleteOption) error {
+			w.add("delete", kind(obj), obj.GetNamespace(), obj.GetName())
+			return c.Delete(ctx, obj, opts...)
+		},
+		SubResourcePatch: func(ctx context.Context, c client.Client, sub string, obj client.Object, patch client.Patch, opts ...client.SubResourcePatchOption) error {
+			w.add("patch "+sub, kind(obj), obj.GetNamespace(), obj.GetName())
+			return c.SubResource(sub).Patch(ctx, obj, patch, opts...)
+		},
+		SubResourceUpdate: func(ctx context.Context, c client.Client, sub string, obj client.Object, opts ...client.SubResourceUpdateOption) error {
+			w.add("update "+sub, kind(obj), obj.GetNamespace(), obj.GetName())
+			return c.SubResource(sub).Update(ctx, obj, opts...)
+		},
+	}), nil
 }
 
 func startHarness(t *testing.T) *harness { return startHarnessWithCap(t, 4) }
@@ -62,6 +140,7 @@ func (h *harness) startManager(t *testing.T, o Options, watchNamespaces ...strin
 		// Each test starts its own manager in this process.
 		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
 		Client:     ClientOptions(),
+		NewClient:  h.writes.recording,
 	})
 	if err != nil {
 		t.Fatal(err)

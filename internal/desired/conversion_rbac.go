@@ -5,6 +5,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	ccv1 "github.com/contactconverter/contact-converter/api/v1alpha1"
@@ -90,4 +91,28 @@ func converterMeta(cc *ccv1.ContactConversion) metav1.ObjectMeta {
 func uniqueSorted(in []string) []string {
 	slices.Sort(in)
 	return slices.Compact(in)
+}
+
+// InPlace tells whether current, as read from the cluster, already holds
+// everything want sets: its labels, and a Role's rules or a RoleBinding's
+// role and subjects. Other labels and fields, such as annotations others
+// add, do not matter. An object in place needs no write.
+func InPlace(current, want metav1.Object) bool {
+	for k, v := range want.GetLabels() {
+		if current.GetLabels()[k] != v {
+			return false
+		}
+	}
+	switch w := want.(type) {
+	case *corev1.ServiceAccount:
+		_, ok := current.(*corev1.ServiceAccount)
+		return ok
+	case *rbacv1.Role:
+		c, ok := current.(*rbacv1.Role)
+		return ok && equality.Semantic.DeepEqual(c.Rules, w.Rules)
+	case *rbacv1.RoleBinding:
+		c, ok := current.(*rbacv1.RoleBinding)
+		return ok && c.RoleRef == w.RoleRef && equality.Semantic.DeepEqual(c.Subjects, w.Subjects)
+	}
+	return false
 }

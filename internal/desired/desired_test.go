@@ -1,6 +1,8 @@
 package desired
 
 import (
+	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -166,6 +168,50 @@ func TestConverterRoleReadsOnlyWhatTheSpecNames(t *testing.T) {
 	}
 	if _, wanted := ConverterRole(conversion(func(c *ccv1.ContactConversion) { c.Spec.Job.ServiceAccountName = "custom" })); wanted {
 		t.Error("a user-managed ServiceAccount gets no Role")
+	}
+}
+
+// An object already holding what the operator sets needs no write;
+// labels or fields others add do not make it out of place.
+func TestConverterObjectsInPlace(t *testing.T) {
+	cc := conversion()
+	sa, _ := ConverterServiceAccount(cc)
+	role, _ := ConverterRole(cc)
+	binding, _ := ConverterRoleBinding(cc)
+	withLabel := func(o metav1.Object) metav1.Object {
+		labels := maps.Clone(o.GetLabels())
+		labels["team"] = "mail"
+		o.SetLabels(labels)
+		o.SetAnnotations(map[string]string{"note": "added by hand"})
+		return o
+	}
+	otherRules := role.DeepCopy()
+	otherRules.Rules = otherRules.Rules[1:]
+	otherSubject := binding.DeepCopy()
+	otherSubject.Subjects[0].Name = "someone-else"
+	lostLabel := sa.DeepCopy()
+	delete(lostLabel.Labels, LabelConversion)
+	tests := []struct {
+		name          string
+		current, want metav1.Object
+		inPlace       bool
+	}{
+		{"the same ServiceAccount", sa.DeepCopy(), sa, true},
+		{"the same Role", role.DeepCopy(), role, true},
+		{"the same RoleBinding", binding.DeepCopy(), binding, true},
+		{"others' labels and annotations", withLabel(role.DeepCopy()), role, true},
+		{"a label of ours lost", lostLabel, sa, false},
+		{"a rule removed", otherRules, role, false},
+		{"a subject changed", otherSubject, binding, false},
+		{"another kind", sa.DeepCopy(), role, false},
+	}
+	var got, want []string
+	for _, tt := range tests {
+		got = append(got, fmt.Sprintf("%s: %t", tt.name, InPlace(tt.current, tt.want)))
+		want = append(want, fmt.Sprintf("%s: %t", tt.name, tt.inPlace))
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("InPlace (-want +got):\n%s", diff)
 	}
 }
 
