@@ -10,8 +10,6 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	batchv1 "k8s.io/api/batch/v1"
-	corev1 "k8s.io/api/core/v1"
-	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	clocktesting "k8s.io/utils/clock/testing"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -245,34 +243,27 @@ func TestWatchNamespaces(t *testing.T) {
 	}
 }
 
-// A conversion prepares its identity and its report objects while it waits
-// in the queue, so that its admission writes only its Job and its status;
-// objects already in place are not written again.
-func TestAnAdmissionWritesItsJobAndStatusOnly(t *testing.T) {
+// A conversion's first run creates its identity and report objects; a
+// later run finds them in place, so its admission writes its Job and its
+// status only.
+func TestALaterRunWritesItsJobAndStatusOnly(t *testing.T) {
 	h := startHarnessWithCap(t, 1)
 	ns := h.namespace(t, "admit")
-	first := h.convert(t, ns, "a0")
-	h.waitJobs(t, ns, "a0", 1)
-	next := h.convert(t, ns, "a1")
-	h.waitQueued(t, next)
-	prepared := []client.Object{
-		&corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: desired.ConverterName(next)}},
-		&rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: desired.ConverterName(next)}},
-		&rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: desired.ConverterName(next)}},
-		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: next.ConflictsSecretName()}},
-		&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: next.InventoryConfigMapName()}},
-	}
-	eventually(t, "a1's objects prepared while it waits", func() string {
-		for _, obj := range prepared {
-			if err := h.c.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: obj.GetName()}, obj); err != nil {
-				return fmt.Sprintf("%T %s: %v", obj, obj.GetName(), err)
-			}
-		}
-		return ""
-	})
-	_, mark := h.writes.since(0)
+	first, next := h.convert(t, ns, "a0"), h.convert(t, ns, "a1")
 	h.finishJob(t, h.waitJobs(t, ns, first.Name, 1), true)
-	job := h.waitJobs(t, ns, next.Name, 1)
+	h.finishJob(t, h.waitJobs(t, ns, next.Name, 1), true)
+	h.waitPhase(t, next, ccv1.PhaseSucceeded)
+	_, mark := h.writes.since(0)
+	// Both asked to run again: a1 waits for a0's slot.
+	for _, cc := range []*ccv1.ContactConversion{first, next} {
+		patch := fmt.Sprintf(`{"metadata":{"annotations":{%q:"2026-11-02T17:00:00+01:00"}}}`, ccv1.RunRequestedAtAnnotation)
+		if err := h.c.Patch(context.Background(), cc, client.RawPatch("application/merge-patch+json", []byte(patch))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h.waitQueued(t, next)
+	h.finishJob(t, h.waitJobs(t, ns, first.Name, 2), true)
+	job := h.waitJobs(t, ns, next.Name, 2)
 	h.waitRunning(t, []*ccv1.ContactConversion{next}, ns+"/a1")
 	h.waitEvent(t, ns, next.Name, "Admitted")
 	all, _ := h.writes.since(mark)
@@ -282,8 +273,9 @@ func TestAnAdmissionWritesItsJobAndStatusOnly(t *testing.T) {
 			got = append(got, w)
 		}
 	}
-	want := []string{"create Job " + ns + "/" + job.Name, "patch status ContactConversion " + ns + "/a1"}
+	// Its queue place, then its admission.
+	want := []string{"patch status ContactConversion " + ns + "/a1", "create Job " + ns + "/" + job.Name, "patch status ContactConversion " + ns + "/a1"}
 	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("a1's admission wrote (-want +got):\n%s", diff)
+		t.Errorf("a1's second run wrote (-want +got):\n%s", diff)
 	}
 }

@@ -49,7 +49,14 @@ type ContactConversionReconciler struct {
 
 	// slots is the admission queue, fed by the cache.
 	slots *slots
+	// written is the last status written, not written again from a stale
+	// cache.
+	written statusMemo
 }
+
+// cacheLag is how soon a conversion is looked at again when the cache did
+// not show its last status write yet.
+const cacheLag = 250 * time.Millisecond
 
 // workers is how many conversions are reconciled at once.
 const workers = 4
@@ -75,10 +82,16 @@ func (r *ContactConversionReconciler) Reconcile(ctx context.Context, req ctrl.Re
 	if err := r.Get(ctx, req.NamespacedName, &cc); err != nil {
 		if apierrors.IsNotFound(err) {
 			forgetConversion(req.NamespacedName)
+			r.written.forget(req.NamespacedName)
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	now := r.Clock.Now()
+	if r.written.behind(req.NamespacedName, cc.ResourceVersion, now) {
+		// The cache does not show the last status written yet: whatever
+		// woke this conversion is looked at once it does.
+		return ctrl.Result{RequeueAfter: cacheLag}, nil
+	}
 	orig := cc.DeepCopy()
 
 	sched, problem := validateSpec(&cc.Spec)
@@ -164,12 +177,6 @@ func (r *ContactConversionReconciler) decideAndAct(ctx context.Context, cc *ccv1
 		in.SlotFree = claimed
 		plan = lifecycle.Decide(in)
 	}
-	if plan.Status.Queue != nil {
-		// Still queued: prepare now, so the admission is the Job alone.
-		if err := r.prepareRun(ctx, cc); err != nil {
-			return nil, nil, err
-		}
-	}
 	problem, err := r.act(ctx, cc, job, &plan)
 	if claimed && (problem != nil || err != nil || (plan.Action != lifecycle.CreateJob && plan.Action != lifecycle.ResumeJob)) {
 		r.slots.release(cc)
@@ -223,6 +230,7 @@ func (r *ContactConversionReconciler) patchStatus(ctx context.Context, orig, cc 
 		return nil
 	}
 	if err == nil {
+		r.written.record(client.ObjectKeyFromObject(cc), orig.ResourceVersion, cc.ResourceVersion, r.Clock.Now())
 		log.FromContext(ctx).V(1).Info("status written", "phase", cc.Status.Phase)
 	}
 	return err

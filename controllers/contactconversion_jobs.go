@@ -26,9 +26,8 @@ import (
 // prepareRun puts in place what a conversion's Job needs before it starts:
 // its ServiceAccount, Role and RoleBinding, the empty conflict report and
 // inventory it fills, and the database's erasure salt. Each is read from
-// the cache first and written only when missing or changed, so a
-// conversion prepared while it waited in the queue is admitted with its
-// Job alone.
+// the cache first and written only when missing or changed: a conversion's
+// first run creates them, and a later run starts with its Job alone.
 func (r *ContactConversionReconciler) prepareRun(ctx context.Context, cc *ccv1.ContactConversion) error {
 	if err := r.ensureConverterObjects(ctx, cc); err != nil {
 		return err
