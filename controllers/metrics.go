@@ -62,13 +62,14 @@ type ObjectLister struct{ Reader client.Reader }
 // Conversions lists every ContactConversion the cache holds.
 func (l ObjectLister) Conversions(ctx context.Context) ([]ccv1.ContactConversion, error) {
 	var list ccv1.ContactConversionList
-	err := l.Reader.List(ctx, &list)
+	// Read only: the cache's own objects, not ten thousand copies.
+	err := l.Reader.List(ctx, &list, client.UnsafeDisableDeepCopy)
 	return list.Items, err
 }
 
 // Centers lists every PreferenceCenter the cache holds.
 func (l ObjectLister) Centers(ctx context.Context) ([]ccv1.PreferenceCenter, error) {
 	var list ccv1.PreferenceCenterList
-	err := l.Reader.List(ctx, &list)
+	err := l.Reader.List(ctx, &list, client.UnsafeDisableDeepCopy)
 	return list.Items, err
 }

@@ -35,6 +35,7 @@ type managerOptions struct {
 	metricsSecure  bool
 	metricsCertDir string
 	probeAddr      string
+	pprofAddr      string
 	leaderElect    bool
 	leaderElectNS  string
 	maxConversions int
@@ -64,6 +65,7 @@ func newManagerCommand() *cobra.Command {
 	f.BoolVar(&o.metricsSecure, "metrics-secure", true, "serve metrics over HTTPS to callers the API server authenticates and allows to get /metrics (the metrics-reader ClusterRole); false serves plain HTTP, for local use")
 	f.StringVar(&o.metricsCertDir, "metrics-cert-dir", "", "directory holding tls.crt and tls.key for the metrics endpoint, such as a cert-manager Secret (default: a self-signed certificate made at start)")
 	f.StringVar(&o.probeAddr, "health-probe-bind-address", ":8081", "address of the /healthz and /readyz endpoints")
+	f.StringVar(&o.pprofAddr, "pprof-bind-address", "", "address of Go's /debug/pprof endpoints, for profiling (empty: off); bind it to localhost and port-forward")
 	f.BoolVar(&o.leaderElect, "leader-elect", false, "elect a leader, so only one replica reconciles at a time")
 	f.StringVar(&o.leaderElectNS, "leader-election-namespace", "", "namespace of the leader-election Lease (default: the pod's namespace)")
 	f.IntVar(&o.maxConversions, "max-concurrent-conversions", 4, "how many conversions may run at once across the cluster")
@@ -114,6 +116,7 @@ func runManager(cmd *cobra.Command, o managerOptions) error {
 		Scheme:                  kubescheme.New(),
 		Metrics:                 metricsOptions(o),
 		HealthProbeBindAddress:  o.probeAddr,
+		PprofBindAddress:        o.pprofAddr,
 		LeaderElection:          o.leaderElect,
 		LeaderElectionID:        "contact-converter.contacts.contactconverter.io",
 		LeaderElectionNamespace: o.leaderElectNS,

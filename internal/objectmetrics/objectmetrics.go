@@ -10,6 +10,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 
 	ccv1 "github.com/contactconverter/contact-converter/api/v1alpha1"
@@ -49,13 +50,13 @@ type spec struct {
 // Specs describes every series: its help and its labels beyond namespace
 // and name.
 var Specs = map[string]spec{
-	ConversionPhase:         {"1 for the conversion's phase, 0 for the others.", []string{"phase"}},
-	ConversionCondition:     {"1 when the condition is True, 0 when False or absent.", []string{"type"}},
-	ConversionPercent:       {"Progress of the current or last run, 0 to 100.", nil},
+	ConversionPhase:         {"1, for the conversion's current phase only.", []string{"phase"}},
+	ConversionCondition:     {"1 when the condition is True, 0 when False; absent when the status does not have it.", []string{"type"}},
+	ConversionPercent:       {"Progress of the current or last run, 0 to 100; absent before the first run reports.", nil},
 	ConversionRowsRead:      {"Rows read by the current or last run.", nil},
 	ConversionRowsRejected:  {"Rows rejected by the current or last run.", nil},
 	ConversionContacts:      {"Contacts in the database after the current or last run.", nil},
-	ConversionConflicts:     {"Conflicts waiting for a resolution (policy Manual).", nil},
+	ConversionConflicts:     {"Conflicts waiting for a resolution (policy Manual); absent before the first run reports.", nil},
 	ConversionLastSuccess:   {"When a run last succeeded, as a Unix time; absent before the first.", nil},
 	ConversionNextWindow:    {"When the next window opens (or the one waited in opened), as a Unix time.", nil},
 	ConversionQueued:        {"1 while the conversion waits for a free slot under the concurrency cap.", nil},
@@ -66,38 +67,39 @@ var Specs = map[string]spec{
 }
 
 var (
-	phases = []ccv1.Phase{ccv1.PhasePending, ccv1.PhaseWaiting, ccv1.PhaseRunning, ccv1.PhasePaused,
-		ccv1.PhaseConflictsPending, ccv1.PhaseSucceeded, ccv1.PhaseFailed}
 	conversionConditions = []string{ccv1.ConditionReady, ccv1.ConditionReconciling, ccv1.ConditionStalled, ccv1.ConditionRunning,
 		ccv1.ConditionSuspended, ccv1.ConditionConflictsResolved, ccv1.ConditionComplete}
 	centerConditions = []string{ccv1.ConditionReady, ccv1.ConditionReconciling, ccv1.ConditionStalled}
 )
 
-// ConversionSamples are the series of one conversion at now.
+// ConversionSamples are the series of one conversion at now: only those
+// that say something, so that ten thousand conversions stay a light
+// scrape. The current phase alone (1), the conditions present (1 when
+// True), a run's counts once a run reported them, the times once known,
+// and whether it waits for a slot.
 func ConversionSamples(cc *ccv1.ContactConversion, now time.Time) []Sample {
-	var out []Sample
+	out := make([]Sample, 0, 16)
 	add := func(metric string, v float64, labels ...string) {
 		out = append(out, Sample{Metric: metric, Labels: labels, Value: v})
 	}
 	st := &cc.Status
-	for _, p := range phases {
-		add(ConversionPhase, boolValue(st.Phase == p), string(p))
+	if st.Phase != "" {
+		add(ConversionPhase, 1, string(st.Phase))
 	}
 	for _, t := range conversionConditions {
-		add(ConversionCondition, boolValue(meta.IsStatusConditionTrue(st.Conditions, t)), t)
+		if c := meta.FindStatusCondition(st.Conditions, t); c != nil {
+			add(ConversionCondition, boolValue(c.Status == metav1.ConditionTrue), t)
+		}
 	}
-	var percent, read, rejected, contacts, unresolved float64
 	if p := st.Progress; p != nil {
-		percent, read, rejected, contacts = float64(p.Percent), float64(p.RowsRead), float64(p.RowsRejected), float64(p.Contacts)
+		add(ConversionPercent, float64(p.Percent))
+		add(ConversionRowsRead, float64(p.RowsRead))
+		add(ConversionRowsRejected, float64(p.RowsRejected))
+		add(ConversionContacts, float64(p.Contacts))
 	}
 	if c := st.Conflicts; c != nil && cc.Spec.ConflictPolicyOrDefault() == ccv1.ConflictPolicyManual {
-		unresolved = float64(c.Unresolved)
+		add(ConversionConflicts, float64(c.Unresolved))
 	}
-	add(ConversionPercent, percent)
-	add(ConversionRowsRead, read)
-	add(ConversionRowsRejected, rejected)
-	add(ConversionContacts, contacts)
-	add(ConversionConflicts, unresolved)
 	if t := st.LastSuccessTime; t != nil {
 		add(ConversionLastSuccess, float64(t.Unix()))
 	}

@@ -67,10 +67,12 @@ func manager(b *testing.B, env *testenv.Env, bin string, args ...string) (*exec.
 	}
 	metricsAddr := freeAddr(b)
 	// SCALE_LOG_LEVEL (debug shows every status write) and SCALE_LOG keep
-	// the manager's log for a look.
+	// the manager's log for a look; SCALE_HEAP_PROFILE saves its heap once
+	// settled.
 	level := cmp.Or(os.Getenv("SCALE_LOG_LEVEL"), "error")
+	pprofAddr = freeAddr(b)
 	mgr := exec.Command(bin, append([]string{"manager", "--metrics-secure=false", "--metrics-bind-address=" + metricsAddr,
-		"--health-probe-bind-address=0", "--zap-log-level=" + level}, args...)...)
+		"--health-probe-bind-address=0", "--pprof-bind-address=" + pprofAddr, "--zap-log-level=" + level}, args...)...)
 	mgr.Env = append(os.Environ(), "KUBECONFIG="+kcPath)
 	logFile, err := os.Create(cmp.Or(os.Getenv("SCALE_LOG"), filepath.Join(dir, "manager.log")))
 	if err != nil {
@@ -91,6 +93,32 @@ func manager(b *testing.B, env *testenv.Env, bin string, args ...string) (*exec.
 	}
 	b.Cleanup(func() { _ = mgr.Process.Kill(); _ = mgr.Wait() })
 	return mgr, metricsAddr
+}
+
+// pprofAddr is the running manager's profiling address.
+var pprofAddr string
+
+// saveHeapProfile writes the manager's heap profile to SCALE_HEAP_PROFILE,
+// when set, for `go tool pprof`.
+func saveHeapProfile(b *testing.B) {
+	path := os.Getenv("SCALE_HEAP_PROFILE")
+	if path == "" {
+		return
+	}
+	resp, err := http.Get("http://" + pprofAddr + "/debug/pprof/heap?gc=1")
+	if err != nil {
+		b.Fatalf("reading the manager's heap profile: %v", err)
+	}
+	defer resp.Body.Close()
+	f, err := os.Create(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		b.Fatal(err)
+	}
+	fmt.Printf("scale: the manager's heap profile is in %s\n", path)
 }
 
 // fastClient writes as fast as the API server takes it.
@@ -170,6 +198,7 @@ func runScale(b *testing.B, bin string) {
 	idleWrites := writes(idle) - writes(settled)
 	idleReconciles := sumPrefix(idle, `controller_runtime_reconcile_total{controller="contactconversion"`) - reconciles
 	rss, hwm := rssOf(b, mgr.Process.Pid)
+	saveHeapProfile(b)
 
 	b.ReportMetric(allWaiting.Seconds(), "s-until-all-waiting")
 	b.ReportMetric(requests/reconciles, "api-requests/reconcile")
