@@ -121,6 +121,41 @@ func saveHeapProfile(b *testing.B) {
 	fmt.Printf("scale: the manager's heap profile is in %s\n", path)
 }
 
+// profileAPIServer saves 30 s of the API server's CPU profile to
+// SCALE_APISERVER_PROFILE, when set, from now on; the channel closes when
+// it is saved.
+func profileAPIServer(b *testing.B, env *testenv.Env) <-chan struct{} {
+	done := make(chan struct{})
+	path := os.Getenv("SCALE_APISERVER_PROFILE")
+	if path == "" {
+		close(done)
+		return done
+	}
+	hc, err := rest.HTTPClientFor(env.Config)
+	if err != nil {
+		b.Fatal(err)
+	}
+	go func() {
+		defer close(done)
+		resp, err := hc.Get(strings.TrimSuffix(env.Config.Host, "/") + "/debug/pprof/profile?seconds=30")
+		if err != nil {
+			b.Errorf("profiling the API server: %v", err)
+			return
+		}
+		defer resp.Body.Close()
+		f, err := os.Create(path)
+		if err != nil {
+			b.Error(err)
+			return
+		}
+		defer f.Close()
+		if _, err := io.Copy(f, resp.Body); err != nil {
+			b.Error(err)
+		}
+	}()
+	return done
+}
+
 // fastClient writes as fast as the API server takes it.
 func fastClient(b *testing.B, env *testenv.Env) client.Client {
 	fast := rest.CopyConfig(env.Config)
@@ -161,6 +196,7 @@ func runScale(b *testing.B, bin string) {
 
 	c := fastClient(b, env)
 	created := time.Now()
+	profiled := profileAPIServer(b, env)
 	createTenants(b, c, namespaces, perNamespace, win)
 	if b.Failed() {
 		b.FailNow()
@@ -186,6 +222,7 @@ func runScale(b *testing.B, bin string) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	allWaiting := time.Since(created)
+	<-profiled
 	if waiting != conversions {
 		b.Fatalf("only %d of %d conversions Waiting with nextWindowStart %s after %v", waiting, conversions, want, allWaiting)
 	}
