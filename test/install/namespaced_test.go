@@ -97,7 +97,12 @@ func TestHelmChartNamespacedRBAC(t *testing.T) {
 	mctx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- mgr.Start(mctx) }()
-	t.Cleanup(func() { stop(); <-done })
+	t.Cleanup(func() {
+		stop()
+		if err := <-done; err != nil {
+			t.Errorf("the namespaced operator: %v", err)
+		}
+	})
 
 	for _, ns := range []string{"team-a", "team-c"} {
 		for _, obj := range []client.Object{
