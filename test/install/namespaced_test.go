@@ -96,7 +96,10 @@ func TestHelmChartNamespacedRBAC(t *testing.T) {
 	}
 	mctx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
-	go func() { done <- mgr.Start(mctx) }()
+	go func() {
+		done <- mgr.Start(mctx)
+		close(done) // read twice when it stopped early: the cleanup gets nil
+	}()
 	t.Cleanup(func() {
 		stop()
 		if err := <-done; err != nil {
