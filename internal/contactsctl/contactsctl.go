@@ -111,6 +111,9 @@ func Describe(cc *ccv1.ContactConversion, rel Related, now time.Time) string {
 	if len(conds) == 0 {
 		b.WriteString("  none yet: the operator has not reported on it\n")
 	}
+	if q := st.Queue; q != nil {
+		line("Queue", "%s", queueLine(q, now))
+	}
 	line("Schedule", "%s", schedule(cc))
 	if st.NextWindowStart != nil {
 		until := ""
@@ -287,4 +290,19 @@ func RedactConversion(cc *ccv1.ContactConversion) {
 		r.Key, r.Value = mask.Key(r.Key), "REDACTED"
 	}
 	cc.ManagedFields = nil
+}
+
+// queueLine says why a conversion waits for a slot and what frees one.
+func queueLine(q *ccv1.QueueStatus, now time.Time) string {
+	place := ""
+	if q.Position > 0 {
+		place = fmt.Sprintf("number %d, ", q.Position)
+	}
+	waited := duration.HumanDuration(now.Sub(q.Since.Time))
+	if q.Reason == ccv1.QueueReasonNamespaceCap {
+		return place + "waiting " + waited + ": this namespace's cap on running conversions is reached (the operator's --max-concurrent-conversions-per-namespace, " +
+			"chart value maxConcurrentConversionsPerNamespace); a slot frees when one of this namespace's running conversions ends or is suspended"
+	}
+	return place + "waiting " + waited + ": the cluster-wide cap on running conversions is reached (the operator's --max-concurrent-conversions, " +
+		"chart value maxConcurrentConversions); a slot frees when a running conversion ends or is suspended"
 }

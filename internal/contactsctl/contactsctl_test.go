@@ -105,3 +105,32 @@ func TestReadConflicts(t *testing.T) {
 		t.Errorf("all: %d conflicts, want 2", len(all))
 	}
 }
+
+// "Why is my conversion not running?": a queued conversion says its place,
+// how long it has waited, on which cap, and what would let it start.
+func TestDescribeQueued(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		queue ccv1.QueueStatus
+		want  string
+	}{
+		{"the cluster's cap", ccv1.QueueStatus{Reason: ccv1.QueueReasonClusterCap, Since: metav1.NewTime(now.Add(-12 * time.Minute)), Position: 3},
+			"Queue:             number 3, waiting 12m: the cluster-wide cap on running conversions is reached (the operator's --max-concurrent-conversions, chart value maxConcurrentConversions); a slot frees when a running conversion ends or is suspended\n"},
+		{"the namespace's cap", ccv1.QueueStatus{Reason: ccv1.QueueReasonNamespaceCap, Since: metav1.NewTime(now.Add(-90 * time.Second))},
+			"Queue:             waiting 90s: this namespace's cap on running conversions is reached (the operator's --max-concurrent-conversions-per-namespace, chart value maxConcurrentConversionsPerNamespace); a slot frees when one of this namespace's running conversions ends or is suspended\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			q := tc.queue
+			cc := running().Phase(ccv1.PhaseWaiting).Edit(func(cc *ccv1.ContactConversion) { cc.Status.Queue = &q }).Obj()
+			var got string
+			for _, l := range strings.SplitAfter(Describe(cc, Related{}, now), "\n") {
+				if strings.HasPrefix(l, "Queue:") {
+					got = l
+				}
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
+	}
+}
