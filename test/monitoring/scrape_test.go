@@ -171,14 +171,16 @@ func scrapeManager(t *testing.T, ctx context.Context, env *testenv.Env, addr str
 		return cc
 	}
 	// Three runs end: one succeeds, one with conflicts pending, one fails.
+	// Each reports its progress first, as the engine does.
 	ended := map[string]*ccv1.ContactConversion{"done": conversion("done", nil), "conflicts": conversion("conflicts", nil), "failed": conversion("failed", nil)}
 	for name, cc := range ended {
 		job := waitJob(t, ctx, c, cc)
+		report := `{"status":{"progress":{"sourcesTotal":1,"sourcesDone":1,"percent":100,"rowsRead":10,"rowsRejected":1,"contacts":8,"duplicatesMerged":1}}}`
 		if name == "conflicts" {
-			patch := client.RawPatch("application/merge-patch+json", []byte(`{"status":{"conflicts":{"total":3,"unresolved":2,"reportSecret":"conflicts-conflicts"}}}`))
-			if err := c.Status().Patch(ctx, cc, patch); err != nil {
-				t.Fatal(err)
-			}
+			report = `{"status":{"progress":{"sourcesTotal":1,"sourcesDone":1,"percent":100,"rowsRead":10,"rowsRejected":0,"contacts":8,"duplicatesMerged":2},"conflicts":{"total":3,"unresolved":2,"reportSecret":"conflicts-conflicts"}}}`
+		}
+		if err := c.Status().Patch(ctx, cc, client.RawPatch("application/merge-patch+json", []byte(report))); err != nil {
+			t.Fatal(err)
 		}
 		finishJob(t, ctx, c, job, name != "failed")
 	}
