@@ -71,11 +71,11 @@ func (r *ContactConversionReconciler) ensureConverterObjects(ctx context.Context
 // data: it is deleted.
 func (r *ContactConversionReconciler) ensureConflictReport(ctx context.Context, cc *ccv1.ContactConversion) error {
 	for _, obj := range []client.Object{desired.ConflictsSecret(cc), desired.InventoryConfigMap(cc)} {
-		exists, err := r.cached(ctx, obj)
+		existing, err := r.cachedMetadata(ctx, obj)
 		if err != nil {
 			return err
 		}
-		if exists {
+		if existing != nil {
 			continue
 		}
 		if err := controllerutil.SetControllerReference(cc, obj, r.Scheme()); err != nil {
@@ -86,30 +86,28 @@ func (r *ContactConversionReconciler) ensureConflictReport(ctx context.Context, 
 		}
 	}
 	old := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: cc.Namespace, Name: cc.ConflictsSecretName()}}
-	if exists, err := r.cached(ctx, old); !exists || err != nil {
+	existing, err := r.cachedMetadata(ctx, old)
+	if err != nil || existing == nil || !metav1.IsControlledBy(existing, cc) {
 		return err
 	}
-	if err := r.Get(ctx, client.ObjectKeyFromObject(old), old); err == nil && metav1.IsControlledBy(old, cc) {
-		if err := r.Delete(ctx, old); err != nil && !apierrors.IsNotFound(err) {
-			return fmt.Errorf("deleting the old conflict report ConfigMap %s: %w", old.Name, err)
-		}
+	if err := r.Delete(ctx, old); err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("deleting the old conflict report ConfigMap %s: %w", old.Name, err)
 	}
 	return nil
 }
 
-// cached tells whether the metadata cache holds obj's namesake.
-func (r *ContactConversionReconciler) cached(ctx context.Context, obj client.Object) (bool, error) {
+// cachedMetadata is the metadata the cache holds of obj's namesake, or nil.
+func (r *ContactConversionReconciler) cachedMetadata(ctx context.Context, obj client.Object) (*metav1.PartialObjectMetadata, error) {
 	gvk, err := apiutil.GVKForObject(obj, r.Scheme())
 	if err != nil {
-		return false, err
+		return nil, err
 	}
 	m := &metav1.PartialObjectMetadata{}
 	m.SetGroupVersionKind(gvk)
-	err = r.Metadata.Get(ctx, client.ObjectKeyFromObject(obj), m)
-	if apierrors.IsNotFound(err) {
-		return false, nil
+	if err := r.Metadata.Get(ctx, client.ObjectKeyFromObject(obj), m); err != nil {
+		return nil, client.IgnoreNotFound(err)
 	}
-	return err == nil, err
+	return m, nil
 }
 
 // newestJob is the conversion's most recent Job, or nil.

@@ -2,16 +2,20 @@ package controllers
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	ccv1 "github.com/contactconverter/contact-converter/api/v1alpha1"
 	"github.com/contactconverter/contact-converter/internal/desired"
+	tw "github.com/contactconverter/contact-converter/internal/testwrap"
 )
 
 // These helpers play the Job controller, which envtest does not run.
@@ -120,6 +124,31 @@ func (h *harness) waitPhase(t *testing.T, cc *ccv1.ContactConversion, phase ccv1
 		if cc.Status.Phase != phase || cc.Status.ObservedGeneration != cc.Generation {
 			return "phase " + string(cc.Status.Phase) + " at generation " + itoa(int(cc.Status.ObservedGeneration)) + ": " +
 				cc.Conditions().Message(ccv1.ConditionReady)
+		}
+		return ""
+	})
+}
+
+// The ConfigMap an earlier version wrote the conflict report into holds
+// personal data: the conversion's next start deletes it, if it is its own.
+func TestTheOldConflictReportConfigMapGoes(t *testing.T) {
+	h := startHarness(t)
+	ns := h.namespace(t, "old-report")
+	h.create(t, claim(ns, "contacts"))
+	h.create(t, configMap(ns, "lists", map[string]string{"fair.csv": "email\n"}))
+	cc := tw.MakeConversion("acme", ns).SQLite("contacts").CSVFromConfigMap("fair", "lists", "fair.csv").Suspend(true).Obj()
+	h.create(t, cc)
+	old := configMap(ns, cc.ConflictsSecretName(), map[string]string{"conflicts.csv": "key,field\n"})
+	if err := controllerutil.SetControllerReference(cc, old, h.c.Scheme()); err != nil {
+		t.Fatal(err)
+	}
+	h.create(t, old)
+	patchSuspend(t, h, cc, false)
+	h.waitJobs(t, ns, cc.Name, 1)
+	eventually(t, "the old report ConfigMap deleted", func() string {
+		err := h.c.Get(context.Background(), client.ObjectKeyFromObject(old), &corev1.ConfigMap{})
+		if !apierrors.IsNotFound(err) {
+			return fmt.Sprintf("still there: %v", err)
 		}
 		return ""
 	})

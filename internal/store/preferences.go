@@ -132,16 +132,9 @@ func (p preferences) Suppressions(ctx context.Context) (*Suppressions, error) {
 
 // SuppressionCount implements Store.
 func (p preferences) SuppressionCount(ctx context.Context) (int, error) {
-	rows, err := p.db.query(ctx, `SELECT count(*) FROM suppressions`)
-	if err != nil {
-		return 0, err
-	}
-	defer rows.Close()
-	n := 0
-	if rows.Next() {
-		err = rows.Scan(&n)
-	}
-	return n, errors.Join(err, rows.Err())
+	var n int
+	_, err := queryOne(ctx, p.db, `SELECT count(*) FROM suppressions`, nil, &n)
+	return n, err
 }
 
 // Suppress implements Store: the erasure of a contact.
