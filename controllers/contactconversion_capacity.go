@@ -12,6 +12,7 @@ import (
 	toolscache "k8s.io/client-go/tools/cache"
 	"k8s.io/utils/clock"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 
 	ccv1 "github.com/contactconverter/contact-converter/api/v1alpha1"
@@ -71,31 +72,24 @@ func newSlots(caps admission.Caps, clk clock.PassiveClock) *slots {
 // watch feeds the state from the cache's Job and ContactConversion
 // informers.
 func (s *slots) watch(ctx context.Context, c cache.Cache) error {
-	jobs, err := c.GetInformer(ctx, &batchv1.Job{})
-	if err != nil {
-		return err
+	for _, w := range []struct {
+		obj    client.Object
+		record func(o any, deleted bool)
+	}{{&batchv1.Job{}, s.job}, {&ccv1.ContactConversion{}, s.conversion}} {
+		informer, err := c.GetInformer(ctx, w.obj)
+		if err != nil {
+			return err
+		}
+		reg, err := informer.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
+			AddFunc:    func(o any) { w.record(o, false) },
+			UpdateFunc: func(_, o any) { w.record(o, false) },
+			DeleteFunc: func(o any) { w.record(o, true) },
+		})
+		if err != nil {
+			return err
+		}
+		s.synced = append(s.synced, reg.HasSynced)
 	}
-	reg, err := jobs.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
-		AddFunc:    func(o any) { s.job(o, false) },
-		UpdateFunc: func(_, o any) { s.job(o, false) },
-		DeleteFunc: func(o any) { s.job(o, true) },
-	})
-	if err != nil {
-		return err
-	}
-	convs, err := c.GetInformer(ctx, &ccv1.ContactConversion{})
-	if err != nil {
-		return err
-	}
-	reg2, err := convs.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
-		AddFunc:    func(o any) { s.conversion(o, false) },
-		UpdateFunc: func(_, o any) { s.conversion(o, false) },
-		DeleteFunc: func(o any) { s.conversion(o, true) },
-	})
-	if err != nil {
-		return err
-	}
-	s.synced = []toolscache.InformerSynced{reg.HasSynced, reg2.HasSynced}
 	return nil
 }
 

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"maps"
 	"math/rand/v2"
-	"os"
-	"path/filepath"
 	"slices"
 	"sync"
 	"testing"
@@ -35,10 +33,7 @@ const (
 // cap, how soon each freed slot is taken, whether namespaces take turns,
 // the API writes per admitted conversion and the manager's peak RSS.
 func BenchmarkRush(b *testing.B) {
-	bin := filepath.Join(testenv.RepoRoot(), "bin", "contact-converter")
-	if _, err := os.Stat(bin); err != nil {
-		b.Fatalf("%s is missing: run `make bench`, which builds it first", bin)
-	}
+	bin := operatorBinary(b)
 	for b.Loop() {
 		runRush(b, bin)
 	}

@@ -40,13 +40,19 @@ const idleWatchTime = 15 * time.Second
 // with the right nextWindowStart, the API requests per reconcile, the
 // writes while idle, and the manager's RSS.
 func BenchmarkConversions(b *testing.B) {
+	bin := operatorBinary(b)
+	for b.Loop() {
+		runScale(b, bin)
+	}
+}
+
+// operatorBinary is the operator `make bench` builds.
+func operatorBinary(b *testing.B) string {
 	bin := filepath.Join(testenv.RepoRoot(), "bin", "contact-converter")
 	if _, err := os.Stat(bin); err != nil {
 		b.Fatalf("%s is missing: run `make bench`, which builds it first", bin)
 	}
-	for b.Loop() {
-		runScale(b, bin)
-	}
+	return bin
 }
 
 // manager starts the operator as its own process against env, with args
