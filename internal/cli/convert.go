@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"runtime/pprof"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -43,6 +44,8 @@ type convertOptions struct {
 	name          string
 	generation    int64
 	shards        int
+	shard         string
+	runID         string
 	allowURLCIDRs string
 	logFormat     string
 	erasureSalt   string
@@ -92,7 +95,9 @@ progress into its status.`,
 	f.StringVar(&o.namespace, "namespace", "", "in a cluster: the ContactConversion's namespace")
 	f.StringVar(&o.name, "name", "", "in a cluster: the ContactConversion to run (instead of -f)")
 	f.Int64Var(&o.generation, "generation", 0, "in a cluster: the generation the Job was made for (a newer spec is reported)")
-	f.IntVar(&o.shards, "shards", 1, "in a cluster: how many shards split the partitions; this one is $JOB_COMPLETION_INDEX")
+	f.IntVar(&o.shards, "shards", 1, "how many shards split the run (PostgreSQL only): each reads its share of the lists and merges its share of the partitions")
+	f.StringVar(&o.shard, "shard", os.Getenv("JOB_COMPLETION_INDEX"), "with --shards: which shard this is, from 0 (default: $JOB_COMPLETION_INDEX, as an Indexed Job sets it)")
+	f.StringVar(&o.runID, "run-id", os.Getenv("CONTACT_CONVERTER_RUN_ID"), "with --shards: what names this run for its shards, the same for all of them and new for each attempt (default: $CONTACT_CONVERTER_RUN_ID, the Job's uid)")
 	f.StringVar(&o.memLimit, "memory-limit", "170Mi", "soft limit of the Go heap: garbage is collected lazily below it (the database cache comes on top)")
 	f.StringVar(&o.cpuProfile, "cpu-profile", "", "write a CPU profile to this file")
 	f.StringVar(&o.erasureSalt, "erasure-salt-file", "", "a file holding the database's erasure salt (a mounted Secret); default: a salt the database keeps")
@@ -147,9 +152,16 @@ func runConvert(ctx context.Context, log *runLog, o convertOptions) error {
 	if opener.URLs, err = o.urls(spillDir); err != nil {
 		return err
 	}
+	shard, err := o.shardIndex()
+	if err != nil {
+		return err
+	}
+	if o.shards > 1 && st == nil {
+		return &engine.ConfigError{Err: errors.New("--shards: a dry run cannot be sharded")}
+	}
 	rep, err := engine.Run(ctx, engine.Options{
 		Spec: &cc.Spec, Opener: opener, Store: st, SpillDir: spillDir, Partitions: o.partitions, Progress: log.Progress,
-		Build: Version, Reread: o.reread,
+		Shard: shard, Shards: o.shards, RunID: o.runID, Build: Version, Reread: o.reread,
 	})
 	log.Done()
 	if o.report != "" && rep != nil {
@@ -160,8 +172,31 @@ func runConvert(ctx context.Context, log *runLog, o convertOptions) error {
 	if err != nil {
 		return err
 	}
+	if o.shards > 1 {
+		if rep, err = combineShards(ctx, st, rep, shard, o.shards, o.runID); err != nil || rep == nil {
+			if err == nil {
+				log.Infof("shard %d of %d done; the last shard to finish reports the whole run", shard, o.shards)
+			}
+			return err
+		}
+	}
 	log.Summary(rep)
 	return nil
+}
+
+// shardIndex is this shard's index, checked against --shards.
+func (o *convertOptions) shardIndex() (int, error) {
+	if o.shards <= 1 {
+		return 0, nil
+	}
+	shard, err := strconv.Atoi(o.shard)
+	if err != nil || shard < 0 || shard >= o.shards {
+		return 0, &engine.ConfigError{Err: fmt.Errorf("--shard %q is not a shard below --shards %d: give --shard or set $JOB_COMPLETION_INDEX", o.shard, o.shards)}
+	}
+	if o.runID == "" {
+		return 0, &engine.ConfigError{Err: errors.New("--shards needs --run-id (or $CONTACT_CONVERTER_RUN_ID): the same for every shard of the run, new for each attempt")}
+	}
+	return shard, nil
 }
 
 // openStore opens the database, for a run or for the preference center

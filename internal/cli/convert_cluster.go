@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strconv"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -42,11 +41,9 @@ func runConvertInCluster(ctx context.Context, log *runLog, o convertOptions) err
 	if o.generation != 0 && cc.Generation != o.generation {
 		log.Infof("the spec is at generation %d, this Job was made for %d; running the current spec", cc.Generation, o.generation)
 	}
-	shard := 0
-	if v := os.Getenv("JOB_COMPLETION_INDEX"); v != "" && o.shards > 1 {
-		if shard, err = strconv.Atoi(v); err != nil || shard < 0 || shard >= o.shards {
-			return &engine.ConfigError{Err: fmt.Errorf("JOB_COMPLETION_INDEX=%q is not a shard below %d", v, o.shards)}
-		}
+	shard, err := o.shardIndex()
+	if err != nil {
+		return err
 	}
 	opener := inputs.NewCluster(c, cc.Namespace)
 	opener.ClaimsDir = o.claimsDir
@@ -77,7 +74,7 @@ func runConvertInCluster(ctx context.Context, log *runLog, o convertOptions) err
 	log.Infof("%s/%s generation %d, shard %d of %d", cc.Namespace, cc.Name, cc.Generation, shard, max(o.shards, 1))
 	rep, err := engine.Run(ctx, engine.Options{
 		Spec: &cc.Spec, Opener: opener, Store: st, SpillDir: spillDir, Partitions: o.partitions,
-		Shard: shard, Shards: o.shards, Build: Version, Reread: o.reread,
+		Shard: shard, Shards: o.shards, RunID: o.runID, Build: Version, Reread: o.reread,
 		Progress: func(p engine.Progress) {
 			log.Progress(p)
 			if err := reporter.Progress(ctx, p); err != nil {
@@ -96,7 +93,7 @@ func runConvertInCluster(ctx context.Context, log *runLog, o convertOptions) err
 	if o.shards > 1 {
 		// Every shard saves its report; the last one to finish reports the
 		// whole run.
-		if rep, err = combineShards(finalCtx, st, rep, shard, o.shards); err != nil || rep == nil {
+		if rep, err = combineShards(finalCtx, st, rep, shard, o.shards, o.runID); err != nil || rep == nil {
 			return err
 		}
 	}
@@ -104,8 +101,8 @@ func runConvertInCluster(ctx context.Context, log *runLog, o convertOptions) err
 }
 
 // combineShards saves this shard's report and, once every shard has, returns
-// their sum; nil while others are still running.
-func combineShards(ctx context.Context, st store.Store, rep *engine.Report, shard, shards int) (*engine.Report, error) {
+// their sum, and ends the run's exchange; nil while others are still running.
+func combineShards(ctx context.Context, st store.Store, rep *engine.Report, shard, shards int, runID string) (*engine.Report, error) {
 	data, err := json.Marshal(rep)
 	if err != nil {
 		return nil, err
@@ -119,6 +116,11 @@ func combineShards(ctx context.Context, st store.Store, rep *engine.Report, shar
 		reports[i] = &engine.Report{}
 		if err := json.Unmarshal(d, reports[i]); err != nil {
 			return nil, err
+		}
+	}
+	if ex, ok := st.(store.Exchange); ok {
+		if err := ex.EndExchange(ctx, runID); err != nil {
+			return nil, fmt.Errorf("ending the shards' exchange: %w", err)
 		}
 	}
 	return engine.CombineShards(reports)

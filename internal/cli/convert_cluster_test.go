@@ -47,38 +47,37 @@ func TestConvertInCluster(t *testing.T) {
 	}
 }
 
-// Three shards of an Indexed Job, each merging a third of the partitions
-// into one PostgreSQL database. Each reports its own progress; the status
-// shows their sum all along, and the last to finish reports the whole run.
+// Three shards of an Indexed Job, started at once, each reading its share
+// of the lists and merging a third of the partitions into one PostgreSQL
+// database. Each reports its own progress; the status shows their sum, and
+// the last to finish reports the whole run.
 func TestConvertInClusterSharded(t *testing.T) {
 	env, cc := clusterTenant(t)
 	db := pgtest.NewDatabase(t, pgtest.Start(t), "acme")
+	errs := make(chan error, 3)
 	for shard := range 3 {
-		t.Setenv("JOB_COMPLETION_INDEX", strconv.Itoa(shard))
-		if _, err := run(t, "convert", "--namespace", cc.Namespace, "--name", cc.Name, "--database", db, "--shards", "3"); err != nil {
+		go func() {
+			_, err := run(t, "convert", "--namespace", cc.Namespace, "--name", cc.Name, "--database", db,
+				"--shards", "3", "--shard", strconv.Itoa(shard), "--run-id", "job-uid-1")
+			errs <- err
+		}()
+	}
+	for range 3 {
+		if err := <-errs; err != nil {
 			t.Fatal(err)
-		}
-		if shard == 1 {
-			// Two of three shards done: two thirds, and their contacts.
-			if err := env.Client.Get(context.Background(), client.ObjectKeyFromObject(cc), cc); err != nil {
-				t.Fatal(err)
-			}
-			p := cc.Status.Progress
-			if p == nil {
-				t.Fatal("no progress with two shards of three done")
-			}
-			var sum int64
-			for _, s := range p.Shards {
-				sum += s.Contacts
-			}
-			if len(p.Shards) != 2 || p.Percent != 66 || p.Contacts != sum || sum == 0 || p.RowsRead != 21 {
-				t.Errorf("progress with two shards of three done: %+v", p)
-			}
 		}
 	}
 	checkClusterRun(t, env.Client, cc, db)
-	if s := cc.Status.Progress.Shards; len(s) != 3 || s[0].Percent != 100 || s[2].Percent != 100 {
-		t.Errorf("shards: %+v", s)
+	var read, sources int64
+	for _, s := range cc.Status.Progress.Shards {
+		if s.Percent != 100 || s.RowsRead >= 21 {
+			t.Errorf("shard %d: %d%%, read %d of the 21 rows", s.Index, s.Percent, s.RowsRead)
+		}
+		read += s.RowsRead
+		sources += int64(s.SourcesDone)
+	}
+	if len(cc.Status.Progress.Shards) != 3 || read != 21 || sources != 5 {
+		t.Errorf("the shards read %d rows of 21 and %d sources of 5: %+v", read, sources, cc.Status.Progress.Shards)
 	}
 }
 

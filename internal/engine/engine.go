@@ -11,7 +11,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
 	"runtime"
 	"sort"
@@ -61,7 +60,12 @@ type Options struct {
 	// Partitions spreads the rows; 0 chooses from the input size.
 	Partitions int
 	// Shard and Shards select the partitions p with p % Shards == Shard.
+	// A sharded run needs a Store with an Exchange: each shard reads its
+	// share of the lists and hands every row to the shard that merges it.
 	Shard, Shards int
+	// RunID names a sharded run's exchange: the same for every shard of
+	// one attempt, new for the next (the Job's uid).
+	RunID string
 	// Progress is called as the run advances.
 	Progress func(Progress)
 	// Now stamps the report.
@@ -101,26 +105,33 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		o.Now = time.Now
 	}
 	started := o.Now()
-	r := &runner{o: o, rules: merge.NewRules(o.Spec), report: newReport(o.Spec), started: started}
+	r := &runner{o: o, rules: merge.NewRules(o.Spec), report: newReport(o.Spec), started: started, cpuStart: cpuSeconds()}
 	err := r.run(ctx)
 	if err != nil && ctx.Err() != nil && !errors.Is(err, ctx.Err()) {
 		// Interrupted mid-statement: the database said so in its own words.
 		err = fmt.Errorf("%w (%v)", ctx.Err(), err)
 	}
 	r.report.Seconds.Total = o.Now().Sub(started).Seconds()
+	r.report.Seconds.CPU.Total = cpuSeconds() - r.cpuStart
 	return r.report, err
 }
 
 type runner struct {
 	o       Options
 	started time.Time
-	rules   *merge.Rules
-	report  *Report
-	spill   *spill
+	// cpuStart is the process's CPU time when the run started.
+	cpuStart float64
+	rules    *merge.Rules
+	report   *Report
+	spill    *spill
 	// readers read sources concurrently, each into its own spill files.
 	readers []*reader
-	// sourceHashes digest each source's header and records.
-	sourceHashes []hash.Hash
+	// read is what this shard's readers read, source by source, and
+	// digests digest each source's header and records, once it is read.
+	read    []SourceReport
+	digests []string
+	// exchange hands rows between the shards of a sharded run.
+	exchange store.Exchange
 	// progMu guards prog and the Progress callback.
 	progMu sync.Mutex
 	prog   Progress
@@ -133,13 +144,16 @@ type reader struct {
 	parser  *rowParser
 	spill   *spillWriter
 	rejects *rejectSpill
+	// rows and optOuts count the rows read for each shard's partitions,
+	// and those of them carrying an opt-out, by shard and source.
+	rows, optOuts [][]int64
 }
 
 func (r *runner) mine(part int) bool { return part%r.o.Shards == r.o.Shard }
 
 func (r *runner) run(ctx context.Context) error {
 	spec := r.o.Spec
-	tables, total, err := r.openSources(ctx)
+	tables, sizes, err := r.openSources(ctx)
 	defer func() {
 		for _, tb := range tables {
 			if tb != nil {
@@ -150,6 +164,10 @@ func (r *runner) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	var total int64
+	for _, n := range sizes {
+		total += n
+	}
 	if r.o.Partitions <= 0 {
 		r.o.Partitions = PartitionsFor(total)
 	}
@@ -157,52 +175,134 @@ func (r *runner) run(ctx context.Context) error {
 	if unchanged, err := r.unchanged(ctx, tables); unchanged || err != nil {
 		return err
 	}
+	if r.o.Shards > 1 {
+		ex, ok := r.o.Store.(store.Exchange)
+		switch {
+		case !ok:
+			return &ConfigError{Err: errors.New("a sharded run needs a PostgreSQL database (spec.database.postgres, or --database postgres://...): its shards hand each other rows through it")}
+		case r.o.RunID == "":
+			return &ConfigError{Err: errors.New("a sharded run needs a run id, the same for every shard (the Job's uid)")}
+		}
+		r.exchange = ex
+	}
+	// A shard reads only the sources assigned to it.
+	owners := AssignSources(sizes, r.o.Shards)
+	for i, tb := range tables {
+		if owners[i] != r.o.Shard && tb != nil {
+			_ = tb.Close()
+			tables[i] = nil
+		}
+	}
 	workers := min(runtime.GOMAXPROCS(0), len(spec.Sources))
 	if r.spill, err = newSpill(r.o.SpillDir, r.o.Partitions, workers); err != nil {
 		return err
 	}
 	defer r.spill.remove()
-	for w := range workers {
+	r.read, r.digests = newReport(spec).Sources, make([]string, len(spec.Sources))
+	reads, err := r.readShare(ctx, tables)
+	if err != nil {
+		return err
+	}
+	if err := r.applyReads(reads); err != nil {
+		return err
+	}
+	cpu := cpuSeconds()
+	err = r.mergeAll(ctx)
+	r.report.Seconds.Merge = time.Duration(r.mergeSeconds.Load()).Seconds()
+	r.report.Seconds.CPU.MergeWrite = cpuSeconds() - cpu
+	if err != nil {
+		return err
+	}
+	return r.finish(ctx)
+}
+
+// readShare reads this shard's sources into the spill and returns what every
+// shard read: this one's alone, or, in a sharded run, every shard's, once
+// each has handed its rows to the exchange.
+func (r *runner) readShare(ctx context.Context, tables []source.Table) ([]shardRead, error) {
+	if r.exchange != nil {
+		data, err := r.exchange.HandedOut(ctx, r.o.RunID, r.o.Shard)
+		if err != nil {
+			return nil, err
+		}
+		if data != nil {
+			// Restarted after handing out its rows: the exchange has them.
+			r.update(func(p *Progress) { p.Stage, p.SourcesTotal, p.Percent = "exchanging", 0, 50 })
+			return r.awaitShards(ctx)
+		}
+	}
+	for w := range r.spill.writers {
 		rd := &reader{spill: r.spill.writers[w], parser: &rowParser{
-			languages:    normalize.NewLanguages(languageAliases(spec), languages(spec), string(spec.DefaultLanguage)),
-			unknownLangs: map[string]int64{}}}
+			languages:    normalize.NewLanguages(languageAliases(r.o.Spec), languages(r.o.Spec), string(r.o.Spec.DefaultLanguage)),
+			unknownLangs: map[string]int64{}},
+			rows: counts(r.o.Shards, len(tables)), optOuts: counts(r.o.Shards, len(tables))}
+		var err error
 		if rd.rejects, err = newRejectSpill(r.spill.dir, w); err != nil {
-			return err
+			return nil, err
 		}
 		r.readers = append(r.readers, rd)
 	}
-	r.prog = Progress{Stage: "reading", SourcesTotal: len(spec.Sources)}
-	r.sourceHashes = make([]hash.Hash, len(spec.Sources))
-
+	own := 0
+	for _, tb := range tables {
+		if tb != nil {
+			own++
+		}
+	}
+	r.prog = Progress{Stage: "reading", SourcesTotal: own}
 	t := time.Now()
 	if err := r.readAll(ctx, tables); err != nil {
-		return err
+		return nil, err
 	}
 	errs := []error{r.spill.finish()}
 	for _, rd := range r.readers {
 		errs = append(errs, rd.rejects.finish())
 	}
 	if err := errors.Join(errs...); err != nil {
-		return err
+		return nil, err
 	}
 	r.report.Seconds.Read = time.Since(t).Seconds()
-	// The run key covers everything the merge depends on: spec, layout, and
-	// every header and record read. Erasures and preference changes are not
-	// in it: each partition write applies them as they stand then.
-	key := sha256.New()
-	// Shards of one run share the key: their partitions never overlap.
-	fmt.Fprintf(key, "%s|%d|%d\n", spec.RunHash(), r.o.Partitions, r.o.Shards)
-	for _, h := range r.sourceHashes {
-		key.Write(h.Sum(nil))
+	r.report.Seconds.CPU.Read = cpuSeconds() - r.cpuStart
+	read := r.shardRead()
+	if r.exchange == nil {
+		return []shardRead{read}, nil
 	}
-	r.report.RunKey = hex.EncodeToString(key.Sum(nil))[:32]
-
-	err = r.mergeAll(ctx)
-	r.report.Seconds.Merge = time.Duration(r.mergeSeconds.Load()).Seconds()
+	t, cpu := time.Now(), cpuSeconds()
+	r.update(func(p *Progress) { p.Stage = "exchanging" })
+	data, err := json.Marshal(read)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	return r.finish(ctx)
+	if err := r.exchange.HandOut(ctx, r.o.RunID, r.o.Shard, r.parcels(), data); err != nil {
+		return nil, err
+	}
+	r.report.Seconds.Exchange = time.Since(t).Seconds()
+	r.report.Seconds.CPU.Exchange = cpuSeconds() - cpu
+	return r.awaitShards(ctx)
+}
+
+// awaitShards waits until every shard has handed out its rows.
+func (r *runner) awaitShards(ctx context.Context) ([]shardRead, error) {
+	t := time.Now()
+	all, err := r.exchange.AwaitShards(ctx, r.o.RunID, r.o.Shards, 200*time.Millisecond)
+	r.report.Seconds.Wait = time.Since(t).Seconds()
+	if err != nil {
+		return nil, err
+	}
+	reads := make([]shardRead, len(all))
+	for i, data := range all {
+		if err := json.Unmarshal(data, &reads[i]); err != nil {
+			return nil, fmt.Errorf("what shard %d read: %w", i, err)
+		}
+	}
+	return reads, nil
+}
+
+func counts(shards, sources int) [][]int64 {
+	out := make([][]int64, shards)
+	for i := range out {
+		out[i] = make([]int64, sources)
+	}
+	return out
 }
 
 // unchanged tells whether the last run read the same lists (by their
@@ -260,8 +360,10 @@ func (r *runner) readAll(ctx context.Context, tables []source.Table) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	next := make(chan int, len(tables))
-	for i := range tables {
-		next <- i
+	for i, tb := range tables {
+		if tb != nil {
+			next <- i
+		}
 	}
 	close(next)
 	errs := make([]error, len(r.readers))
@@ -313,25 +415,26 @@ func (r *runner) progress(percent int) {
 }
 
 // openSources opens every source before reading any, so a missing one fails
-// the run at once and the total size (compressed lists counting for what
-// they expand to) sets the partition count.
-func (r *runner) openSources(ctx context.Context) ([]source.Table, int64, error) {
+// the run at once, and sizes them (compressed lists counting for what they
+// expand to): the sizes set the partition count and, in a sharded run, which
+// shard reads which source.
+func (r *runner) openSources(ctx context.Context) ([]source.Table, []int64, error) {
 	tables := make([]source.Table, len(r.o.Spec.Sources))
-	var total int64
+	sizes := make([]int64, len(r.o.Spec.Sources))
 	for i := range r.o.Spec.Sources {
 		src := &r.o.Spec.Sources[i]
 		tb, size, err := r.o.Opener.Open(ctx, i, src)
 		if err != nil {
 			var ce *ConfigError
 			if errors.As(err, &ce) {
-				return tables, 0, err
+				return tables, nil, err
 			}
-			return tables, 0, fmt.Errorf("spec.sources[%d] (%s): %w", i, src.Name, err)
+			return tables, nil, fmt.Errorf("spec.sources[%d] (%s): %w", i, src.Name, err)
 		}
 		tables[i] = tb
-		total += source.ExpandedSize(tb, max(size, 0))
+		sizes[i] = source.ExpandedSize(tb, max(size, 0))
 	}
-	return tables, total, nil
+	return tables, sizes, nil
 }
 
 // readSource streams one list into the spill.
@@ -342,10 +445,9 @@ func (r *runner) readSource(ctx context.Context, rd *reader, i int, tb source.Ta
 	if err != nil {
 		return err
 	}
-	sr := &r.report.Sources[i]
+	sr := &r.read[i]
 	sr.Format, sr.Mapping = tb.Describe(), m.described
 	digest := sha256.New()
-	r.sourceHashes[i] = digest
 	fmt.Fprintf(digest, "source %d %q\n", i, tb.Header())
 	var read, rejected, optOuts int64 // reported every 100,000 rows
 	global := src.OptOutScope() == ccv1.OptOutScopeGlobal
@@ -376,6 +478,7 @@ func (r *runner) readSource(ctx context.Context, rd *reader, i int, tb source.Ta
 			if files, ok := tb.(interface{ Counts() []source.FileCount }); ok {
 				sr.Files = files.Counts()
 			}
+			r.digests[i] = hex.EncodeToString(digest.Sum(nil))
 			return nil
 		}
 		var rowErr *source.RowError
@@ -386,7 +489,7 @@ func (r *runner) readSource(ctx context.Context, rd *reader, i int, tb source.Ta
 			sr.RowsRead++
 			read++
 			rejected++
-			if err := rd.reject(sr, src.Name, rowErr.Line, normalize.ReasonMalformedRow, rowErr.Err.Error(), r.o.Shard); err != nil {
+			if err := rd.reject(sr, src.Name, rowErr.Line, normalize.ReasonMalformedRow, rowErr.Err.Error()); err != nil {
 				return err
 			}
 			continue
@@ -411,18 +514,16 @@ func (r *runner) readSource(ctx context.Context, rd *reader, i int, tb source.Ta
 		row, reason, detail := rd.parser.parse(m, i, line, rec)
 		if reason != "" {
 			rejected++
-			if err := rd.reject(sr, src.Name, line, reason, detail, r.o.Shard); err != nil {
+			if err := rd.reject(sr, src.Name, line, reason, detail); err != nil {
 				return err
 			}
 			continue
 		}
 		part := store.PartitionOf(row.Key, r.o.Partitions)
-		if !r.mine(part) {
-			sr.RowsOtherShards++
-			continue
-		}
+		shard := part % r.o.Shards
+		rd.rows[shard][i]++
 		if row.OptOut {
-			sr.OptOutsImported++
+			rd.optOuts[shard][i]++
 			optOuts++
 		}
 		if err := rd.spill.add(part, &row); err != nil {
@@ -434,16 +535,13 @@ func (r *runner) readSource(ctx context.Context, rd *reader, i int, tb source.Ta
 	}
 }
 
-// reject counts a rejected row and keeps it (shard 0 keeps them all).
-func (rd *reader) reject(sr *SourceReport, source string, line int, reason, detail string, shard int) error {
+// reject counts a rejected row and keeps it.
+func (rd *reader) reject(sr *SourceReport, source string, line int, reason, detail string) error {
 	sr.RowsRejected++
 	if sr.Rejections == nil {
 		sr.Rejections = map[string]int64{}
 	}
 	sr.Rejections[reason]++
-	if shard != 0 {
-		return nil
-	}
 	return rd.rejects.add(store.Rejected{Source: source, Line: line, Reason: reason, Detail: truncate(detail, 200)})
 }
 
@@ -457,7 +555,7 @@ func (r *runner) mergeAll(ctx context.Context) error {
 			return err
 		}
 		if r.o.Shard == 0 {
-			next, closeAll, err := r.allRejected()
+			next, closeAll, err := r.allRejected(ctx)
 			if err != nil {
 				return err
 			}
@@ -492,7 +590,7 @@ func (r *runner) mergeAll(ctx context.Context) error {
 			m := merged{part: p}
 			m.stats, m.skipped = done[p]
 			if !m.skipped {
-				m.mergedPartition, m.err = r.mergePartition(p)
+				m.mergedPartition, m.err = r.mergePartition(ctx, p)
 			}
 			select {
 			case results <- m:
@@ -576,9 +674,9 @@ func (m *mergedPartition) unmerge(i int, stats *store.PartStats) {
 
 // mergePartition merges one partition's rows into contacts. It runs beside
 // the writer, so it touches nothing the writer does.
-func (r *runner) mergePartition(p int) (mergedPartition, error) {
+func (r *runner) mergePartition(ctx context.Context, p int) (mergedPartition, error) {
 	t := time.Now()
-	rows, err := r.spill.load(p)
+	rows, err := r.load(ctx, p)
 	if err != nil {
 		return mergedPartition{}, err
 	}
@@ -633,8 +731,21 @@ func (r *runner) addStats(s store.PartStats) {
 	r.update(func(p *Progress) { p.Contacts, p.DuplicatesMerged = rep.Contacts, rep.DuplicatesMerged })
 }
 
-// allRejected chains every reader's rejected rows.
-func (r *runner) allRejected() (func() (store.Rejected, error), func(), error) {
+// allRejected chains the rejected rows of every reader or, in a sharded
+// run, of every shard.
+func (r *runner) allRejected(ctx context.Context) (func() (store.Rejected, error), func(), error) {
+	spills := make([]*rejectSpill, 0, len(r.readers))
+	if r.exchange != nil {
+		s, err := r.exchangedRejects(ctx)
+		if err != nil {
+			return nil, nil, err
+		}
+		spills = append(spills, s)
+	} else {
+		for _, rd := range r.readers {
+			spills = append(spills, rd.rejects)
+		}
+	}
 	var nexts []func() (store.Rejected, error)
 	var closers []func() error
 	closeAll := func() {
@@ -642,8 +753,8 @@ func (r *runner) allRejected() (func() (store.Rejected, error), func(), error) {
 			_ = c()
 		}
 	}
-	for _, rd := range r.readers {
-		next, c, err := rd.rejects.each()
+	for _, s := range spills {
+		next, c, err := s.each()
 		if err != nil {
 			closeAll()
 			return nil, nil, err
@@ -665,16 +776,6 @@ func (r *runner) allRejected() (func() (store.Rejected, error), func(), error) {
 // finish checks the accounting, and records the segments and the report.
 func (r *runner) finish(ctx context.Context) error {
 	rep := r.report
-	unknown := map[string]int64{}
-	for _, rd := range r.readers {
-		for v, n := range rd.parser.unknownLangs {
-			unknown[v] += n
-		}
-		rep.UnknownOptOutValues += rd.parser.unknownOptOuts
-		rep.UnknownOptOutTimes += rd.parser.unknownOptOutTimes
-		rep.NamesFromFullName += rd.parser.namesFromFullName
-	}
-	rep.UnknownLanguages = topCounts(unknown, 20)
 	for i := range rep.Sources {
 		if s := &rep.Sources[i]; s.OptOutsImported > 0 {
 			s.OptOutScope = string(r.o.Spec.Sources[i].OptOutScope())

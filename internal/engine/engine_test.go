@@ -36,3 +36,26 @@ func TestCombineShardsSumsWhatEachShardWrote(t *testing.T) {
 		t.Errorf("(-want +got):\n%s", diff)
 	}
 }
+
+// The largest source goes first, each to the shard with the least to read;
+// ties go to the lowest source and shard.
+func TestAssignSources(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		sizes  []int64
+		shards int
+		want   []int
+	}{
+		{name: "one shard reads all", sizes: []int64{5, 3, 9}, shards: 1, want: []int{0, 0, 0}},
+		{name: "the bench tenant on four shards", sizes: []int64{227, 209, 353, 157, 126, 78}, shards: 4, want: []int{1, 2, 0, 3, 3, 2}},
+		{name: "the bench tenant on two shards", sizes: []int64{227, 209, 353, 157, 126, 78}, shards: 2, want: []int{1, 1, 0, 0, 1, 0}},
+		{name: "more shards than sources", sizes: []int64{10, 20}, shards: 4, want: []int{1, 0}},
+		{name: "equal sizes in source order", sizes: []int64{1, 1, 1, 1}, shards: 2, want: []int{0, 1, 0, 1}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if diff := cmp.Diff(tc.want, AssignSources(tc.sizes, tc.shards)); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
+	}
+}

@@ -36,14 +36,40 @@ type Report struct {
 	Partitions        int     `json:"partitions"`
 	PartitionsResumed int     `json:"partitionsResumed"`
 	Seconds           Timings `json:"seconds"`
+	// Shard is, in the report of one shard of a sharded run, what that
+	// shard read itself.
+	Shard *ShardReport `json:"shard,omitempty"`
+}
+
+// ShardReport is what one shard of a sharded run read itself.
+type ShardReport struct {
+	Index int `json:"index"`
+	// Sources are the sources it read, by index.
+	Sources  []int `json:"sources"`
+	RowsRead int64 `json:"rowsRead"`
 }
 
 // Timings split a run's time.
 type Timings struct {
-	Read  float64 `json:"read"`
-	Merge float64 `json:"merge"`
-	Write float64 `json:"write"`
-	Total float64 `json:"total"`
+	Read float64 `json:"read"`
+	// Exchange is a shard's handing out of the rows it read, and Wait its
+	// wait for the other shards to do so.
+	Exchange float64 `json:"exchange,omitempty"`
+	Wait     float64 `json:"wait,omitempty"`
+	// CPU splits the process's CPU time (user and system) the same way;
+	// merging and writing overlap, so they count together.
+	CPU   CPUTimings `json:"cpu"`
+	Merge float64    `json:"merge"`
+	Write float64    `json:"write"`
+	Total float64    `json:"total"`
+}
+
+// CPUTimings split a run's CPU seconds.
+type CPUTimings struct {
+	Read       float64 `json:"read"`
+	Exchange   float64 `json:"exchange,omitempty"`
+	MergeWrite float64 `json:"mergeWrite"`
+	Total      float64 `json:"total"`
 }
 
 // SourceReport accounts for one source's rows.
@@ -106,14 +132,16 @@ func (r *Report) checkAccounting() error {
 }
 
 // CombineShards sums the reports of a sharded run's shards into the run's.
-// Every shard reads every row, so rows read, rejected and suppressed, and the
-// language and opt-out counts, are taken once; merged rows and contacts add.
+// Every shard's report holds what all shards read, so rows read and
+// rejected, and the language counts, are taken once; merged rows, imported
+// opt-outs and contacts add.
 func CombineShards(shards []*Report) (*Report, error) {
 	if len(shards) == 0 {
 		return nil, fmt.Errorf("no shard report")
 	}
 	out := *shards[0]
 	out.Sources = append([]SourceReport(nil), shards[0].Sources...)
+	out.Shard = nil
 	for i := range out.Sources {
 		out.Sources[i].RowsOtherShards = 0
 	}
@@ -138,6 +166,7 @@ func CombineShards(shards []*Report) (*Report, error) {
 		out.LanguageDefault += r.LanguageDefault
 		out.PartitionsResumed += r.PartitionsResumed
 		out.Seconds.Total = max(out.Seconds.Total, r.Seconds.Total)
+		out.Seconds.CPU.Total += r.Seconds.CPU.Total
 	}
 	return &out, out.checkAccounting()
 }

@@ -293,6 +293,7 @@ func unexpected(err error) error {
 // of bad rows cost no memory.
 type rejectSpill struct {
 	path string
+	rows int64
 	f    *os.File
 	w    *bufio.Writer
 	buf  []byte
@@ -308,6 +309,7 @@ func newRejectSpill(dir string, id int) (*rejectSpill, error) {
 }
 
 func (s *rejectSpill) add(r store.Rejected) error {
+	s.rows++
 	s.buf = binary.AppendUvarint(s.buf[:0], uint64(r.Line))
 	for _, v := range []string{r.Source, r.Reason, r.Detail} {
 		s.buf = appendString(s.buf, v)
