@@ -105,3 +105,47 @@ print(f"engine: raw COPY of the same final rows: the contacts alone {contacts:.2
       f"(with the imported opt-outs' record, evidence and choices) {everything:.2f}s; "
       f"our write phase runs at {100 * everything / t['write']:.0f}% of raw COPY speed")
 PY
+
+# Sharded runs: 1, 2 and 4 shards started at once as processes against the
+# same PostgreSQL, each reading its share of the lists and handing rows to
+# the others through the database. On 2 cores the wall time cannot show the
+# scale-out; the figure is how each shard's CPU compares with the unsharded
+# run's (BENCH_SHARDS sets the counts).
+for shards in ${BENCH_SHARDS:-1 2 4}; do
+  db="shards$shards"
+  "${psql[@]}" -c "CREATE DATABASE $db"
+  suri="postgres://postgres@127.0.0.1:$port/$db?sslmode=disable"
+  echo ">> $shards shard(s) into PostgreSQL"
+  pids=()
+  for ((i = 0; i < shards; i++)); do
+    /usr/bin/time -v -o "$dir/time-shard$shards-$i.txt" bin/contact-converter convert -f "$dir/conversion.yaml" \
+      --database "$suri" --report "$dir/report-shard$shards-$i.json" --shards "$shards" --shard "$i" --run-id "bench-$shards" \
+      >/dev/null 2>"$dir/convert-shard$shards-$i.log" &
+    pids+=($!)
+  done
+  for p in "${pids[@]}"; do
+    wait "$p" || { echo "engine: a shard failed: see $dir/convert-shard$shards-*.log" >&2; exit 1; }
+  done
+done
+python3 - "$dir" ${BENCH_SHARDS:-1 2 4} <<'PY'
+import json, sys
+d, counts = sys.argv[1], [int(n) for n in sys.argv[2:]]
+sys.dont_write_bytecode = True
+sys.path.insert(0, "hack")
+from benchtime import cpu, wall
+base = cpu(d + "/time-pg.txt")
+print(f"engine: shards, per shard: CPU seconds of the process (read / hand out / merge+write incl. taking parcels / total), "
+      f"against the unsharded run's {base:.2f}s")
+for n in counts:
+    tops = []
+    for i in range(n):
+        r = json.load(open(f"{d}/report-shard{n}-{i}.json"))
+        c, s = r["seconds"]["cpu"], r.get("shard") or {}
+        total = cpu(f"{d}/time-shard{n}-{i}.txt")
+        tops.append(total)
+        print(f"engine:   {n} shard(s), shard {i}: sources {s.get('sources', 'all')}, rows read {s.get('rowsRead', 0)}: "
+              f"read {c['read']:.2f} / hand out {c.get('exchange', 0):.2f} / merge+write {c['mergeWrite']:.2f} / total {total:.2f}s "
+              f"= {100 * total / base:.0f}% of unsharded; wall {wall(f'{d}/time-shard{n}-{i}.txt'):.2f}s, waited {r['seconds'].get('wait', 0):.2f}s")
+    print(f"engine: {n} shard(s): the busiest shard used {100 * max(tops) / base:.0f}% of the unsharded run's CPU; "
+          f"all shards together {100 * sum(tops) / base:.0f}%")
+PY

@@ -669,9 +669,14 @@ type ShardProgress struct {
 	// +kubebuilder:validation:Minimum=0
 	// +kubebuilder:validation:Maximum=100
 	Percent int32 `json:"percent"`
-	// RowsRead, RowsRejected: every shard reads every list.
+	// SourcesDone, RowsRead, RowsRejected and OptOutsImported count what
+	// this shard read itself: each shard reads its share of the lists.
+	// +optional
+	SourcesDone  int32 `json:"sourcesDone,omitempty"`
 	RowsRead     int64 `json:"rowsRead"`
 	RowsRejected int64 `json:"rowsRejected"`
+	// +optional
+	OptOutsImported *OptOutCounts `json:"optOutsImported,omitempty"`
 	// Contacts and DuplicatesMerged of the shard's partitions.
 	Contacts         int64 `json:"contacts"`
 	DuplicatesMerged int64 `json:"duplicatesMerged"`

@@ -150,6 +150,10 @@ func ConversionJob(cc *ccv1.ContactConversion, env JobEnv, runRequest string) *b
 		job.Spec.Parallelism = ptr.To(parallelism)
 		c := &job.Spec.Template.Spec.Containers[0]
 		c.Args = append(c.Args, "--shards", strconv.Itoa(int(parallelism)))
+		// The shards hand each other rows through an exchange named after
+		// the Job's uid: the same for every shard, new for the next Job.
+		c.Env = append(c.Env, corev1.EnvVar{Name: "CONTACT_CONVERTER_RUN_ID", ValueFrom: &corev1.EnvVarSource{
+			FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.labels['" + batchv1.ControllerUidLabel + "']"}}})
 	}
 	return job
 }

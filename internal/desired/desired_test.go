@@ -110,6 +110,13 @@ func TestConversionJob(t *testing.T) {
 			if !strings.HasSuffix(args, "--shards 4") || strings.Contains(args, "--database") {
 				t.Errorf("args %q", args)
 			}
+			// The shards name their exchange after the Job's uid: the same
+			// for all, new for the next Job.
+			want := corev1.EnvVar{Name: "CONTACT_CONVERTER_RUN_ID", ValueFrom: &corev1.EnvVarSource{
+				FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.labels['batch.kubernetes.io/controller-uid']"}}}
+			if diff := cmp.Diff(want, j.Spec.Template.Spec.Containers[0].Env[1]); diff != "" {
+				t.Errorf("run id (-want +got):\n%s", diff)
+			}
 		}},
 		{name: "job tuning is passed through", cc: conversion(func(c *ccv1.ContactConversion) {
 			c.Spec.Job = ccv1.JobSpec{BackoffLimit: ptr.To[int32](0), ActiveDeadlineSeconds: ptr.To[int64](3600),

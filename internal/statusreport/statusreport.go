@@ -62,7 +62,8 @@ func (r *Reporter) Progress(ctx context.Context, p engine.Progress) error {
 	if r.Shards <= 1 {
 		return r.apply(ctx, ccv1.ContactConversionStatus{Progress: own})
 	}
-	entry := ccv1.ShardProgress{Index: int32(r.Shard), Job: r.CC.Status.JobName, Percent: own.Percent, RowsRead: own.RowsRead, RowsRejected: own.RowsRejected,
+	entry := ccv1.ShardProgress{Index: int32(r.Shard), Job: r.CC.Status.JobName, Percent: own.Percent, SourcesDone: own.SourcesDone,
+		RowsRead: own.RowsRead, RowsRejected: own.RowsRejected, OptOutsImported: own.OptOutsImported,
 		Contacts: own.Contacts, DuplicatesMerged: own.DuplicatesMerged}
 	cc := &ccv1.ContactConversion{}
 	if err := r.Client.Get(ctx, client.ObjectKeyFromObject(r.CC), cc); err != nil {
@@ -74,20 +75,21 @@ func (r *Reporter) Progress(ctx context.Context, p engine.Progress) error {
 	}
 	// The totals first: they make status.progress valid before the first
 	// shard's entry lands in it.
-	if err := r.apply(ctx, ccv1.ContactConversionStatus{Progress: SumShards(own, shards, entry, r.Shards)}); err != nil {
+	if err := r.apply(ctx, ccv1.ContactConversionStatus{Progress: SumShards(shards, entry, r.Shards, len(r.CC.Spec.Sources))}); err != nil {
 		return err
 	}
 	return r.applyShard(ctx, entry)
 }
 
-// SumShards is the progress of a sharded run: every shard reads every list,
-// so rows read and rejected are the most any shard read; contacts and
-// duplicates add up; the percent is the mean over all shards (a shard that
-// has not reported counts as 0; an entry of an earlier run's Job does not
-// count). own gives the sources and opt-outs; entry is this shard's newest
-// entry, which the list read back may not hold yet.
-func SumShards(own *ccv1.Progress, shards []ccv1.ShardProgress, entry ccv1.ShardProgress, total int) *ccv1.Progress {
-	sum := &ccv1.Progress{SourcesTotal: own.SourcesTotal, SourcesDone: own.SourcesDone, OptOutsImported: own.OptOutsImported}
+// SumShards is the progress of a sharded run: each shard reads its share of
+// the lists and merges its share of the partitions, so sources and rows
+// read, opt-outs imported, contacts and duplicates add up over the shards;
+// the percent is the mean over all shards (a shard that has not reported
+// counts as 0; an entry of an earlier run's Job does not count). entry is
+// this shard's newest entry, which the list read back may not hold yet;
+// sources is how many sources the run has.
+func SumShards(shards []ccv1.ShardProgress, entry ccv1.ShardProgress, total, sources int) *ccv1.Progress {
+	sum := &ccv1.Progress{SourcesTotal: int32(sources)}
 	byIndex := map[int32]ccv1.ShardProgress{entry.Index: entry}
 	for _, s := range shards {
 		if s.Index != entry.Index && s.Job == entry.Job {
@@ -96,10 +98,18 @@ func SumShards(own *ccv1.Progress, shards []ccv1.ShardProgress, entry ccv1.Shard
 	}
 	var percents int64
 	for _, s := range byIndex {
-		sum.RowsRead = max(sum.RowsRead, s.RowsRead)
-		sum.RowsRejected = max(sum.RowsRejected, s.RowsRejected)
+		sum.SourcesDone += s.SourcesDone
+		sum.RowsRead += s.RowsRead
+		sum.RowsRejected += s.RowsRejected
 		sum.Contacts += s.Contacts
 		sum.DuplicatesMerged += s.DuplicatesMerged
+		if o := s.OptOutsImported; o != nil {
+			if sum.OptOutsImported == nil {
+				sum.OptOutsImported = &ccv1.OptOutCounts{}
+			}
+			sum.OptOutsImported.Segment += o.Segment
+			sum.OptOutsImported.Global += o.Global
+		}
 		percents += int64(s.Percent)
 	}
 	sum.Percent = int32(percents / int64(max(total, 1)))

@@ -41,17 +41,20 @@ func TestTheStatusSampleHoldsNoPersonalData(t *testing.T) {
 	}
 }
 
+// Each shard reads its own share of the lists: rows and sources read, and
+// opt-outs imported, add up over the shards, as contacts do.
 func TestSumShards(t *testing.T) {
-	own := &ccv1.Progress{SourcesTotal: 5, SourcesDone: 5, Percent: 50, OptOutsImported: &ccv1.OptOutCounts{Global: 2}}
-	entry := ccv1.ShardProgress{Index: 1, Job: "acme-g2", Percent: 50, RowsRead: 21, RowsRejected: 3, Contacts: 2, DuplicatesMerged: 1}
+	entry := ccv1.ShardProgress{Index: 1, Job: "acme-g2", Percent: 50, SourcesDone: 2, RowsRead: 8, RowsRejected: 1, Contacts: 2, DuplicatesMerged: 1,
+		OptOutsImported: &ccv1.OptOutCounts{Global: 2}}
 	shards := []ccv1.ShardProgress{
-		{Index: 0, Job: "acme-g2", Percent: 100, RowsRead: 21, RowsRejected: 3, Contacts: 4, DuplicatesMerged: 5},
+		{Index: 0, Job: "acme-g2", Percent: 100, SourcesDone: 1, RowsRead: 13, RowsRejected: 2, Contacts: 4, DuplicatesMerged: 5,
+			OptOutsImported: &ccv1.OptOutCounts{Segment: 1, Global: 1}},
 		{Index: 1, Job: "acme-g2", Percent: 10, RowsRead: 5, Contacts: 0},      // this shard's older entry
 		{Index: 2, Job: "acme-g1", Percent: 100, RowsRead: 21, Contacts: 9000}, // the last run's
 	}
-	want := &ccv1.Progress{SourcesTotal: 5, SourcesDone: 5, RowsRead: 21, RowsRejected: 3, Contacts: 6, DuplicatesMerged: 6, Percent: 50,
-		OptOutsImported: &ccv1.OptOutCounts{Global: 2}}
-	if diff := cmp.Diff(want, SumShards(own, shards, entry, 3)); diff != "" {
+	want := &ccv1.Progress{SourcesTotal: 5, SourcesDone: 3, RowsRead: 21, RowsRejected: 3, Contacts: 6, DuplicatesMerged: 6, Percent: 50,
+		OptOutsImported: &ccv1.OptOutCounts{Segment: 1, Global: 3}}
+	if diff := cmp.Diff(want, SumShards(shards, entry, 3, 5)); diff != "" {
 		t.Errorf("two of three shards reporting (-want +got):\n%s", diff)
 	}
 }
