@@ -36,6 +36,9 @@ type conn interface {
 	// lockBucket serialises changes to one bucket with the engine's rewrite
 	// of the partition holding it.
 	lockBucket(ctx context.Context, bucket int) error
+	// arrays tells whether the database takes a column of values as one
+	// array parameter (PostgreSQL).
+	arrays() bool
 }
 
 type dbRows interface {
@@ -84,6 +87,8 @@ func (c sqliteConn) query(ctx context.Context, q string, args ...any) (dbRows, e
 
 func (sqliteConn) lockBucket(context.Context, int) error { return nil }
 
+func (sqliteConn) arrays() bool { return false }
+
 type sqlRows struct{ *sql.Rows }
 
 func (r sqlRows) Close() { _ = r.Rows.Close() }
@@ -104,6 +109,8 @@ func (c pgConn) exec(ctx context.Context, q string, args ...any) (int64, error) 
 func (c pgConn) query(ctx context.Context, q string, args ...any) (dbRows, error) {
 	return c.q.Query(ctx, rebind(q), args...)
 }
+
+func (pgConn) arrays() bool { return true }
 
 // advisoryLockClass namespaces this program's advisory locks.
 const advisoryLockClass = 0x4343

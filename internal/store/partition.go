@@ -3,7 +3,6 @@ package store
 import (
 	"cmp"
 	"context"
-	"slices"
 	"strings"
 	"time"
 
@@ -93,17 +92,10 @@ func (o *overrides) importOptOuts(ctx context.Context, c conn, contacts []*merge
 	// Which of them no earlier run recorded.
 	type id struct{ key, topic, source, kind, dated string }
 	fresh := map[id]bool{}
-	err := inChunks(len(all), 6, func(lo, hi int) error {
-		args := make([]any, 0, (hi-lo)*6)
-		for _, x := range all[lo:hi] {
-			args = append(args, x.bucket, x.key, x.topic, x.source, x.kind, x.dated)
-		}
-		rows, err := c.query(ctx, `INSERT INTO imported_opt_outs (bucket, key, topic, source, kind, dated) VALUES `+
-			placeholders(6, hi-lo)+` ON CONFLICT DO NOTHING RETURNING key, topic, source, kind, dated`, args...)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
+	err := insertRows(ctx, c, "imported_opt_outs", importedColumns, len(all), func(i int, dst []any) []any {
+		x := &all[i]
+		return append(dst, x.bucket, x.key, x.topic, x.source, x.kind, x.dated)
+	}, `ON CONFLICT DO NOTHING RETURNING key, topic, source, kind, dated`, func(rows dbRows) error {
 		for rows.Next() {
 			var k id
 			if err := rows.Scan(&k.key, &k.topic, &k.source, &k.kind, &k.dated); err != nil {
@@ -111,7 +103,7 @@ func (o *overrides) importOptOuts(ctx context.Context, c conn, contacts []*merge
 			}
 			fresh[k] = true
 		}
-		return rows.Err()
+		return nil
 	})
 	if err != nil || len(fresh) == 0 {
 		return err
@@ -125,14 +117,11 @@ func (o *overrides) importOptOuts(ctx context.Context, c conn, contacts []*merge
 		}
 	}
 	// The evidence.
-	if err := inChunks(len(news), 7, func(lo, hi int) error {
-		args := make([]any, 0, (hi-lo)*7)
-		for _, x := range news[lo:hi] {
-			args = append(args, x.key, x.topic, x.action, cmp.Or(x.dated, Timestamp(runAt)), x.source, x.reason, x.kind)
-		}
-		_, err := c.exec(ctx, `INSERT INTO consent_events (key, topic, action, at, source, detail, kind) VALUES `+placeholders(7, hi-lo), args...)
-		return err
-	}); err != nil {
+	if err := insertRows(ctx, c, "consent_events", []column{{name: "key"}, {name: "topic"}, {name: "action"}, {name: "at"},
+		{name: "source"}, {name: "detail"}, {name: "kind"}}, len(news), func(i int, dst []any) []any {
+		x := &news[i]
+		return append(dst, x.key, x.topic, x.action, cmp.Or(x.dated, Timestamp(runAt)), x.source, x.reason, x.kind)
+	}, "", nil); err != nil {
 		return err
 	}
 	// The choices: per contact and topic the newest, kept unless the contact
@@ -159,18 +148,12 @@ func (o *overrides) importOptOuts(ctx context.Context, c conn, contacts []*merge
 			bounced = append(bounced, x)
 		}
 	}
-	if err := inChunks(len(choices), 5, func(lo, hi int) error {
-		args := make([]any, 0, (hi-lo)*5)
-		for _, ch := range choices[lo:hi] {
-			args = append(args, ch.bucket, ch.key, ch.topic, merge.Unsubscribed, ch.at)
-		}
-		rows, err := c.query(ctx, `INSERT INTO preference_overrides (bucket, key, segment, status, changed_at) VALUES `+placeholders(5, hi-lo)+`
-			ON CONFLICT (bucket, key, segment) DO UPDATE SET status = excluded.status, changed_at = excluded.changed_at
-			WHERE preference_overrides.changed_at <= excluded.changed_at RETURNING key, segment`, args...)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
+	if err := insertRows(ctx, c, "preference_overrides", []column{{name: "bucket", integer: true}, {name: "key"}, {name: "segment"},
+		{name: "status"}, {name: "changed_at"}}, len(choices), func(i int, dst []any) []any {
+		ch := choices[i]
+		return append(dst, ch.bucket, ch.key, ch.topic, merge.Unsubscribed, ch.at)
+	}, `ON CONFLICT (bucket, key, segment) DO UPDATE SET status = excluded.status, changed_at = excluded.changed_at
+			WHERE preference_overrides.changed_at <= excluded.changed_at RETURNING key, segment`, func(rows dbRows) error {
 		for rows.Next() {
 			var key, segment string
 			if err := rows.Scan(&key, &segment); err != nil {
@@ -178,21 +161,22 @@ func (o *overrides) importOptOuts(ctx context.Context, c conn, contacts []*merge
 			}
 			setIn(o.segments, key, segment, merge.Unsubscribed)
 		}
-		return rows.Err()
+		return nil
 	}); err != nil {
 		return err
 	}
-	return inChunks(len(bounced), 5, func(lo, hi int) error {
-		args := make([]any, 0, (hi-lo)*5)
-		for _, x := range bounced[lo:hi] {
-			args = append(args, x.bucket, x.key, fieldUndeliverable, "true", cmp.Or(x.dated, undatedChoice))
-			setIn(o.fields, x.key, fieldUndeliverable, "true")
-		}
-		_, err := c.exec(ctx, `INSERT INTO field_overrides (bucket, key, field, value, changed_at) VALUES `+
-			placeholders(5, hi-lo)+` ON CONFLICT (bucket, key, field) DO NOTHING`, args...)
-		return err
-	})
+	for _, x := range bounced {
+		setIn(o.fields, x.key, fieldUndeliverable, "true")
+	}
+	return insertRows(ctx, c, "field_overrides", []column{{name: "bucket", integer: true}, {name: "key"}, {name: "field"},
+		{name: "value"}, {name: "changed_at"}}, len(bounced), func(i int, dst []any) []any {
+		x := &bounced[i]
+		return append(dst, x.bucket, x.key, fieldUndeliverable, "true", cmp.Or(x.dated, undatedChoice))
+	}, `ON CONFLICT (bucket, key, field) DO NOTHING`, nil)
 }
+
+// importedColumns are imported_opt_outs' columns.
+var importedColumns = []column{{name: "bucket", integer: true}, {name: "key"}, {name: "topic"}, {name: "source"}, {name: "kind"}, {name: "dated"}}
 
 // undatedChoice is when an imported opt-out without a time counts as the
 // contact's choice: before any choice the contact made.
@@ -225,16 +209,92 @@ func (p preferences) backfillImported(ctx context.Context) error {
 		if err := rows.Err(); err != nil {
 			return err
 		}
-		if err := inChunks(len(args), 6, func(lo, hi int) error {
-			_, err := c.exec(ctx, `INSERT INTO imported_opt_outs (bucket, key, topic, source, kind, dated) VALUES `+
-				placeholders(6, hi-lo)+` ON CONFLICT DO NOTHING`, slices.Concat(args[lo:hi]...)...)
-			return err
-		}); err != nil {
+		if err := insertRows(ctx, c, "imported_opt_outs", importedColumns, len(args), func(i int, dst []any) []any {
+			return append(dst, args[i]...)
+		}, `ON CONFLICT DO NOTHING`, nil); err != nil {
 			return err
 		}
 		_, err = c.exec(ctx, `INSERT INTO settings (name, value) VALUES (?, 'true') ON CONFLICT (name) DO NOTHING`, flag)
 		return err
 	})
+}
+
+// column is a column of a many-row insert: its name, and whether it holds
+// integers (or text).
+type column struct {
+	name    string
+	integer bool
+}
+
+// insertRows inserts n rows into table, row i's values (an int or a string
+// per column) appended by values, and ends the statement with tail (ON
+// CONFLICT, RETURNING); each, when given, scans the rows returned.
+// PostgreSQL takes one statement with an array per column (unnest): the same
+// text whatever n, so it is parsed and planned once per connection, with no
+// parameter limit. SQLite takes multi-row VALUES, in chunks.
+func insertRows(ctx context.Context, c conn, table string, cols []column, n int, values func(i int, dst []any) []any,
+	tail string, each func(dbRows) error) error {
+	if n == 0 {
+		return nil
+	}
+	names := make([]string, len(cols))
+	for j, col := range cols {
+		names[j] = col.name
+	}
+	head := "INSERT INTO " + table + " (" + strings.Join(names, ", ") + ") "
+	run := func(q string, args []any) error {
+		if each == nil {
+			_, err := c.exec(ctx, q, args...)
+			return err
+		}
+		rows, err := c.query(ctx, q, args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		if err := each(rows); err != nil {
+			return err
+		}
+		return rows.Err()
+	}
+	if !c.arrays() {
+		return inChunks(n, len(cols), func(lo, hi int) error {
+			args := make([]any, 0, (hi-lo)*len(cols))
+			for i := lo; i < hi; i++ {
+				args = values(i, args)
+			}
+			return run(head+"VALUES "+placeholders(len(cols), hi-lo)+" "+tail, args)
+		})
+	}
+	ints, texts := make([][]int32, len(cols)), make([][]string, len(cols))
+	casts := make([]string, len(cols))
+	for j, col := range cols {
+		if col.integer {
+			ints[j], casts[j] = make([]int32, 0, n), "?::integer[]"
+		} else {
+			texts[j], casts[j] = make([]string, 0, n), "?::text[]"
+		}
+	}
+	var row []any
+	for i := range n {
+		row = values(i, row[:0])
+		for j, v := range row {
+			if cols[j].integer {
+				ints[j] = append(ints[j], int32(v.(int))) //nolint:gosec // buckets, well within int32
+			} else {
+				texts[j] = append(texts[j], v.(string))
+			}
+		}
+	}
+	args := make([]any, len(cols))
+	for j, col := range cols {
+		if col.integer {
+			args[j] = ints[j]
+		} else {
+			args[j] = texts[j]
+		}
+	}
+	return run(head+"SELECT * FROM unnest("+strings.Join(casts, ", ")+") "+tail, args)
 }
 
 // chunkParams bounds a multi-row statement's parameters, well below
