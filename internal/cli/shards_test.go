@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/contactconverter/contact-converter/internal/desired"
 	"github.com/contactconverter/contact-converter/internal/engine"
 	"github.com/contactconverter/contact-converter/internal/pgtest"
 	"github.com/contactconverter/contact-converter/internal/store/storetest"
@@ -197,4 +198,35 @@ func countRows(t *testing.T, tenant string) int64 {
 		t.Fatal(err)
 	}
 	return r.RowsRead()
+}
+
+// A shard that stops on bad input stops the others too: they do not wait
+// for rows that will never come, and every shard exits as bad input.
+func TestAShardsBadInputStopsEveryShard(t *testing.T) {
+	tenant := generatedTenant(t, 2_000)
+	manifest := filepath.Join(tenant, "conversion.yaml")
+	data, err := os.ReadFile(manifest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The last list maps a header it does not have; only its shard finds out.
+	data = bytes.Replace(data, []byte("csv: {path: crm-export.csv}"), []byte("csv: {path: crm-export.csv}, columns: {company: Bedrijf}"), 1)
+	if err := os.WriteFile(manifest, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	db := pgtest.NewDatabase(t, pgtest.Start(t), "bad")
+	r := startShards(t, tenant, db, "job-uid-1", 3)
+	for i, cmd := range r.cmds {
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		select {
+		case <-done:
+		case <-time.After(2 * time.Minute):
+			_ = cmd.Process.Kill()
+			t.Fatalf("shard %d still waits 2 minutes after another stopped on bad input", i)
+		}
+		if code := cmd.ProcessState.ExitCode(); code != desired.ExitInvalidInput {
+			t.Errorf("shard %d exited with %d, want %d (bad input)\n%s", i, code, desired.ExitInvalidInput, r.stderr[i])
+		}
+	}
 }

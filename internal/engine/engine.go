@@ -251,6 +251,13 @@ func (r *runner) readShare(ctx context.Context, tables []source.Table) ([]shardR
 	r.prog = Progress{Stage: "reading", SourcesTotal: own}
 	t := time.Now()
 	if err := r.readAll(ctx, tables); err != nil {
+		var ce *ConfigError
+		if r.exchange != nil && errors.As(err, &ce) {
+			// The other shards would wait for this one's rows forever.
+			failCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+			defer cancel()
+			err = errors.Join(err, r.exchange.FailShard(failCtx, r.o.RunID, r.o.Shard, err.Error()))
+		}
 		return nil, err
 	}
 	errs := []error{r.spill.finish()}
@@ -285,6 +292,10 @@ func (r *runner) awaitShards(ctx context.Context) ([]shardRead, error) {
 	t := time.Now()
 	all, err := r.exchange.AwaitShards(ctx, r.o.RunID, r.o.Shards, 200*time.Millisecond)
 	r.report.Seconds.Wait = time.Since(t).Seconds()
+	var failed *store.ShardFailedError
+	if errors.As(err, &failed) {
+		return nil, &ConfigError{Err: err}
+	}
 	if err != nil {
 		return nil, err
 	}

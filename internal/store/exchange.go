@@ -33,8 +33,12 @@ type Exchange interface {
 	// yields (until io.EOF) and records read, in one transaction: a shard
 	// stopped midway has handed out nothing.
 	HandOut(ctx context.Context, id string, shard int, next func() (Parcel, error), read []byte) error
+	// FailShard records that shard stopped on bad input, reason saying
+	// why: the shards waiting for its parcels stop too.
+	FailShard(ctx context.Context, id string, shard int, reason string) error
 	// AwaitShards waits, looking every poll, until all shards have handed
-	// out their parcels, and returns what each recorded, in shard order.
+	// out their parcels, and returns what each recorded, in shard order;
+	// a *ShardFailedError when one stopped on bad input.
 	AwaitShards(ctx context.Context, id string, shards int, poll time.Duration) ([][]byte, error)
 	// Parcels calls fn with every shard's parcel of part, in shard order.
 	Parcels(ctx context.Context, id string, part int, fn func(Parcel) error) error
@@ -46,10 +50,20 @@ type Exchange interface {
 
 var _ Exchange = (*Postgres)(nil)
 
+// ShardFailedError says another shard of the run stopped on bad input.
+type ShardFailedError struct {
+	Shard  int
+	Reason string
+}
+
+func (e *ShardFailedError) Error() string {
+	return fmt.Sprintf("shard %d stopped on bad input: %s", e.Shard, e.Reason)
+}
+
 // HandedOut implements Exchange.
 func (p *Postgres) HandedOut(ctx context.Context, id string, shard int) ([]byte, error) {
 	var read string
-	err := p.pool.QueryRow(ctx, `SELECT read FROM exchange_shards WHERE exchange = $1 AND shard = $2`, id, shard).Scan(&read)
+	err := p.pool.QueryRow(ctx, `SELECT read FROM exchange_shards WHERE exchange = $1 AND shard = $2 AND failed IS NULL`, id, shard).Scan(&read)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, nil
 	}
@@ -77,15 +91,22 @@ func (p *Postgres) HandOut(ctx context.Context, id string, shard int, next func(
 			return fmt.Errorf("handing out parcels: %w", err)
 		}
 		_, err = tx.Exec(ctx, `INSERT INTO exchange_shards (exchange, shard, read) VALUES ($1, $2, $3)
-			ON CONFLICT (exchange, shard) DO UPDATE SET read = EXCLUDED.read, handed_at = now()`, id, shard, string(read))
+			ON CONFLICT (exchange, shard) DO UPDATE SET read = EXCLUDED.read, failed = NULL, handed_at = now()`, id, shard, string(read))
 		return err
 	})
+}
+
+// FailShard implements Exchange.
+func (p *Postgres) FailShard(ctx context.Context, id string, shard int, reason string) error {
+	_, err := p.pool.Exec(ctx, `INSERT INTO exchange_shards (exchange, shard, read, failed) VALUES ($1, $2, '', $3)
+		ON CONFLICT (exchange, shard) DO UPDATE SET read = '', failed = EXCLUDED.failed, handed_at = now()`, id, shard, reason)
+	return err
 }
 
 // AwaitShards implements Exchange.
 func (p *Postgres) AwaitShards(ctx context.Context, id string, shards int, poll time.Duration) ([][]byte, error) {
 	for {
-		rows, err := p.pool.Query(ctx, `SELECT shard, read FROM exchange_shards WHERE exchange = $1 AND shard < $2 ORDER BY shard`, id, shards)
+		rows, err := p.pool.Query(ctx, `SELECT shard, read, failed FROM exchange_shards WHERE exchange = $1 AND shard < $2 ORDER BY shard`, id, shards)
 		if err != nil {
 			return nil, err
 		}
@@ -93,9 +114,14 @@ func (p *Postgres) AwaitShards(ctx context.Context, id string, shards int, poll 
 		for rows.Next() {
 			var shard int
 			var read string
-			if err := rows.Scan(&shard, &read); err != nil {
+			var failed *string
+			if err := rows.Scan(&shard, &read, &failed); err != nil {
 				rows.Close()
 				return nil, err
+			}
+			if failed != nil {
+				rows.Close()
+				return nil, &ShardFailedError{Shard: shard, Reason: *failed}
 			}
 			out = append(out, []byte(read))
 		}

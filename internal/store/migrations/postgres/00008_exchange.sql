@@ -4,7 +4,9 @@
 -- that partition (a parcel, in the spill's encoding); the shard that owns the
 -- partition takes the parcels of every shard. Part -1 holds rejected rows,
 -- for shard 0. exchange_shards records that a shard has handed out all its
--- parcels, with what it read. Both are unlogged: a crash of the server
+-- parcels, with what it read, or that it stopped on bad input (failed: the
+-- error, which names sources, lines and columns, never a value), so the
+-- others stop too. Both are unlogged: a crash of the server
 -- empties them together, and the shards read again.
 CREATE UNLOGGED TABLE exchange_parcels (
     exchange TEXT NOT NULL,
@@ -22,6 +24,7 @@ CREATE UNLOGGED TABLE exchange_shards (
     exchange  TEXT NOT NULL,
     shard     INTEGER NOT NULL,
     read      TEXT NOT NULL,
+    failed    TEXT,
     handed_at TIMESTAMPTZ NOT NULL DEFAULT now(),
     PRIMARY KEY (exchange, shard)
 );
