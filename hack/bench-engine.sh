@@ -111,8 +111,19 @@ PY
 # the others through the database. On 2 cores the wall time cannot show the
 # scale-out; the figure is how each shard's CPU compares with the unsharded
 # run's (BENCH_SHARDS sets the counts).
+prev=""
 for shards in ${BENCH_SHARDS:-1 2 4}; do
   db="shards$shards"
+  # A quiet server for each: the last run's database gone, and no
+  # autovacuum worker still busy with the tables loaded before (up to 60 s).
+  if [ -n "$prev" ]; then "${psql[@]}" -c "DROP DATABASE $prev"; fi
+  "${psql[@]}" -c "CHECKPOINT"
+  for _ in $(seq 120); do
+    busy=$("${psql[@]}" -At -c "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'autovacuum worker'")
+    [ "$busy" = 0 ] && break
+    sleep 0.5
+  done
+  prev="$db"
   "${psql[@]}" -c "CREATE DATABASE $db"
   suri="postgres://postgres@127.0.0.1:$port/$db?sslmode=disable"
   echo ">> $shards shard(s) into PostgreSQL"
@@ -133,7 +144,9 @@ d, counts = sys.argv[1], [int(n) for n in sys.argv[2:]]
 sys.dont_write_bytecode = True
 sys.path.insert(0, "hack")
 from benchtime import cpu, wall
-base = cpu(d + "/time-pg.txt")
+# The base: the unsharded run under the same conditions (1 shard), else the
+# first PostgreSQL run.
+base = cpu(d + ("/time-shard1-0.txt" if 1 in counts else "/time-pg.txt"))
 print(f"engine: shards, per shard: CPU seconds of the process (read / hand out / merge+write incl. taking parcels / total), "
       f"against the unsharded run's {base:.2f}s")
 for n in counts:
