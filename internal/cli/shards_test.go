@@ -220,7 +220,10 @@ func TestAShardsBadInputStopsEveryShard(t *testing.T) {
 		done := make(chan error, 1)
 		go func() { done <- cmd.Wait() }()
 		select {
-		case <-done:
+		case err := <-done:
+			if err == nil {
+				t.Errorf("shard %d succeeded", i)
+			}
 		case <-time.After(2 * time.Minute):
 			_ = cmd.Process.Kill()
 			t.Fatalf("shard %d still waits 2 minutes after another stopped on bad input", i)
