@@ -80,3 +80,40 @@ func TestEarlierImportedOptOutsAreBackfilled(t *testing.T) {
 		})
 	}
 }
+
+// The shards of a run finish at about the same moment, and each records
+// the segments and its report: none fails on another's segments.
+func TestConcurrentFinishesAllSucceed(t *testing.T) {
+	server := pgtest.Start(t)
+	for name, url := range map[string]string{
+		"postgres": pgtest.NewDatabase(t, server, "finish"),
+		"sqlite":   "sqlite:" + filepath.Join(t.TempDir(), "contacts.db"),
+	} {
+		t.Run(name, func(t *testing.T) {
+			st, err := store.Open(context.Background(), url)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Close()
+			segments := []store.Segment{{Name: "salon", Kind: "source", DisplayName: "Salon"}, {Name: "fr", Kind: "rule", DisplayName: "fr"}}
+			for round := range 5 {
+				start := make(chan struct{})
+				errs := make([]error, 4)
+				var wg sync.WaitGroup
+				for i := range errs {
+					wg.Go(func() {
+						<-start
+						errs[i] = st.FinishRun(context.Background(), "run", segments, []byte(`{}`))
+					})
+				}
+				close(start)
+				wg.Wait()
+				for i, err := range errs {
+					if err != nil {
+						t.Errorf("round %d, shard %d: %v", round, i, err)
+					}
+				}
+			}
+		})
+	}
+}

@@ -124,9 +124,18 @@ func (p *Postgres) WritePartition(ctx context.Context, w *PartitionWrite) error 
 // Ping implements Preferences.
 func (p *Postgres) Ping(ctx context.Context) error { return p.pool.Ping(ctx) }
 
-// FinishRun implements Store.
+// finishLock is the advisory lock (in advisoryLockClass; buckets take the
+// keys from 0) that serialises FinishRun.
+const finishLock = -1
+
+// FinishRun implements Store. The shards of a run finish at about the same
+// moment: they take turns, so none inserts segments another has just put
+// back.
 func (p *Postgres) FinishRun(ctx context.Context, runKey string, segments []Segment, report []byte) error {
 	return pgx.BeginFunc(ctx, p.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, $2)`, advisoryLockClass, finishLock); err != nil {
+			return err
+		}
 		if _, err := tx.Exec(ctx, `DELETE FROM segments`); err != nil {
 			return err
 		}
