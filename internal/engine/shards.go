@@ -86,9 +86,7 @@ func (r *runner) shardRead() shardRead {
 				read.OptOuts[s][i] += rd.optOuts[s][i]
 			}
 		}
-		for v, c := range rd.parser.unknownLangs {
-			read.UnknownLanguages[v] += c
-		}
+		mergeCounts(read.UnknownLanguages, rd.parser.unknownLangs)
 		read.UnknownOptOutValues += rd.parser.unknownOptOuts
 		read.UnknownOptOutTimes += rd.parser.unknownOptOutTimes
 		read.NamesFromFullName += rd.parser.namesFromFullName
@@ -187,16 +185,9 @@ func (r *runner) parcels() func() (store.Parcel, error) {
 	next := func() (store.Parcel, error) {
 		for ; part < r.o.Partitions; part++ {
 			var rows int64
-			buf = buf[:0]
-			for _, w := range r.spill.writers {
-				if w.rows[part] == 0 {
-					continue
-				}
-				var err error
-				if buf, err = appendFile(buf, w.path(part)); err != nil {
-					return store.Parcel{}, fmt.Errorf("spill partition %d: %w", part, err)
-				}
-				rows += w.rows[part]
+			var err error
+			if buf, rows, err = r.spill.appendPart(buf[:0], part); err != nil {
+				return store.Parcel{}, err
 			}
 			if rows > 0 {
 				pc := store.Parcel{Part: part, Rows: rows, Data: buf}
@@ -225,21 +216,6 @@ func (r *runner) parcels() func() (store.Parcel, error) {
 	return next
 }
 
-func appendFile(buf []byte, path string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return buf, err
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return buf, err
-	}
-	buf = slices.Grow(buf, int(st.Size()))
-	n, err := io.ReadFull(f, buf[len(buf):len(buf)+int(st.Size())])
-	return buf[:len(buf)+n], err
-}
-
 // load returns a partition's rows, sorted: from the spill or, in a sharded
 // run, from every shard's parcel.
 func (r *runner) load(ctx context.Context, part int) ([]merge.Row, error) {
@@ -260,24 +236,6 @@ func (r *runner) load(ctx context.Context, part int) ([]merge.Row, error) {
 		return nil, err
 	}
 	return sortByKey(rows), nil
-}
-
-// decodeRows appends the rows of a spill's bytes; they share its memory.
-func decodeRows(data string, rows []merge.Row) ([]merge.Row, error) {
-	d := decoder{s: data}
-	for len(d.s) > 0 {
-		n := d.uvarint()
-		if d.err != nil || n > uint64(len(d.s)) {
-			return nil, io.ErrUnexpectedEOF
-		}
-		row, err := decodeRow(d.s[:n])
-		if err != nil {
-			return nil, err
-		}
-		rows = append(rows, row)
-		d.s = d.s[n:]
-	}
-	return rows, nil
 }
 
 // exchangedRejects gathers every shard's rejected rows into one spill file.

@@ -90,58 +90,70 @@ func (s *spill) finish() error {
 // remove deletes the files.
 func (s *spill) remove() { _ = os.RemoveAll(s.dir) }
 
-// load reads a partition's rows from every writer, sorted by key, then
-// source, then line.
-func (s *spill) load(part int) ([]merge.Row, error) {
-	var total int64
-	for _, w := range s.writers {
-		total += w.rows[part]
-	}
-	if total == 0 {
-		return nil, nil
-	}
-	rows := make([]merge.Row, 0, total)
-	var buf []byte
+// appendPart appends a partition's spilled rows, every writer's file, to
+// buf, and counts them.
+func (s *spill) appendPart(buf []byte, part int) ([]byte, int64, error) {
+	var rows int64
 	for _, w := range s.writers {
 		if w.rows[part] == 0 {
 			continue
 		}
 		var err error
-		if rows, buf, err = readRows(w.path(part), rows, buf); err != nil {
-			return nil, fmt.Errorf("spill partition %d: %w", part, err)
+		if buf, err = appendFile(buf, w.path(part)); err != nil {
+			return buf, 0, fmt.Errorf("spill partition %d: %w", part, err)
 		}
+		rows += w.rows[part]
+	}
+	return buf, rows, nil
+}
+
+// load reads a partition's rows from every writer, sorted by key, then
+// source, then line.
+func (s *spill) load(part int) ([]merge.Row, error) {
+	data, n, err := s.appendPart(nil, part)
+	if err != nil || n == 0 {
+		return nil, err
+	}
+	rows, err := decodeRows(string(data), make([]merge.Row, 0, n))
+	if err != nil {
+		return nil, fmt.Errorf("spill partition %d: %w", part, err)
 	}
 	return sortByKey(rows), nil
 }
 
-func readRows(path string, rows []merge.Row, buf []byte) ([]merge.Row, []byte, error) {
+// appendFile appends a file's bytes to buf.
+func appendFile(buf []byte, path string) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, buf, err
+		return buf, err
 	}
 	defer f.Close()
-	br := bufio.NewReaderSize(f, 64<<10)
-	for {
-		n, err := binary.ReadUvarint(br)
-		if errors.Is(err, io.EOF) {
-			return rows, buf, nil
-		}
-		if err != nil {
-			return nil, buf, err
-		}
-		if uint64(cap(buf)) < n {
-			buf = make([]byte, n)
-		}
-		buf = buf[:n]
-		if _, err := io.ReadFull(br, buf); err != nil {
-			return nil, buf, unexpected(err)
-		}
-		r, err := decodeRow(string(buf))
-		if err != nil {
-			return nil, buf, err
-		}
-		rows = append(rows, r)
+	st, err := f.Stat()
+	if err != nil {
+		return buf, err
 	}
+	buf = slices.Grow(buf, int(st.Size()))
+	n, err := io.ReadFull(f, buf[len(buf):len(buf)+int(st.Size())])
+	return buf[:len(buf)+n], err
+}
+
+// decodeRows appends the rows of spilled bytes (each a varint length and a
+// record); they share its memory.
+func decodeRows(data string, rows []merge.Row) ([]merge.Row, error) {
+	d := decoder{s: data}
+	for len(d.s) > 0 {
+		n := d.uvarint()
+		if d.err != nil || n > uint64(len(d.s)) {
+			return nil, io.ErrUnexpectedEOF
+		}
+		row, err := decodeRow(d.s[:n])
+		if err != nil {
+			return nil, err
+		}
+		rows = append(rows, row)
+		d.s = d.s[n:]
+	}
+	return rows, nil
 }
 
 // sortByKey orders rows by bucket, key, source and line, whichever writer
