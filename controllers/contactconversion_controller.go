@@ -7,6 +7,7 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
@@ -14,6 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
@@ -237,6 +239,13 @@ func (r *ContactConversionReconciler) patchStatus(ctx context.Context, orig, cc 
 }
 
 // SetupWithManager registers the reconciler.
+// conflictsChanged passes an update that changes status.conflicts.
+var conflictsChanged = predicate.TypedFuncs[client.Object]{UpdateFunc: func(e event.TypedUpdateEvent[client.Object]) bool {
+	before, ok := e.ObjectOld.(*ccv1.ContactConversion)
+	after, ok2 := e.ObjectNew.(*ccv1.ContactConversion)
+	return ok && ok2 && !equality.Semantic.DeepEqual(before.Status.Conflicts, after.Status.Conflicts)
+}}
+
 func (r *ContactConversionReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager) error {
 	r.slots = newSlots(r.Caps, r.Clock)
 	if err := r.slots.watch(ctx, mgr.GetCache()); err != nil {
@@ -249,9 +258,11 @@ func (r *ContactConversionReconciler) SetupWithManager(ctx context.Context, mgr 
 	}
 	b := ctrl.NewControllerManagedBy(mgr).
 		// Status writes (ours, and the engine's progress) need no reconcile;
-		// spec and annotation changes (run-requested-at) do.
+		// spec and annotation changes (run-requested-at) do, and so do the
+		// engine's conflicts, which decide how a finished run ends: the
+		// cache may show them only after the Job's end.
 		For(&ccv1.ContactConversion{}, builder.WithPredicates(predicate.Or(
-			predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
+			predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}, conflictsChanged))).
 		Owns(&batchv1.Job{}).
 		Owns(&corev1.ServiceAccount{}).
 		Owns(&rbacv1.Role{}).

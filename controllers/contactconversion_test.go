@@ -272,6 +272,25 @@ func TestConflictsPendingThenResolved(t *testing.T) {
 	wantCondition(t, cc, ccv1.ConditionConflictsResolved, metav1.ConditionTrue, ccv1.ReasonResolved)
 }
 
+// The engine writes the conflicts into the status before its Job ends, but
+// the cache may show the Job's end first: the conflicts, arriving after,
+// still turn the run to ConflictsPending.
+func TestConflictsSeenAfterTheJobsEndStillCount(t *testing.T) {
+	h := startHarness(t)
+	ns := h.namespace(t, "tenant-late-conflicts")
+	h.create(t, claim(ns, "contacts"))
+	h.create(t, configMap(ns, "lists", map[string]string{"fair.csv": "email\na@b.be\n"}))
+	cc := tw.MakeConversion("acme", ns).SQLite("contacts").CSVFromConfigMap("fair", "lists", "fair.csv").Obj()
+	h.create(t, cc)
+
+	job := h.waitJobs(t, ns, "acme", 1)
+	h.waitPhase(t, cc, ccv1.PhaseRunning)
+	h.finishJob(t, job, true)
+	h.waitPhase(t, cc, ccv1.PhaseSucceeded)
+	h.reportConflicts(t, cc, 3, 2)
+	h.waitPhase(t, cc, ccv1.PhaseConflictsPending)
+}
+
 func TestSpecChangeReplacesRunningJob(t *testing.T) {
 	h := startHarness(t)
 	ns := h.namespace(t, "tenant-change")
