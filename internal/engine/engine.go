@@ -59,9 +59,9 @@ type Options struct {
 	SpillDir string
 	// Partitions spreads the rows; 0 chooses from the input size.
 	Partitions int
-	// Shard and Shards select the partitions p with p % Shards == Shard.
-	// A sharded run needs a Store with an Exchange: each shard reads its
-	// share of the lists and hands every row to the shard that merges it.
+	// Shard and Shards split a run (PlanShards says how). A sharded run
+	// needs a Store with an Exchange: each shard reads its share of the
+	// lists and hands every row to the shard that merges it.
 	Shard, Shards int
 	// RunID names a sharded run's exchange: the same for every shard of
 	// one attempt, new for the next (the Job's uid).
@@ -130,8 +130,10 @@ type runner struct {
 	// digests digest each source's header and records, once it is read.
 	read    []SourceReport
 	digests []string
-	// exchange hands rows between the shards of a sharded run.
+	// exchange hands rows between the shards of a sharded run, and plan
+	// says which shard reads each source and merges each partition.
 	exchange store.Exchange
+	plan     ShardPlan
 	// progMu guards prog and the Progress callback.
 	progMu sync.Mutex
 	prog   Progress
@@ -149,11 +151,11 @@ type reader struct {
 	rows, optOuts [][]int64
 }
 
-func (r *runner) mine(part int) bool { return part%r.o.Shards == r.o.Shard }
+func (r *runner) mine(part int) bool { return r.plan.Partitions[part] == r.o.Shard }
 
 func (r *runner) run(ctx context.Context) error {
 	spec := r.o.Spec
-	tables, sizes, err := r.openSources(ctx)
+	tables, sizes, text, err := r.openSources(ctx)
 	defer func() {
 		for _, tb := range tables {
 			if tb != nil {
@@ -186,9 +188,9 @@ func (r *runner) run(ctx context.Context) error {
 		r.exchange = ex
 	}
 	// A shard reads only the sources assigned to it.
-	owners := AssignSources(sizes, r.o.Shards)
+	r.plan = PlanShards(text, r.o.Shards, r.o.Partitions)
 	for i, tb := range tables {
-		if owners[i] != r.o.Shard && tb != nil {
+		if r.plan.Sources[i] != r.o.Shard && tb != nil {
 			_ = tb.Close()
 			tables[i] = nil
 		}
@@ -426,26 +428,27 @@ func (r *runner) progress(percent int) {
 }
 
 // openSources opens every source before reading any, so a missing one fails
-// the run at once, and sizes them (compressed lists counting for what they
-// expand to): the sizes set the partition count and, in a sharded run, which
-// shard reads which source.
-func (r *runner) openSources(ctx context.Context) ([]source.Table, []int64, error) {
-	tables := make([]source.Table, len(r.o.Spec.Sources))
-	sizes := make([]int64, len(r.o.Spec.Sources))
+// the run at once, and sizes them: in bytes, compressed lists counting for
+// what they expand to (the partition count), and in text once decoded (the
+// reading work, which the shards split).
+func (r *runner) openSources(ctx context.Context) (tables []source.Table, sizes, text []int64, err error) {
+	n := len(r.o.Spec.Sources)
+	tables, sizes, text = make([]source.Table, n), make([]int64, n), make([]int64, n)
 	for i := range r.o.Spec.Sources {
 		src := &r.o.Spec.Sources[i]
 		tb, size, err := r.o.Opener.Open(ctx, i, src)
 		if err != nil {
 			var ce *ConfigError
 			if errors.As(err, &ce) {
-				return tables, nil, err
+				return tables, nil, nil, err
 			}
-			return tables, nil, fmt.Errorf("spec.sources[%d] (%s): %w", i, src.Name, err)
+			return tables, nil, nil, fmt.Errorf("spec.sources[%d] (%s): %w", i, src.Name, err)
 		}
 		tables[i] = tb
 		sizes[i] = source.ExpandedSize(tb, max(size, 0))
+		text[i] = source.TextSize(tb, max(size, 0))
 	}
-	return tables, sizes, nil
+	return tables, sizes, text, nil
 }
 
 // readSource streams one list into the spill.
@@ -531,7 +534,7 @@ func (r *runner) readSource(ctx context.Context, rd *reader, i int, tb source.Ta
 			continue
 		}
 		part := store.PartitionOf(row.Key, r.o.Partitions)
-		shard := part % r.o.Shards
+		shard := r.plan.Partitions[part]
 		rd.rows[shard][i]++
 		if row.OptOut {
 			rd.optOuts[shard][i]++

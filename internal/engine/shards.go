@@ -2,6 +2,7 @@ package engine
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -18,48 +19,63 @@ import (
 	"github.com/contactconverter/contact-converter/internal/store"
 )
 
-// AssignSources chooses which shard reads each source: the largest first,
-// each to the shard with the least to read so far (the lowest on a tie), so
-// the shards read about as much. Every shard computes the same answer from
-// the same sizes.
-func AssignSources(sizes []int64, shards int) []int {
-	owners := make([]int, len(sizes))
+// ShardPlan says which shard reads each source and which merges each
+// partition. Every shard computes the same plan from the same sizes.
+type ShardPlan struct {
+	Sources, Partitions []int
+}
+
+// Merging and writing a byte of text costs about mergeCost/readCost times
+// what reading it does (measured on the bench tenant into PostgreSQL). The
+// plan weighs work in integers, so shards on different CPUs agree on it.
+const (
+	readCost  = 5
+	mergeCost = 8
+)
+
+// PlanShards splits a run's work between shards, given each source's text
+// size. The largest source goes first, each to the shard with the least to
+// read so far; then each partition, a share of the merging, goes to the
+// shard with the least work so far, reading included. Lists come whole, so
+// the reading splits unevenly; the merging evens it out. Ties go to the
+// lowest shard.
+func PlanShards(sizes []int64, shards, partitions int) ShardPlan {
+	plan := ShardPlan{Sources: make([]int, len(sizes)), Partitions: make([]int, partitions)}
 	if shards <= 1 {
-		return owners
+		return plan
 	}
 	order := make([]int, len(sizes))
 	for i := range order {
 		order[i] = i
 	}
-	slices.SortStableFunc(order, func(a, b int) int {
-		switch {
-		case sizes[a] > sizes[b]:
-			return -1
-		case sizes[a] < sizes[b]:
-			return 1
-		}
-		return 0
-	})
+	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(sizes[b], sizes[a]) })
 	load := make([]int64, shards)
+	least := func() int { return slices.Index(load, slices.Min(load)) }
+	var total int64
 	for _, src := range order {
-		least := 0
-		for s := range load {
-			if load[s] < load[least] {
-				least = s
-			}
-		}
-		owners[src] = least
-		load[least] += sizes[src]
+		s := least()
+		plan.Sources[src] = s
+		load[s] += readCost * sizes[src]
+		total += sizes[src]
 	}
-	return owners
+	share := max(mergeCost*total/int64(max(partitions, 1)), 1)
+	for p := range plan.Partitions {
+		s := least()
+		plan.Partitions[p] = s
+		load[s] += share
+	}
+	return plan
 }
 
 // shardRead is what one shard read: the reports and digests of its
 // sources, and how many of its rows (and of their opt-outs) fall in each
 // shard's partitions. A run that is not sharded has one.
 type shardRead struct {
-	Partitions int            `json:"partitions"`
-	Sources    []SourceReport `json:"sources"`
+	Partitions int `json:"partitions"`
+	// Merges holds the shard that merges each partition, as this shard
+	// planned it.
+	Merges  []int          `json:"merges"`
+	Sources []SourceReport `json:"sources"`
 	// Digests hold each source's digest, "" for the sources it did not read.
 	Digests []string `json:"digests"`
 	// Rows and OptOuts count by shard, then source.
@@ -77,7 +93,7 @@ const maxUnknownLanguages = 1000
 // shardRead sums what this shard's readers read.
 func (r *runner) shardRead() shardRead {
 	n := len(r.o.Spec.Sources)
-	read := shardRead{Partitions: r.o.Partitions, Sources: r.read, Digests: r.digests,
+	read := shardRead{Partitions: r.o.Partitions, Merges: r.plan.Partitions, Sources: r.read, Digests: r.digests,
 		Rows: counts(r.o.Shards, n), OptOuts: counts(r.o.Shards, n), UnknownLanguages: map[string]int64{}}
 	for _, rd := range r.readers {
 		for s := range r.o.Shards {
@@ -113,6 +129,10 @@ func (r *runner) applyReads(reads []shardRead) error {
 			return fmt.Errorf("shard %d read with %d partitions and %d shards, this one with %d and %d: "+
 				"a list changed size while the shards opened it; run again, or give --partitions",
 				k, read.Partitions, len(read.Rows), r.o.Partitions, r.o.Shards)
+		}
+		if !slices.Equal(read.Merges, r.plan.Partitions) {
+			return fmt.Errorf("shard %d split the partitions between the shards unlike this one: "+
+				"a list changed size while the shards opened it; run again", k)
 		}
 		for i, s := range read.Sources {
 			o := &rep.Sources[i]
@@ -222,18 +242,21 @@ func (r *runner) load(ctx context.Context, part int) ([]merge.Row, error) {
 	if r.exchange == nil {
 		return r.spill.load(part)
 	}
-	var rows []merge.Row
+	var parcels []store.Parcel
+	var n int64
 	err := r.exchange.Parcels(ctx, r.o.RunID, part, func(pc store.Parcel) error {
-		rows = slices.Grow(rows, int(pc.Rows))
-		var err error
-		rows, err = decodeRows(string(pc.Data), rows)
-		if err != nil {
-			return fmt.Errorf("shard %d's parcel of partition %d: %w", pc.Shard, part, err)
-		}
+		parcels = append(parcels, pc)
+		n += pc.Rows
 		return nil
 	})
 	if err != nil {
 		return nil, err
+	}
+	rows := make([]merge.Row, 0, n)
+	for _, pc := range parcels {
+		if rows, err = decodeRows(pc.Data, rows); err != nil {
+			return nil, fmt.Errorf("shard %d's parcel of partition %d: %w", pc.Shard, part, err)
+		}
 	}
 	return sortByKey(rows), nil
 }

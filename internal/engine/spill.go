@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"unsafe"
 
 	"github.com/contactconverter/contact-converter/internal/merge"
 	"github.com/contactconverter/contact-converter/internal/store"
@@ -74,13 +75,14 @@ func (w *spillWriter) add(part int, r *merge.Row) error {
 	return err
 }
 
-// finish flushes and closes every file.
+// finish flushes and closes every file, and lets its buffer go.
 func (s *spill) finish() error {
 	var errs []error
 	for _, w := range s.writers {
 		for i, b := range w.bufs {
 			if b != nil {
 				errs = append(errs, b.Flush(), w.files[i].Close())
+				w.bufs[i], w.files[i] = nil, nil
 			}
 		}
 	}
@@ -114,7 +116,7 @@ func (s *spill) load(part int) ([]merge.Row, error) {
 	if err != nil || n == 0 {
 		return nil, err
 	}
-	rows, err := decodeRows(string(data), make([]merge.Row, 0, n))
+	rows, err := decodeRows(data, make([]merge.Row, 0, n))
 	if err != nil {
 		return nil, fmt.Errorf("spill partition %d: %w", part, err)
 	}
@@ -138,9 +140,10 @@ func appendFile(buf []byte, path string) ([]byte, error) {
 }
 
 // decodeRows appends the rows of spilled bytes (each a varint length and a
-// record); they share its memory.
-func decodeRows(data string, rows []merge.Row) ([]merge.Row, error) {
-	d := decoder{s: data}
+// record). The rows' strings share data's memory, without a copy: the
+// caller gives data up, and nothing writes to it again.
+func decodeRows(data []byte, rows []merge.Row) ([]merge.Row, error) {
+	d := decoder{s: unsafe.String(unsafe.SliceData(data), len(data))}
 	for len(d.s) > 0 {
 		n := d.uvarint()
 		if d.err != nil || n > uint64(len(d.s)) {

@@ -254,3 +254,27 @@ func ExpandedSize(t Table, size int64) int64 {
 	}
 	return size
 }
+
+// TextSize is what a table read from size bytes holds once decoded, to
+// weigh the work of reading it: its expanded size, scaled by how much text
+// the bytes its detection sampled held (half, for UTF-16).
+func TextSize(t Table, size int64) int64 {
+	size = ExpandedSize(t, size)
+	for {
+		switch v := t.(type) {
+		case *wrapped:
+			t = v.Table
+		case *Files:
+			t = v.cur
+		case *Fingerprinted:
+			t = v.Table
+		case *CSV:
+			if v.raw > 0 {
+				return size * int64(v.text) / int64(v.raw)
+			}
+			return size
+		default:
+			return size
+		}
+	}
+}

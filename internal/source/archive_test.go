@@ -8,6 +8,8 @@ import (
 	"io"
 	"strings"
 	"testing"
+
+	"golang.org/x/text/encoding/unicode"
 )
 
 const plainList = "email;first\njan@example.be;Jan\nels@example.be;Els\n"
@@ -168,6 +170,35 @@ func TestExpandedSize(t *testing.T) {
 	} {
 		if got := ExpandedSize(tc.t, 1000); got != tc.want {
 			t.Errorf("%s: ExpandedSize = %d, want %d", tc.name, got, tc.want)
+		}
+	}
+}
+
+// What a list weighs for the reading work is its text once decoded: a
+// UTF-16 file holds half as much text as its bytes, wrapped or not.
+func TestTextSize(t *testing.T) {
+	open := func(data []byte) Table {
+		t.Helper()
+		tb, err := Open(bytes.NewReader(data), CSVOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tb
+	}
+	wide := utf16(unicode.LittleEndian, plainList)
+	for _, tc := range []struct {
+		name string
+		t    Table
+		want int64
+	}{
+		{"utf-8", open([]byte(plainList)), 1000},
+		// The byte-order mark is the one character that is not text.
+		{"utf-16", open(wide), 1000 * int64(len(plainList)) / int64(len(wide))},
+		{"gzip of utf-16", open(gz(t, wide)), 1000 * CompressedExpansion * int64(len(plainList)) / int64(len(wide))},
+		{"fingerprinted utf-16", &Fingerprinted{Table: open(wide)}, 1000 * int64(len(plainList)) / int64(len(wide))},
+	} {
+		if got := TextSize(tc.t, 1000); got != tc.want {
+			t.Errorf("%s: TextSize = %d, want %d", tc.name, got, tc.want)
 		}
 	}
 }

@@ -44,6 +44,9 @@ type CSV struct {
 	header   []string
 	encoding string
 	delim    rune
+	// text and raw are the decoded and the raw length of the sample the
+	// detection read: how much text the file's bytes hold.
+	text, raw int
 }
 
 // OpenCSV starts reading delimited text, detecting the encoding (byte-order
@@ -92,7 +95,7 @@ func OpenCSV(in io.Reader, opts CSVOptions) (*CSV, error) {
 	r.Comma = delim
 	r.FieldsPerRecord = -1
 	r.ReuseRecord = true
-	c := &CSV{r: r, encoding: encName, delim: delim}
+	c := &CSV{r: r, encoding: encName, delim: delim, text: len(decoded), raw: len(sample)}
 	if cl, ok := in.(io.Closer); ok {
 		c.closer = cl
 	}
