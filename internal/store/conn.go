@@ -36,9 +36,11 @@ type conn interface {
 	// lockBucket serialises changes to one bucket with the engine's rewrite
 	// of the partition holding it.
 	lockBucket(ctx context.Context, bucket int) error
-	// arrays tells whether the database takes a column of values as one
-	// array parameter (PostgreSQL).
-	arrays() bool
+	// copies tells whether the database takes rows with COPY (PostgreSQL),
+	// and copyFrom streams n rows into table's cols, row i's values
+	// appended by values.
+	copies() bool
+	copyFrom(ctx context.Context, table string, cols []string, n int, values func(i int, dst []any) []any) error
 }
 
 type dbRows interface {
@@ -87,7 +89,11 @@ func (c sqliteConn) query(ctx context.Context, q string, args ...any) (dbRows, e
 
 func (sqliteConn) lockBucket(context.Context, int) error { return nil }
 
-func (sqliteConn) arrays() bool { return false }
+func (sqliteConn) copies() bool { return false }
+
+func (sqliteConn) copyFrom(context.Context, string, []string, int, func(int, []any) []any) error {
+	return errors.New("SQLite has no COPY")
+}
 
 type sqlRows struct{ *sql.Rows }
 
@@ -98,6 +104,7 @@ type pgConn struct {
 	q interface {
 		Exec(context.Context, string, ...any) (pgconn.CommandTag, error)
 		Query(context.Context, string, ...any) (pgx.Rows, error)
+		CopyFrom(context.Context, pgx.Identifier, []string, pgx.CopyFromSource) (int64, error)
 	}
 }
 
@@ -110,7 +117,16 @@ func (c pgConn) query(ctx context.Context, q string, args ...any) (dbRows, error
 	return c.q.Query(ctx, rebind(q), args...)
 }
 
-func (pgConn) arrays() bool { return true }
+func (pgConn) copies() bool { return true }
+
+func (c pgConn) copyFrom(ctx context.Context, table string, cols []string, n int, values func(i int, dst []any) []any) error {
+	var row []any
+	_, err := c.q.CopyFrom(ctx, pgx.Identifier{table}, cols, pgx.CopyFromSlice(n, func(i int) ([]any, error) {
+		row = values(i, row[:0])
+		return row, nil
+	}))
+	return err
+}
 
 // advisoryLockClass namespaces this program's advisory locks.
 const advisoryLockClass = 0x4343

@@ -117,8 +117,7 @@ func (o *overrides) importOptOuts(ctx context.Context, c conn, contacts []*merge
 		}
 	}
 	// The evidence.
-	if err := insertRows(ctx, c, "consent_events", []column{{name: "key"}, {name: "topic"}, {name: "action"}, {name: "at"},
-		{name: "source"}, {name: "detail"}, {name: "kind"}}, len(news), func(i int, dst []any) []any {
+	if err := insertRows(ctx, c, "consent_events", []string{"key", "topic", "action", "at", "source", "detail", "kind"}, len(news), func(i int, dst []any) []any {
 		x := &news[i]
 		return append(dst, x.key, x.topic, x.action, cmp.Or(x.dated, Timestamp(runAt)), x.source, x.reason, x.kind)
 	}, "", nil); err != nil {
@@ -148,8 +147,7 @@ func (o *overrides) importOptOuts(ctx context.Context, c conn, contacts []*merge
 			bounced = append(bounced, x)
 		}
 	}
-	if err := insertRows(ctx, c, "preference_overrides", []column{{name: "bucket", integer: true}, {name: "key"}, {name: "segment"},
-		{name: "status"}, {name: "changed_at"}}, len(choices), func(i int, dst []any) []any {
+	if err := insertRows(ctx, c, "preference_overrides", []string{"bucket", "key", "segment", "status", "changed_at"}, len(choices), func(i int, dst []any) []any {
 		ch := choices[i]
 		return append(dst, ch.bucket, ch.key, ch.topic, merge.Unsubscribed, ch.at)
 	}, `ON CONFLICT (bucket, key, segment) DO UPDATE SET status = excluded.status, changed_at = excluded.changed_at
@@ -168,15 +166,14 @@ func (o *overrides) importOptOuts(ctx context.Context, c conn, contacts []*merge
 	for _, x := range bounced {
 		setIn(o.fields, x.key, fieldUndeliverable, "true")
 	}
-	return insertRows(ctx, c, "field_overrides", []column{{name: "bucket", integer: true}, {name: "key"}, {name: "field"},
-		{name: "value"}, {name: "changed_at"}}, len(bounced), func(i int, dst []any) []any {
+	return insertRows(ctx, c, "field_overrides", []string{"bucket", "key", "field", "value", "changed_at"}, len(bounced), func(i int, dst []any) []any {
 		x := &bounced[i]
 		return append(dst, x.bucket, x.key, fieldUndeliverable, "true", cmp.Or(x.dated, undatedChoice))
 	}, `ON CONFLICT (bucket, key, field) DO NOTHING`, nil)
 }
 
 // importedColumns are imported_opt_outs' columns.
-var importedColumns = []column{{name: "bucket", integer: true}, {name: "key"}, {name: "topic"}, {name: "source"}, {name: "kind"}, {name: "dated"}}
+var importedColumns = []string{"bucket", "key", "topic", "source", "kind", "dated"}
 
 // undatedChoice is when an imported opt-out without a time counts as the
 // contact's choice: before any choice the contact made.
@@ -219,29 +216,18 @@ func (p preferences) backfillImported(ctx context.Context) error {
 	})
 }
 
-// column is a column of a many-row insert: its name, and whether it holds
-// integers (or text).
-type column struct {
-	name    string
-	integer bool
-}
-
-// insertRows inserts n rows into table, row i's values (an int or a string
-// per column) appended by values, and ends the statement with tail (ON
-// CONFLICT, RETURNING); each, when given, scans the rows returned.
-// PostgreSQL takes one statement with an array per column (unnest): the same
-// text whatever n, so it is parsed and planned once per connection, with no
-// parameter limit. SQLite takes multi-row VALUES, in chunks.
-func insertRows(ctx context.Context, c conn, table string, cols []column, n int, values func(i int, dst []any) []any,
+// insertRows inserts n rows into table's cols, row i's values appended by
+// values, and ends the statement with tail (ON CONFLICT, RETURNING); each,
+// when given, scans the rows returned. PostgreSQL streams the rows with
+// COPY: straight into table for a plain insert, else into a temporary
+// table like it, emptied by the insert that takes them (and at commit).
+// SQLite takes multi-row VALUES, in chunks.
+func insertRows(ctx context.Context, c conn, table string, cols []string, n int, values func(i int, dst []any) []any,
 	tail string, each func(dbRows) error) error {
 	if n == 0 {
 		return nil
 	}
-	names := make([]string, len(cols))
-	for j, col := range cols {
-		names[j] = col.name
-	}
-	head := "INSERT INTO " + table + " (" + strings.Join(names, ", ") + ") "
+	list := strings.Join(cols, ", ")
 	run := func(q string, args []any) error {
 		if each == nil {
 			_, err := c.exec(ctx, q, args...)
@@ -257,44 +243,28 @@ func insertRows(ctx context.Context, c conn, table string, cols []column, n int,
 		}
 		return rows.Err()
 	}
-	if !c.arrays() {
+	if !c.copies() {
 		return inChunks(n, len(cols), func(lo, hi int) error {
 			args := make([]any, 0, (hi-lo)*len(cols))
 			for i := lo; i < hi; i++ {
 				args = values(i, args)
 			}
-			return run(head+"VALUES "+placeholders(len(cols), hi-lo)+" "+tail, args)
+			return run("INSERT INTO "+table+" ("+list+") VALUES "+placeholders(len(cols), hi-lo)+" "+tail, args)
 		})
 	}
-	ints, texts := make([][]int32, len(cols)), make([][]string, len(cols))
-	casts := make([]string, len(cols))
-	for j, col := range cols {
-		if col.integer {
-			ints[j], casts[j] = make([]int32, 0, n), "?::integer[]"
-		} else {
-			texts[j], casts[j] = make([]string, 0, n), "?::text[]"
-		}
+	if tail == "" && each == nil {
+		return c.copyFrom(ctx, table, cols, n, values)
 	}
-	var row []any
-	for i := range n {
-		row = values(i, row[:0])
-		for j, v := range row {
-			if cols[j].integer {
-				ints[j] = append(ints[j], int32(v.(int))) //nolint:gosec // buckets, well within int32
-			} else {
-				texts[j] = append(texts[j], v.(string))
-			}
-		}
+	stage := "stage_" + table
+	if _, err := c.exec(ctx, "CREATE TEMP TABLE IF NOT EXISTS "+stage+" ON COMMIT DELETE ROWS AS SELECT "+list+
+		" FROM "+table+" WITH NO DATA"); err != nil {
+		return err
 	}
-	args := make([]any, len(cols))
-	for j, col := range cols {
-		if col.integer {
-			args[j] = ints[j]
-		} else {
-			args[j] = texts[j]
-		}
+	if err := c.copyFrom(ctx, stage, cols, n, values); err != nil {
+		return err
 	}
-	return run(head+"SELECT * FROM unnest("+strings.Join(casts, ", ")+") "+tail, args)
+	return run("WITH staged AS (DELETE FROM "+stage+" RETURNING "+list+") INSERT INTO "+table+" ("+list+") SELECT "+list+
+		" FROM staged "+tail, nil)
 }
 
 // chunkParams bounds a multi-row statement's parameters, well below
