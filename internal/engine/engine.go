@@ -588,7 +588,9 @@ func (r *runner) mergeAll(ctx context.Context) error {
 		}
 	}
 	// Merging (CPU) and writing (the database) overlap: one goroutine merges
-	// the next partitions while this one writes.
+	// the next partition while this one writes. It waits for the writer to
+	// take that one before merging another: every partition held costs
+	// memory, and merging is the faster of the two.
 	type merged struct {
 		part int
 		mergedPartition
@@ -597,7 +599,7 @@ func (r *runner) mergeAll(ctx context.Context) error {
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	results := make(chan merged, 2)
+	results := make(chan merged)
 	go func() {
 		defer close(results)
 		for _, p := range mine {
