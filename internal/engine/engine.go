@@ -696,7 +696,14 @@ func (r *runner) mergePartition(ctx context.Context, p int) (mergedPartition, er
 	if err != nil {
 		return mergedPartition{}, err
 	}
-	m := mergedPartition{stats: store.PartStats{RowsMerged: make([]int64, len(r.o.Spec.Sources))}, rowSources: make([]int, 0, len(rows))}
+	contacts := 0
+	for i := range rows {
+		if i == 0 || rows[i].Key != rows[i-1].Key {
+			contacts++
+		}
+	}
+	m := mergedPartition{stats: store.PartStats{RowsMerged: make([]int64, len(r.o.Spec.Sources))},
+		contacts: make([]merge.Contact, 0, contacts), rowSources: make([]int, 0, len(rows)), rowEnds: make([]int, 0, contacts)}
 	stats := &m.stats
 	for start := 0; start < len(rows); {
 		end := start + 1

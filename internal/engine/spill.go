@@ -162,7 +162,8 @@ func decodeRows(data []byte, rows []merge.Row) ([]merge.Row, error) {
 // sortByKey orders rows by bucket, key, source and line, whichever writer
 // spilled them: a key's rows end up together, and contacts reach the
 // database in its (bucket, key) order, so inserts append to the B-tree.
-// Sorting small indexes and copying once beats moving the rows around.
+// Sorting small indexes, then moving each row once, in place, beats
+// moving rows at every swap, and needs no second copy of them.
 func sortByKey(rows []merge.Row) []merge.Row {
 	idx := make([]int32, len(rows))
 	buckets := make([]uint16, len(rows))
@@ -183,11 +184,24 @@ func sortByKey(rows []merge.Row) []merge.Row {
 		}
 		return ra.Line - rb.Line
 	})
-	out := make([]merge.Row, len(rows))
-	for i, j := range idx {
-		out[i] = rows[j]
+	// Row i takes row idx[i]'s place: follow each cycle of that
+	// permutation, in place, rather than copying the rows.
+	for i := range idx {
+		if idx[i] < 0 {
+			continue
+		}
+		first, j := rows[i], i
+		for {
+			k := int(idx[j])
+			idx[j] = -1
+			if k == i {
+				rows[j] = first
+				break
+			}
+			rows[j], j = rows[k], k
+		}
 	}
-	return out
+	return rows
 }
 
 func encodeRow(b []byte, r *merge.Row) []byte {
