@@ -40,7 +40,8 @@ type Exchange interface {
 	// out their parcels, and returns what each recorded, in shard order;
 	// a *ShardFailedError when one stopped on bad input.
 	AwaitShards(ctx context.Context, id string, shards int, poll time.Duration) ([][]byte, error)
-	// Parcels calls fn with every shard's parcel of part, in shard order.
+	// Parcels calls fn with every shard's parcel of part, in shard order;
+	// fn may keep a parcel's Data, which nothing else holds.
 	Parcels(ctx context.Context, id string, part int, fn func(Parcel) error) error
 	// EndExchange drops exchange id's parcels (what the shards read stays,
 	// so a shard restarted after the end finds its work done), and

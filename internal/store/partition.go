@@ -71,7 +71,7 @@ func (p preferences) screen(ctx context.Context, c conn, w *PartitionWrite) ([]*
 //     One without a time yields to every choice the contact made: the list
 //     cannot tell which came first.
 //
-// A partition's opt-outs are written in multi-row statements: a first run
+// A partition's opt-outs are written in bulk (insertRows): a first run
 // imports hundreds of thousands.
 func (o *overrides) importOptOuts(ctx context.Context, c conn, contacts []*merge.Contact, runAt time.Time) error {
 	type optOut struct {
