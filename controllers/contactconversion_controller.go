@@ -238,7 +238,6 @@ func (r *ContactConversionReconciler) patchStatus(ctx context.Context, orig, cc 
 	return err
 }
 
-// SetupWithManager registers the reconciler.
 // conflictsChanged passes an update that changes status.conflicts.
 var conflictsChanged = predicate.TypedFuncs[client.Object]{UpdateFunc: func(e event.TypedUpdateEvent[client.Object]) bool {
 	before, ok := e.ObjectOld.(*ccv1.ContactConversion)
@@ -246,6 +245,7 @@ var conflictsChanged = predicate.TypedFuncs[client.Object]{UpdateFunc: func(e ev
 	return ok && ok2 && !equality.Semantic.DeepEqual(before.Status.Conflicts, after.Status.Conflicts)
 }}
 
+// SetupWithManager registers the reconciler.
 func (r *ContactConversionReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager) error {
 	r.slots = newSlots(r.Caps, r.Clock)
 	if err := r.slots.watch(ctx, mgr.GetCache()); err != nil {

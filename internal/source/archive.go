@@ -241,18 +241,25 @@ const CompressedExpansion = 5
 // table read from size bytes: more than size when the bytes were
 // compressed.
 func ExpandedSize(t Table, size int64) int64 {
-	switch v := t.(type) {
-	case *wrapped:
-		if v.compressed {
+	for ; t != nil; t = unwrap(t) {
+		if w, ok := t.(*wrapped); ok && w.compressed {
 			return size * CompressedExpansion
 		}
-		return ExpandedSize(v.Table, size)
-	case *Files:
-		return ExpandedSize(v.cur, size)
-	case *Fingerprinted:
-		return ExpandedSize(v.Table, size)
 	}
 	return size
+}
+
+// unwrap returns the table t reads through, nil when t is the data itself.
+func unwrap(t Table) Table {
+	switch v := t.(type) {
+	case *wrapped:
+		return v.Table
+	case *Files:
+		return v.cur
+	case *Fingerprinted:
+		return v.Table
+	}
+	return nil
 }
 
 // TextSize is what a table read from size bytes holds once decoded, to
@@ -260,21 +267,10 @@ func ExpandedSize(t Table, size int64) int64 {
 // the bytes its detection sampled held (half, for UTF-16).
 func TextSize(t Table, size int64) int64 {
 	size = ExpandedSize(t, size)
-	for {
-		switch v := t.(type) {
-		case *wrapped:
-			t = v.Table
-		case *Files:
-			t = v.cur
-		case *Fingerprinted:
-			t = v.Table
-		case *CSV:
-			if v.raw > 0 {
-				return size * int64(v.text) / int64(v.raw)
-			}
-			return size
-		default:
-			return size
+	for ; t != nil; t = unwrap(t) {
+		if c, ok := t.(*CSV); ok && c.raw > 0 {
+			return size * int64(c.text) / int64(c.raw)
 		}
 	}
+	return size
 }

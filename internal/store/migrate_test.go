@@ -84,17 +84,8 @@ func TestEarlierImportedOptOutsAreBackfilled(t *testing.T) {
 // The shards of a run finish at about the same moment, and each records
 // the segments and its report: none fails on another's segments.
 func TestConcurrentFinishesAllSucceed(t *testing.T) {
-	server := pgtest.Start(t)
-	for name, url := range map[string]string{
-		"postgres": pgtest.NewDatabase(t, server, "finish"),
-		"sqlite":   "sqlite:" + filepath.Join(t.TempDir(), "contacts.db"),
-	} {
+	for name, st := range openBoth(t) {
 		t.Run(name, func(t *testing.T) {
-			st, err := store.Open(context.Background(), url)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer st.Close()
 			segments := []store.Segment{{Name: "salon", Kind: "source", DisplayName: "Salon"}, {Name: "fr", Kind: "rule", DisplayName: "fr"}}
 			for round := range 5 {
 				start := make(chan struct{})

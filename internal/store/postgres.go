@@ -133,7 +133,7 @@ const finishLock = -1
 // back.
 func (p *Postgres) FinishRun(ctx context.Context, runKey string, segments []Segment, report []byte) error {
 	return pgx.BeginFunc(ctx, p.pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, $2)`, advisoryLockClass, finishLock); err != nil {
+		if err := (pgConn{tx}).lockBucket(ctx, finishLock); err != nil {
 			return err
 		}
 		if _, err := tx.Exec(ctx, `DELETE FROM segments`); err != nil {
