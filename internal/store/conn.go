@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 
@@ -104,7 +105,6 @@ type pgConn struct {
 	q interface {
 		Exec(context.Context, string, ...any) (pgconn.CommandTag, error)
 		Query(context.Context, string, ...any) (pgx.Rows, error)
-		CopyFrom(context.Context, pgx.Identifier, []string, pgx.CopyFromSource) (int64, error)
 	}
 }
 
@@ -120,12 +120,11 @@ func (c pgConn) query(ctx context.Context, q string, args ...any) (dbRows, error
 func (pgConn) copies() bool { return true }
 
 func (c pgConn) copyFrom(ctx context.Context, table string, cols []string, n int, values func(i int, dst []any) []any) error {
-	var row []any
-	_, err := c.q.CopyFrom(ctx, pgx.Identifier{table}, cols, pgx.CopyFromSlice(n, func(i int) ([]any, error) {
-		row = values(i, row[:0])
-		return row, nil
-	}))
-	return err
+	tx, ok := c.q.(interface{ Conn() *pgx.Conn })
+	if !ok {
+		return fmt.Errorf("copying into %s: COPY runs in a transaction", table)
+	}
+	return copyText(ctx, tx.Conn().PgConn(), table, cols, n, values)
 }
 
 // advisoryLockClass namespaces this program's advisory locks.

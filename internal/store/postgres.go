@@ -105,13 +105,11 @@ func (p *Postgres) WritePartition(ctx context.Context, w *PartitionWrite) error 
 			return err
 		}
 		var buf []byte
-		_, err = tx.CopyFrom(ctx, pgx.Identifier{"contacts"}, contactColumns,
-			pgx.CopyFromSlice(len(contacts), func(i int) ([]any, error) {
-				var values []any
-				values, buf = contactRow(contacts[i], buf)
-				return values, nil
-			}))
-		if err != nil {
+		if err := copyText(ctx, tx.Conn().PgConn(), "contacts", contactColumns, len(contacts), func(i int, _ []any) []any {
+			var values []any
+			values, buf = contactRow(contacts[i], buf)
+			return values
+		}); err != nil {
 			return err
 		}
 		st, _ := json.Marshal(w.Stats)
