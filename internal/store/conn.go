@@ -37,11 +37,10 @@ type conn interface {
 	// lockBucket serialises changes to one bucket with the engine's rewrite
 	// of the partition holding it.
 	lockBucket(ctx context.Context, bucket int) error
-	// copies tells whether the database takes rows with COPY (PostgreSQL),
-	// and copyFrom streams n rows into table's cols, row i's values
-	// appended by values.
-	copies() bool
-	copyFrom(ctx context.Context, table string, cols []string, n int, values func(i int, dst []any) []any) error
+	// insert inserts n rows into table's cols, row i's values appended by
+	// values, and ends the statement with tail (ON CONFLICT, RETURNING);
+	// each, when given, scans the rows returned. n is at least 1.
+	insert(ctx context.Context, table string, cols []string, n int, values func(i int, dst []any) []any, tail string, each func(dbRows) error) error
 }
 
 type dbRows interface {
@@ -69,6 +68,7 @@ type sqliteConn struct {
 	q interface {
 		ExecContext(context.Context, string, ...any) (sql.Result, error)
 		QueryContext(context.Context, string, ...any) (*sql.Rows, error)
+		PrepareContext(context.Context, string) (*sql.Stmt, error)
 	}
 }
 
@@ -90,10 +90,75 @@ func (c sqliteConn) query(ctx context.Context, q string, args ...any) (dbRows, e
 
 func (sqliteConn) lockBucket(context.Context, int) error { return nil }
 
-func (sqliteConn) copies() bool { return false }
+// insert takes the rows in multi-row VALUES statements. The statement of
+// a full chunk is prepared once: SQLite compiles every row of a VALUES list,
+// and compiling it again for each chunk cost as much as running it.
+func (c sqliteConn) insert(ctx context.Context, table string, cols []string, n int, values func(i int, dst []any) []any,
+	tail string, each func(dbRows) error) error {
+	step := chunkParams / len(cols)
+	statement := func(rows int) string {
+		return "INSERT INTO " + table + " (" + strings.Join(cols, ", ") + ") VALUES " + placeholders(len(cols), rows) + " " + tail
+	}
+	var full *sql.Stmt
+	defer func() {
+		if full != nil {
+			_ = full.Close()
+		}
+	}()
+	args := make([]any, 0, min(n, step)*len(cols))
+	for lo := 0; lo < n; lo += step {
+		hi := min(lo+step, n)
+		args = args[:0]
+		for i := lo; i < hi; i++ {
+			args = values(i, args)
+		}
+		var st interface {
+			ExecContext(context.Context, ...any) (sql.Result, error)
+			QueryContext(context.Context, ...any) (*sql.Rows, error)
+		}
+		if hi-lo == step {
+			if full == nil {
+				var err error
+				if full, err = c.q.PrepareContext(ctx, statement(step)); err != nil {
+					return err
+				}
+			}
+			st = full
+		} else {
+			st = oneShot{c.q, statement(hi - lo)}
+		}
+		if each == nil {
+			if _, err := st.ExecContext(ctx, args...); err != nil {
+				return err
+			}
+			continue
+		}
+		rows, err := st.QueryContext(ctx, args...)
+		if err != nil {
+			return err
+		}
+		if err := scanAll(sqlRows{rows}, each); err != nil {
+			return err
+		}
+	}
+	return nil
+}
 
-func (sqliteConn) copyFrom(context.Context, string, []string, int, func(int, []any) []any) error {
-	return errors.New("SQLite has no COPY")
+// oneShot runs a statement that is not prepared.
+type oneShot struct {
+	q interface {
+		ExecContext(context.Context, string, ...any) (sql.Result, error)
+		QueryContext(context.Context, string, ...any) (*sql.Rows, error)
+	}
+	text string
+}
+
+func (o oneShot) ExecContext(ctx context.Context, args ...any) (sql.Result, error) {
+	return o.q.ExecContext(ctx, o.text, args...)
+}
+
+func (o oneShot) QueryContext(ctx context.Context, args ...any) (*sql.Rows, error) {
+	return o.q.QueryContext(ctx, o.text, args...)
 }
 
 type sqlRows struct{ *sql.Rows }
@@ -117,14 +182,39 @@ func (c pgConn) query(ctx context.Context, q string, args ...any) (dbRows, error
 	return c.q.Query(ctx, rebind(q), args...)
 }
 
-func (pgConn) copies() bool { return true }
-
-func (c pgConn) copyFrom(ctx context.Context, table string, cols []string, n int, values func(i int, dst []any) []any) error {
+// insert streams the rows with COPY: straight into table for a plain
+// insert, else into a temporary table like it, emptied by the insert that
+// takes them (and at commit).
+func (c pgConn) insert(ctx context.Context, table string, cols []string, n int, values func(i int, dst []any) []any,
+	tail string, each func(dbRows) error) error {
 	tx, ok := c.q.(interface{ Conn() *pgx.Conn })
 	if !ok {
 		return fmt.Errorf("copying into %s: COPY runs in a transaction", table)
 	}
-	return copyText(ctx, tx.Conn().PgConn(), table, cols, n, values)
+	pc := tx.Conn().PgConn()
+	if tail == "" && each == nil {
+		return copyText(ctx, pc, table, cols, n, values)
+	}
+	list := strings.Join(cols, ", ")
+	stage := "stage_" + table
+	if _, err := c.exec(ctx, "CREATE TEMP TABLE IF NOT EXISTS "+stage+" ON COMMIT DELETE ROWS AS SELECT "+list+
+		" FROM "+table+" WITH NO DATA"); err != nil {
+		return err
+	}
+	if err := copyText(ctx, pc, stage, cols, n, values); err != nil {
+		return err
+	}
+	q := "WITH staged AS (DELETE FROM " + stage + " RETURNING " + list + ") INSERT INTO " + table + " (" + list + ") SELECT " + list +
+		" FROM staged " + tail
+	if each == nil {
+		_, err := c.exec(ctx, q)
+		return err
+	}
+	rows, err := c.query(ctx, q)
+	if err != nil {
+		return err
+	}
+	return scanAll(rows, each)
 }
 
 // advisoryLockClass namespaces this program's advisory locks.

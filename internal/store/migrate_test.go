@@ -6,6 +6,9 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/contactconverter/contact-converter/internal/pgtest"
 	"github.com/contactconverter/contact-converter/internal/store"
@@ -104,6 +107,40 @@ func TestConcurrentFinishesAllSucceed(t *testing.T) {
 						t.Errorf("round %d, shard %d: %v", round, i, err)
 					}
 				}
+			}
+		})
+	}
+}
+
+// Consent evidence an earlier version recorded, before events carried
+// their bucket, is still the contact's: it is shown with the new events,
+// and an erasure leaves none of it under the address.
+func TestEarlierConsentEventsStayTheContacts(t *testing.T) {
+	at := time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)
+	for name, db := range openBothDBs(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			importRun(t, db.Store)
+			storetest.Exec(t, db.URL, `INSERT INTO consent_events (key, topic, action, at, source, text_hash, ip) VALUES (?, 'news', 'unsubscribe', '2024-03-02T10:15:00.000000000Z', 'preference-center', 'h0', '')`, "an@example.be")
+			if err := db.Apply(ctx, []store.Change{{Key: "an@example.be", Action: store.ActionSubscribe, Segment: "news", Topic: "news", Source: store.SourcePreferenceCenter, At: at}}); err != nil {
+				t.Fatal(err)
+			}
+			events, err := db.ConsentEvents(ctx, "an@example.be")
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := []store.ConsentEvent{
+				{Topic: "news", Action: store.ActionUnsubscribe, At: "2024-03-02T10:15:00.000000000Z", Source: store.SourcePreferenceCenter, TextHash: "h0"},
+				{Topic: "news", Action: store.ActionSubscribe, At: store.Timestamp(at), Source: store.SourcePreferenceCenter},
+			}
+			if diff := cmp.Diff(want, events); diff != "" {
+				t.Errorf("events (-want +got):\n%s", diff)
+			}
+			if err := db.Apply(ctx, []store.Change{{Key: "an@example.be", Action: store.ActionErase, Topic: "*", Source: store.SourceAPI, At: at}}); err != nil {
+				t.Fatal(err)
+			}
+			if got := storetest.Footprint(t, db.URL, "an@example.be"); len(got) != 0 {
+				t.Errorf("after the erasure, the address is still in %v", got)
 			}
 		})
 	}

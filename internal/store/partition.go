@@ -117,9 +117,9 @@ func (o *overrides) importOptOuts(ctx context.Context, c conn, contacts []*merge
 		}
 	}
 	// The evidence.
-	if err := insertRows(ctx, c, "consent_events", []string{"key", "topic", "action", "at", "source", "detail", "kind"}, len(news), func(i int, dst []any) []any {
+	if err := insertRows(ctx, c, "consent_events", []string{"bucket", "key", "topic", "action", "at", "source", "detail", "kind"}, len(news), func(i int, dst []any) []any {
 		x := &news[i]
-		return append(dst, x.key, x.topic, x.action, cmp.Or(x.dated, Timestamp(runAt)), x.source, x.reason, x.kind)
+		return append(dst, x.bucket, x.key, x.topic, x.action, cmp.Or(x.dated, Timestamp(runAt)), x.source, x.reason, x.kind)
 	}, "", nil); err != nil {
 		return err
 	}
@@ -218,69 +218,27 @@ func (p preferences) backfillImported(ctx context.Context) error {
 
 // insertRows inserts n rows into table's cols, row i's values appended by
 // values, and ends the statement with tail (ON CONFLICT, RETURNING); each,
-// when given, scans the rows returned. PostgreSQL streams the rows with
-// COPY: straight into table for a plain insert, else into a temporary
-// table like it, emptied by the insert that takes them (and at commit).
-// SQLite takes multi-row VALUES, in chunks.
+// when given, scans the rows returned.
 func insertRows(ctx context.Context, c conn, table string, cols []string, n int, values func(i int, dst []any) []any,
 	tail string, each func(dbRows) error) error {
 	if n == 0 {
 		return nil
 	}
-	list := strings.Join(cols, ", ")
-	run := func(q string, args []any) error {
-		if each == nil {
-			_, err := c.exec(ctx, q, args...)
-			return err
-		}
-		rows, err := c.query(ctx, q, args...)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		if err := each(rows); err != nil {
-			return err
-		}
-		return rows.Err()
-	}
-	if !c.copies() {
-		return inChunks(n, len(cols), func(lo, hi int) error {
-			args := make([]any, 0, (hi-lo)*len(cols))
-			for i := lo; i < hi; i++ {
-				args = values(i, args)
-			}
-			return run("INSERT INTO "+table+" ("+list+") VALUES "+placeholders(len(cols), hi-lo)+" "+tail, args)
-		})
-	}
-	if tail == "" && each == nil {
-		return c.copyFrom(ctx, table, cols, n, values)
-	}
-	stage := "stage_" + table
-	if _, err := c.exec(ctx, "CREATE TEMP TABLE IF NOT EXISTS "+stage+" ON COMMIT DELETE ROWS AS SELECT "+list+
-		" FROM "+table+" WITH NO DATA"); err != nil {
+	return c.insert(ctx, table, cols, n, values, tail, each)
+}
+
+// scanAll hands rows to each, and closes them.
+func scanAll(rows dbRows, each func(dbRows) error) error {
+	defer rows.Close()
+	if err := each(rows); err != nil {
 		return err
 	}
-	if err := c.copyFrom(ctx, stage, cols, n, values); err != nil {
-		return err
-	}
-	return run("WITH staged AS (DELETE FROM "+stage+" RETURNING "+list+") INSERT INTO "+table+" ("+list+") SELECT "+list+
-		" FROM staged "+tail, nil)
+	return rows.Err()
 }
 
 // chunkParams bounds a multi-row statement's parameters, well below
-// SQLite's and PostgreSQL's limits.
+// SQLite's limit.
 const chunkParams = 1800
-
-// inChunks calls fn on consecutive ranges of n rows of cols parameters.
-func inChunks(n, cols int, fn func(lo, hi int) error) error {
-	step := chunkParams / cols
-	for lo := 0; lo < n; lo += step {
-		if err := fn(lo, min(lo+step, n)); err != nil {
-			return err
-		}
-	}
-	return nil
-}
 
 // placeholders is "(?, ?), (?, ?)" for rows rows of cols columns.
 func placeholders(cols, rows int) string {

@@ -240,7 +240,7 @@ func contact(ctx context.Context, c conn, key string) (*Exported, error) {
 }
 
 func consentEvents(ctx context.Context, c conn, key string) ([]ConsentEvent, error) {
-	rows, err := c.query(ctx, `SELECT topic, action, at, source, text_hash, ip, detail, kind FROM consent_events WHERE key = ? ORDER BY id`, key)
+	rows, err := c.query(ctx, `SELECT topic, action, at, source, text_hash, ip, detail, kind FROM consent_events WHERE bucket IN (?, -1) AND key = ? ORDER BY id`, Bucket(key), key)
 	if err != nil {
 		return nil, err
 	}
@@ -352,7 +352,8 @@ func applyChange(ctx context.Context, c conn, salt []byte, ch *Change) error {
 		// The history stays as evidence, under the salted hash instead of
 		// the key.
 		eventKey = hash
-		if _, err := c.exec(ctx, `UPDATE consent_events SET key = ? WHERE key = ?`, hash, ch.Key); err != nil {
+		if _, err := c.exec(ctx, `UPDATE consent_events SET key = ?, bucket = ? WHERE bucket IN (?, -1) AND key = ?`,
+			hash, Bucket(hash), bucket, ch.Key); err != nil {
 			return err
 		}
 	}
@@ -360,8 +361,8 @@ func applyChange(ctx context.Context, c conn, salt []byte, ch *Change) error {
 	if topic == "" {
 		topic = ch.Segment
 	}
-	_, err = c.exec(ctx, `INSERT INTO consent_events (key, topic, action, at, source, text_hash, ip) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		eventKey, topic, ch.Action, at, ch.Source, ch.TextHash, ch.IP)
+	_, err = c.exec(ctx, `INSERT INTO consent_events (bucket, key, topic, action, at, source, text_hash, ip) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		Bucket(eventKey), eventKey, topic, ch.Action, at, ch.Source, ch.TextHash, ch.IP)
 	return err
 }
 
