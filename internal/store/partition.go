@@ -52,7 +52,7 @@ func (p preferences) screen(ctx context.Context, c conn, w *PartitionWrite) ([]*
 		}
 		out = append(out, ct)
 	}
-	if err := o.importOptOuts(ctx, c, out, w.RunAt); err != nil {
+	if err := o.importOptOuts(ctx, c, lo, hi, out, w.RunAt); err != nil {
 		return nil, err
 	}
 	for _, ct := range out {
@@ -73,7 +73,7 @@ func (p preferences) screen(ctx context.Context, c conn, w *PartitionWrite) ([]*
 //
 // A partition's opt-outs are written in bulk (insertRows): a first run
 // imports hundreds of thousands.
-func (o *overrides) importOptOuts(ctx context.Context, c conn, contacts []*merge.Contact, runAt time.Time) error {
+func (o *overrides) importOptOuts(ctx context.Context, c conn, lo, hi int, contacts []*merge.Contact, runAt time.Time) error {
 	type optOut struct {
 		bucket                                          int
 		key, topic, source, kind, dated, action, reason string
@@ -89,32 +89,44 @@ func (o *overrides) importOptOuts(ctx context.Context, c conn, contacts []*merge
 				kind: string(x.Kind), dated: x.At, action: action, reason: x.Reason})
 		}
 	}
-	// Which of them no earlier run recorded.
+	if len(all) == 0 {
+		return nil
+	}
+	// Which of them no earlier run recorded. The range's records are read
+	// under the partition's lock (none on a first run), so the new ones go
+	// in with plain inserts: a record there regardless would fail the
+	// insert, and the partition, rather than be kept twice.
 	type id struct{ key, topic, source, kind, dated string }
-	fresh := map[id]bool{}
-	err := insertRows(ctx, c, "imported_opt_outs", importedColumns, len(all), func(i int, dst []any) []any {
-		x := &all[i]
-		return append(dst, x.bucket, x.key, x.topic, x.source, x.kind, x.dated)
-	}, `ON CONFLICT DO NOTHING RETURNING key, topic, source, kind, dated`, func(rows dbRows) error {
+	recorded := map[id]bool{}
+	rows, err := c.query(ctx, `SELECT key, topic, source, kind, dated FROM imported_opt_outs WHERE bucket >= ? AND bucket < ?`, lo, hi)
+	if err != nil {
+		return err
+	}
+	err = scanAll(rows, func(rows dbRows) error {
 		for rows.Next() {
 			var k id
 			if err := rows.Scan(&k.key, &k.topic, &k.source, &k.kind, &k.dated); err != nil {
 				return err
 			}
-			fresh[k] = true
+			recorded[k] = true
 		}
 		return nil
 	})
-	if err != nil || len(fresh) == 0 {
+	if err != nil {
 		return err
 	}
-	var news []optOut
+	news := all[:0]
 	for _, x := range all {
-		k := id{x.key, x.topic, x.source, x.kind, x.dated}
-		if fresh[k] {
+		if k := (id{x.key, x.topic, x.source, x.kind, x.dated}); !recorded[k] {
+			recorded[k] = true // the first of identical rows is the one recorded
 			news = append(news, x)
-			delete(fresh, k) // the first of identical rows is the one recorded
 		}
+	}
+	if err := insertRows(ctx, c, "imported_opt_outs", importedColumns, len(news), func(i int, dst []any) []any {
+		x := &news[i]
+		return append(dst, x.bucket, x.key, x.topic, x.source, x.kind, x.dated)
+	}, "", nil); err != nil {
+		return err
 	}
 	// The evidence.
 	if err := insertRows(ctx, c, "consent_events", []string{"bucket", "key", "topic", "action", "at", "source", "detail", "kind"}, len(news), func(i int, dst []any) []any {
@@ -147,21 +159,35 @@ func (o *overrides) importOptOuts(ctx context.Context, c conn, contacts []*merge
 			bounced = append(bounced, x)
 		}
 	}
-	if err := insertRows(ctx, c, "preference_overrides", []string{"bucket", "key", "segment", "status", "changed_at"}, len(choices), func(i int, dst []any) []any {
-		ch := choices[i]
-		return append(dst, ch.bucket, ch.key, ch.topic, merge.Unsubscribed, ch.at)
-	}, `ON CONFLICT (bucket, key, segment) DO UPDATE SET status = excluded.status, changed_at = excluded.changed_at
-			WHERE preference_overrides.changed_at <= excluded.changed_at RETURNING key, segment`, func(rows dbRows) error {
-		for rows.Next() {
-			var key, segment string
-			if err := rows.Scan(&key, &segment); err != nil {
-				return err
-			}
-			setIn(o.segments, key, segment, merge.Unsubscribed)
+	// A choice recorded at the same time or before yields (the upsert's
+	// condition says the same, should one have come in since it was read).
+	var first, later []*choice
+	for _, ch := range choices {
+		prev, ok := o.changedAt[[2]string{ch.key, ch.topic}]
+		switch {
+		case !ok:
+			first = append(first, ch)
+		case prev <= ch.at:
+			later = append(later, ch)
+		default:
+			continue
 		}
-		return nil
-	}); err != nil {
-		return err
+		setIn(o.segments, ch.key, ch.topic, merge.Unsubscribed)
+	}
+	for _, set := range []struct {
+		choices []*choice
+		tail    string
+	}{
+		{first, ""},
+		{later, `ON CONFLICT (bucket, key, segment) DO UPDATE SET status = excluded.status, changed_at = excluded.changed_at
+			WHERE preference_overrides.changed_at <= excluded.changed_at`},
+	} {
+		if err := insertRows(ctx, c, "preference_overrides", []string{"bucket", "key", "segment", "status", "changed_at"}, len(set.choices), func(i int, dst []any) []any {
+			ch := set.choices[i]
+			return append(dst, ch.bucket, ch.key, ch.topic, merge.Unsubscribed, ch.at)
+		}, set.tail, nil); err != nil {
+			return err
+		}
 	}
 	for _, x := range bounced {
 		setIn(o.fields, x.key, fieldUndeliverable, "true")
@@ -293,26 +319,30 @@ func (e *erasedSet) contains(key string) bool {
 type overrides struct {
 	segments map[string]map[string]string
 	fields   map[string]map[string]string
+	// changedAt is when each segment's choice was made, by key and
+	// segment.
+	changedAt map[[2]string]string
 }
 
 func loadOverrides(ctx context.Context, c conn, lo, hi int) (*overrides, error) {
-	rows, err := c.query(ctx, `SELECT key, 's', segment, status FROM preference_overrides WHERE bucket >= ? AND bucket < ?
-		UNION ALL SELECT key, 'f', field, value FROM field_overrides WHERE bucket >= ? AND bucket < ?`, lo, hi, lo, hi)
+	rows, err := c.query(ctx, `SELECT key, 's', segment, status, changed_at FROM preference_overrides WHERE bucket >= ? AND bucket < ?
+		UNION ALL SELECT key, 'f', field, value, changed_at FROM field_overrides WHERE bucket >= ? AND bucket < ?`, lo, hi, lo, hi)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	o := &overrides{segments: map[string]map[string]string{}, fields: map[string]map[string]string{}}
+	o := &overrides{segments: map[string]map[string]string{}, fields: map[string]map[string]string{}, changedAt: map[[2]string]string{}}
 	for rows.Next() {
-		var key, kind, name, value string
-		if err := rows.Scan(&key, &kind, &name, &value); err != nil {
+		var key, kind, name, value, at string
+		if err := rows.Scan(&key, &kind, &name, &value, &at); err != nil {
 			return nil, err
 		}
-		m := o.segments
 		if kind == "f" {
-			m = o.fields
+			setIn(o.fields, key, name, value)
+			continue
 		}
-		setIn(m, key, name, value)
+		setIn(o.segments, key, name, value)
+		o.changedAt[[2]string{key, name}] = at
 	}
 	return o, rows.Err()
 }

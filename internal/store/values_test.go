@@ -2,7 +2,9 @@ package store_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -59,6 +61,77 @@ func TestWrittenValuesComeBackExactly(t *testing.T) {
 			}
 			if diff := cmp.Diff(wantEvents, events); diff != "" {
 				t.Errorf("consent events (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// Each imported opt-out is recorded once, however often the lists and the
+// runs repeat it: identical rows of one run make one record, and a second
+// run records only the opt-out it adds. A choice of the contact's at the
+// very time of an opt-out yields to it; a later one wins.
+func TestImportedOptOutsAreRecordedOnce(t *testing.T) {
+	at := func(day int) string { return store.Timestamp(time.Date(2025, 1, day, 0, 0, 0, 0, time.UTC)) }
+	optOut := func(source, topic string, day int) merge.ImportedOptOut {
+		return merge.ImportedOptOut{Source: source, Topic: topic, At: at(day), Kind: ccv1.OptOutKindUnsubscribe}
+	}
+	contact := func(key string, optOuts ...merge.ImportedOptOut) merge.Contact {
+		return merge.Contact{Key: key, Email: key, Fields: map[string]string{}, Sources: []string{"a"},
+			Segments: map[string]string{"news": merge.Subscribed, "fairs": merge.Subscribed}, OptOuts: optOuts}
+	}
+	for name, st := range openBoth(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			// an chose to receive news on day 5 and fairs on day 9.
+			for _, choice := range []struct {
+				topic string
+				day   int
+			}{{"news", 5}, {"fairs", 9}} {
+				topic, day := choice.topic, choice.day
+				if err := st.Apply(ctx, []store.Change{{Key: "an@example.be", Action: store.ActionSubscribe, Segment: topic, Topic: topic,
+					Source: store.SourcePreferenceCenter, At: time.Date(2025, 1, day, 0, 0, 0, 0, time.UTC)}}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			runs := [][]merge.Contact{
+				{contact("an@example.be", optOut("old", "news", 5), optOut("old", "news", 5), optOut("old", "fairs", 3)), contact("bo@example.be", optOut("old", "*", 2))},
+				{contact("an@example.be", optOut("old", "news", 5), optOut("old", "fairs", 3), optOut("new", "fairs", 10)), contact("bo@example.be", optOut("old", "*", 2))},
+			}
+			for i, contacts := range runs {
+				if err := st.WritePartition(ctx, &store.PartitionWrite{RunKey: fmt.Sprint("run", i), Part: 0, Partitions: 1, Contacts: contacts}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			imported := func(source, topic string, day int) store.ConsentEvent {
+				action := store.ActionUnsubscribe
+				if topic == "*" {
+					action = store.ActionUnsubscribeAll
+				}
+				return store.ConsentEvent{Topic: topic, Action: action, At: at(day), Source: store.SourceImport + ":" + source, Kind: string(ccv1.OptOutKindUnsubscribe)}
+			}
+			chose := func(topic string, day int) store.ConsentEvent {
+				return store.ConsentEvent{Topic: topic, Action: store.ActionSubscribe, At: at(day), Source: store.SourcePreferenceCenter}
+			}
+			want := map[string][]store.ConsentEvent{
+				"an@example.be": {chose("news", 5), chose("fairs", 9), imported("old", "news", 5), imported("old", "fairs", 3), imported("new", "fairs", 10)},
+				"bo@example.be": {imported("old", "*", 2)},
+			}
+			wantState := map[string]string{"an@example.be": "news unsubscribed, fairs unsubscribed, global false", "bo@example.be": "news subscribed, fairs subscribed, global true"}
+			for key := range want {
+				events, err := st.ConsentEvents(ctx, key)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if diff := cmp.Diff(want[key], events); diff != "" {
+					t.Errorf("%s's events (-want +got):\n%s", key, diff)
+				}
+				c, err := st.Contact(ctx, key)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got := fmt.Sprintf("news %s, fairs %s, global %t", c.Segments["news"], c.Segments["fairs"], c.GlobalOptOut); got != wantState[key] {
+					t.Errorf("%s: %s, want %s", key, got, wantState[key])
+				}
 			}
 		})
 	}
