@@ -36,6 +36,14 @@ func EmailKey(raw string) (string, error) {
 	if s == "" {
 		return "", ErrMissing
 	}
+	if key, ok := plainKey(s); ok {
+		return key, nil
+	}
+	return parsedKey(s)
+}
+
+// parsedKey judges any address with the mail and IDNA parsers.
+func parsedKey(s string) (string, error) {
 	addr, err := mail.ParseAddress(s)
 	if err != nil || addr.Name != "" || addr.Address != s {
 		return "", ErrInvalidEmail
@@ -50,6 +58,75 @@ func EmailKey(raw string) (string, error) {
 		return "", ErrInvalidEmail
 	}
 	return strings.ToLower(local) + "@" + strings.ToLower(ascii), nil
+}
+
+// plainKey is the key of an address of the shape nearly every list holds,
+// judged in one pass: an ASCII dot-atom local part, and a domain of two or
+// more labels of letters, digits and inner hyphens. It says so when s has
+// another shape, which parsedKey then judges; for every s it accepts,
+// parsedKey gives the same key (TestPlainKeyAgreesWithTheParsers).
+func plainKey(s string) (string, bool) {
+	at := strings.IndexByte(s, '@')
+	if at <= 0 || at == len(s)-1 || !dotAtom(s[:at]) {
+		return "", false
+	}
+	labels := 0
+	for label := range strings.SplitSeq(s[at+1:], ".") {
+		if !ldhLabel(label) {
+			return "", false
+		}
+		labels++
+	}
+	if labels < 2 {
+		return "", false
+	}
+	for i := 0; i < len(s); i++ {
+		if 'A' <= s[i] && s[i] <= 'Z' {
+			return strings.ToLower(s), true
+		}
+	}
+	return s, true
+}
+
+// atext are the characters RFC 5322 allows in an atom besides letters and
+// digits.
+const atext = "!#$%&'*+-/=?^_`{|}~"
+
+// dotAtom tells whether s is atoms of ASCII atext joined by single dots.
+func dotAtom(s string) bool {
+	if s[0] == '.' || s[len(s)-1] == '.' {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case c == '.':
+			if s[i-1] == '.' {
+				return false
+			}
+		case c < 0x80 && strings.IndexByte(atext, c) >= 0:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// ldhLabel tells whether s is a DNS label of letters, digits and hyphens,
+// neither starting nor ending with one, and with no "--" in third and
+// fourth place (where IDNA's own labels, "xn--", have it).
+func ldhLabel(s string) bool {
+	if s == "" || len(s) > 63 || s[0] == '-' || s[len(s)-1] == '-' || len(s) >= 4 && s[2:4] == "--" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-') {
+			return false
+		}
+	}
+	return true
 }
 
 // OtherKey normalises a key that is not an email: trimmed, NFC, never

@@ -1,6 +1,10 @@
 package normalize
 
-import "testing"
+import (
+	"math/rand/v2"
+	"strings"
+	"testing"
+)
 
 func TestEmailKey(t *testing.T) {
 	tests := []struct {
@@ -48,6 +52,7 @@ func FuzzEmailKey(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, raw string) {
+		checkPlainKey(t, strings.TrimSpace(raw))
 		key, err := EmailKey(raw)
 		if err != nil {
 			return
@@ -108,5 +113,72 @@ func TestEmailKeyIsNFC(t *testing.T) {
 	}
 	if k, err := OtherKey(" Noe\u0308l-42 "); err != nil || k != "No\u00ebl-42" {
 		t.Errorf("OtherKey(NFD) = %q, %v; want the NFC key", k, err)
+	}
+}
+
+// The one-pass path gives, for every address it takes, the key the mail
+// and IDNA parsers give: checked on addresses built at random from the
+// characters that matter, and on the fuzzer's inputs.
+func TestPlainKeyAgreesWithTheParsers(t *testing.T) {
+	// Mostly what addresses are made of, and now and then what breaks them.
+	local := []string{"a", "Jan", "z9", "0", ".", "+tag", "_", "'", "!", "~", "=", "/", "{}", "-", "é", " ", "\"", "\\", "(", "<"}
+	label := []string{"example", "Be", "com", "x1", "a-b", "-a", "b-", "xn--caf-dma", "ab--cd", "1", "", "café", "ß", "ｅ", "١", "\u00ad",
+		strings.Repeat("l", 63), strings.Repeat("l", 64)}
+	join := []string{".", ".", ".", ".", "..", "@", " ", "[", "]"}
+	rng := rand.New(rand.NewPCG(1, 2))
+	// Two times in three, a piece is from the first few, which are valid
+	// anywhere.
+	pick := func(from []string) string {
+		if rng.IntN(3) > 0 {
+			return from[rng.IntN(4)]
+		}
+		return from[rng.IntN(len(from))]
+	}
+	taken := 0
+	for range 100000 {
+		var b strings.Builder
+		for range 1 + rng.IntN(4) {
+			b.WriteString(pick(local))
+		}
+		b.WriteString("@")
+		b.WriteString(pick(label))
+		for range rng.IntN(4) {
+			b.WriteString(pick(join))
+			b.WriteString(pick(label))
+		}
+		if checkPlainKey(t, b.String()) {
+			taken++
+		}
+	}
+	// The generator must reach the one-pass path often, or this checks
+	// nothing.
+	if taken < 20000 {
+		t.Errorf("only %d of the addresses took the one-pass path", taken)
+	}
+}
+
+// checkPlainKey fails t when plainKey takes s and the parsers disagree,
+// and tells whether plainKey took it.
+func checkPlainKey(t *testing.T, s string) bool {
+	t.Helper()
+	key, ok := plainKey(s)
+	if !ok {
+		return false
+	}
+	if want, err := parsedKey(s); err != nil || key != want {
+		t.Errorf("plainKey(%q) = %q; the parsers give %q, %v", s, key, want, err)
+	}
+	return true
+}
+
+// BenchmarkEmailKey keys the addresses of a typical list: plain ones in
+// mixed case, and now and then one the parsers judge.
+func BenchmarkEmailKey(b *testing.B) {
+	addrs := []string{"jan.peeters@example.be", "Marie.Dubois@Gmail.com", "info+news@shop.example.co.uk", "pete_o'neil@mail.example.ie",
+		"élise@café.fr", " zoe@example.nl "}
+	for i := 0; b.Loop(); i++ {
+		if _, err := EmailKey(addrs[i%len(addrs)]); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
