@@ -145,3 +145,27 @@ func TestEarlierConsentEventsStayTheContacts(t *testing.T) {
 		})
 	}
 }
+
+// A new SQLite database is made of 16 KiB pages, which a run writes with a
+// quarter of the calls 4 KiB pages take; one made before keeps its pages.
+func TestNewSQLiteDatabasesHaveLargePages(t *testing.T) {
+	dir := t.TempDir()
+	earlier := "sqlite:" + filepath.Join(dir, "earlier.db")
+	storetest.Exec(t, earlier, `PRAGMA page_size = 4096`)
+	storetest.Exec(t, earlier, `CREATE TABLE before_us (a)`)
+	for url, want := range map[string]int{"sqlite:" + filepath.Join(dir, "new.db"): 16384, earlier: 4096} {
+		st, err := store.Open(context.Background(), url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st.Close()
+		db, _ := storetest.Open(t, url)
+		var got int
+		if err := db.QueryRow(`PRAGMA page_size`).Scan(&got); err != nil {
+			t.Fatal(err)
+		}
+		if got != want {
+			t.Errorf("%s: pages of %d bytes, want %d", url, got, want)
+		}
+	}
+}
