@@ -92,7 +92,7 @@ func (sqliteConn) lockBucket(context.Context, int) error { return nil }
 
 // insert takes the rows in multi-row VALUES statements. The statement of
 // a full chunk is prepared once: SQLite compiles every row of a VALUES list,
-// and compiling it again for each chunk cost as much as running it.
+// and compiling it again for each chunk took a sixth of the inserts' time.
 func (c sqliteConn) insert(ctx context.Context, table string, cols []string, n int, values func(i int, dst []any) []any,
 	tail string, each func(dbRows) error) error {
 	step := chunkParams / len(cols)
