@@ -6,6 +6,7 @@ import (
 	"net/mail"
 	"net/url"
 	"strings"
+	"unicode/utf8"
 
 	"golang.org/x/net/idna"
 	"golang.org/x/text/unicode/norm"
@@ -61,13 +62,18 @@ func parsedKey(s string) (string, error) {
 }
 
 // plainKey is the key of an address of the shape nearly every list holds,
-// judged in one pass: an ASCII dot-atom local part, and a domain of two or
-// more labels of letters, digits and inner hyphens. It says so when s has
-// another shape, which parsedKey then judges; for every s it accepts,
-// parsedKey gives the same key (TestPlainKeyAgreesWithTheParsers).
+// judged in one pass: a dot-atom local part (in any script, as RFC 6532
+// allows), and a domain of two or more ASCII labels of letters, digits and
+// inner hyphens. It says so when s has another shape, which parsedKey then
+// judges; for every s it accepts, parsedKey gives the same key
+// (TestPlainKeyAgreesWithTheParsers).
 func plainKey(s string) (string, bool) {
 	at := strings.IndexByte(s, '@')
-	if at <= 0 || at == len(s)-1 || !dotAtom(s[:at]) {
+	if at <= 0 || at == len(s)-1 {
+		return "", false
+	}
+	local, ascii := dotAtom(s[:at])
+	if local == "" {
 		return "", false
 	}
 	labels := 0
@@ -79,6 +85,15 @@ func plainKey(s string) (string, bool) {
 	}
 	if labels < 2 {
 		return "", false
+	}
+	if !ascii {
+		// As parsedKey: NFC, then lower case. Normalising can turn a
+		// letter into ASCII; the parsers judge what it turns into.
+		local = norm.NFC.String(local)
+		if strings.ContainsAny(local, "\"\\ ") {
+			return "", false
+		}
+		return strings.ToLower(local) + "@" + strings.ToLower(s[at+1:]), true
 	}
 	for i := 0; i < len(s); i++ {
 		if 'A' <= s[i] && s[i] <= 'Z' {
@@ -92,25 +107,37 @@ func plainKey(s string) (string, bool) {
 // digits.
 const atext = "!#$%&'*+-/=?^_`{|}~"
 
-// dotAtom tells whether s is atoms of ASCII atext joined by single dots.
-func dotAtom(s string) bool {
+// dotAtom returns s when it is atoms joined by single dots, the atoms of
+// ASCII atext or any other valid UTF-8, as net/mail reads them, and "" when
+// it is not; ascii tells whether s is all ASCII.
+func dotAtom(s string) (atom string, ascii bool) {
 	if s[0] == '.' || s[len(s)-1] == '.' {
-		return false
+		return "", false
 	}
-	for i := 0; i < len(s); i++ {
+	ascii = true
+	for i := 0; i < len(s); {
 		c := s[i]
 		switch {
 		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
 		case c == '.':
 			if s[i-1] == '.' {
-				return false
+				return "", false
 			}
-		case c < 0x80 && strings.IndexByte(atext, c) >= 0:
+		case c >= utf8.RuneSelf:
+			r, size := utf8.DecodeRuneInString(s[i:])
+			if r == utf8.RuneError && size == 1 {
+				return "", false
+			}
+			ascii = false
+			i += size
+			continue
+		case strings.IndexByte(atext, c) >= 0:
 		default:
-			return false
+			return "", false
 		}
+		i++
 	}
-	return true
+	return s, ascii
 }
 
 // ldhLabel tells whether s is a DNS label of letters, digits and hyphens,
