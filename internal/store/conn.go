@@ -38,9 +38,9 @@ type conn interface {
 	// of the partition holding it.
 	lockBucket(ctx context.Context, bucket int) error
 	// insert inserts n rows into table's cols, row i's values appended by
-	// values, and ends the statement with tail (ON CONFLICT, RETURNING);
-	// each, when given, scans the rows returned. n is at least 1.
-	insert(ctx context.Context, table string, cols []string, n int, values func(i int, dst []any) []any, tail string, each func(dbRows) error) error
+	// values, and ends the statement with tail (ON CONFLICT). n is at least
+	// 1.
+	insert(ctx context.Context, table string, cols []string, n int, values func(i int, dst []any) []any, tail string) error
 }
 
 type dbRows interface {
@@ -60,6 +60,21 @@ func queryOne(ctx context.Context, c conn, q string, args []any, dest ...any) (b
 		return false, rows.Err()
 	}
 	return true, rows.Scan(dest...)
+}
+
+// eachRow calls fn with the scanner of each row of q.
+func eachRow(ctx context.Context, c conn, q string, args []any, fn func(scan func(...any) error) error) error {
+	rows, err := c.query(ctx, q, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := fn(rows.Scan); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
 }
 
 // sqliteConn runs on a database/sql handle or transaction. SQLite
@@ -93,8 +108,7 @@ func (sqliteConn) lockBucket(context.Context, int) error { return nil }
 // insert takes the rows in multi-row VALUES statements. The statement of
 // a full chunk is prepared once: SQLite compiles every row of a VALUES list,
 // and compiling it again for each chunk took a sixth of the inserts' time.
-func (c sqliteConn) insert(ctx context.Context, table string, cols []string, n int, values func(i int, dst []any) []any,
-	tail string, each func(dbRows) error) error {
+func (c sqliteConn) insert(ctx context.Context, table string, cols []string, n int, values func(i int, dst []any) []any, tail string) error {
 	step := chunkParams / len(cols)
 	statement := func(rows int) string {
 		return "INSERT INTO " + table + " (" + strings.Join(cols, ", ") + ") VALUES " + placeholders(len(cols), rows) + " " + tail
@@ -112,53 +126,22 @@ func (c sqliteConn) insert(ctx context.Context, table string, cols []string, n i
 		for i := lo; i < hi; i++ {
 			args = values(i, args)
 		}
-		var st interface {
-			ExecContext(context.Context, ...any) (sql.Result, error)
-			QueryContext(context.Context, ...any) (*sql.Rows, error)
-		}
-		if hi-lo == step {
-			if full == nil {
-				var err error
-				if full, err = c.q.PrepareContext(ctx, statement(step)); err != nil {
-					return err
-				}
+		var err error
+		switch {
+		case hi-lo < step:
+			_, err = c.q.ExecContext(ctx, statement(hi-lo), args...)
+		case full == nil:
+			if full, err = c.q.PrepareContext(ctx, statement(step)); err == nil {
+				_, err = full.ExecContext(ctx, args...)
 			}
-			st = full
-		} else {
-			st = oneShot{c.q, statement(hi - lo)}
+		default:
+			_, err = full.ExecContext(ctx, args...)
 		}
-		if each == nil {
-			if _, err := st.ExecContext(ctx, args...); err != nil {
-				return err
-			}
-			continue
-		}
-		rows, err := st.QueryContext(ctx, args...)
 		if err != nil {
-			return err
-		}
-		if err := scanAll(sqlRows{rows}, each); err != nil {
 			return err
 		}
 	}
 	return nil
-}
-
-// oneShot runs a statement that is not prepared.
-type oneShot struct {
-	q interface {
-		ExecContext(context.Context, string, ...any) (sql.Result, error)
-		QueryContext(context.Context, string, ...any) (*sql.Rows, error)
-	}
-	text string
-}
-
-func (o oneShot) ExecContext(ctx context.Context, args ...any) (sql.Result, error) {
-	return o.q.ExecContext(ctx, o.text, args...)
-}
-
-func (o oneShot) QueryContext(ctx context.Context, args ...any) (*sql.Rows, error) {
-	return o.q.QueryContext(ctx, o.text, args...)
 }
 
 type sqlRows struct{ *sql.Rows }
@@ -185,14 +168,13 @@ func (c pgConn) query(ctx context.Context, q string, args ...any) (dbRows, error
 // insert streams the rows with COPY: straight into table for a plain
 // insert, else into a temporary table like it, emptied by the insert that
 // takes them (and at commit).
-func (c pgConn) insert(ctx context.Context, table string, cols []string, n int, values func(i int, dst []any) []any,
-	tail string, each func(dbRows) error) error {
+func (c pgConn) insert(ctx context.Context, table string, cols []string, n int, values func(i int, dst []any) []any, tail string) error {
 	tx, ok := c.q.(interface{ Conn() *pgx.Conn })
 	if !ok {
 		return fmt.Errorf("copying into %s: COPY runs in a transaction", table)
 	}
 	pc := tx.Conn().PgConn()
-	if tail == "" && each == nil {
+	if tail == "" {
 		return copyText(ctx, pc, table, cols, n, values)
 	}
 	list := strings.Join(cols, ", ")
@@ -204,17 +186,9 @@ func (c pgConn) insert(ctx context.Context, table string, cols []string, n int, 
 	if err := copyText(ctx, pc, stage, cols, n, values); err != nil {
 		return err
 	}
-	q := "WITH staged AS (DELETE FROM " + stage + " RETURNING " + list + ") INSERT INTO " + table + " (" + list + ") SELECT " + list +
-		" FROM staged " + tail
-	if each == nil {
-		_, err := c.exec(ctx, q)
-		return err
-	}
-	rows, err := c.query(ctx, q)
-	if err != nil {
-		return err
-	}
-	return scanAll(rows, each)
+	_, err := c.exec(ctx, "WITH staged AS (DELETE FROM "+stage+" RETURNING "+list+") INSERT INTO "+table+" ("+list+") SELECT "+list+
+		" FROM staged "+tail)
+	return err
 }
 
 // advisoryLockClass namespaces this program's advisory locks.

@@ -62,7 +62,7 @@ func (p preferences) Inventory(ctx context.Context) (*Inventory, error) {
 			return nil, err
 		}
 	}
-	err := p.eachRow(ctx, p.json.segments, func(scan func(...any) error) error {
+	err := eachRow(ctx, p.db, p.json.segments, nil, func(scan func(...any) error) error {
 		var name, status string
 		var n int64
 		if err := scan(&name, &status, &n); err != nil {
@@ -81,7 +81,7 @@ func (p preferences) Inventory(ctx context.Context) (*Inventory, error) {
 		sql string
 		m   map[string]int64
 	}{{p.json.sources, inv.Sources}, {`SELECT language, count(*) FROM contacts GROUP BY language`, inv.Languages}} {
-		if err := p.eachRow(ctx, q.sql, func(scan func(...any) error) error {
+		if err := eachRow(ctx, p.db, q.sql, nil, func(scan func(...any) error) error {
 			var name string
 			var n int64
 			if err := scan(&name, &n); err != nil {
@@ -93,7 +93,7 @@ func (p preferences) Inventory(ctx context.Context) (*Inventory, error) {
 			return nil, err
 		}
 	}
-	err = p.eachRow(ctx, `SELECT action, substr(at, 1, 7), count(*) FROM consent_events GROUP BY action, substr(at, 1, 7)`,
+	err = eachRow(ctx, p.db, `SELECT action, substr(at, 1, 7), count(*) FROM consent_events GROUP BY action, substr(at, 1, 7)`, nil,
 		func(scan func(...any) error) error {
 			var e EventCount
 			if err := scan(&e.Action, &e.Month, &e.Count); err != nil {
@@ -109,18 +109,4 @@ func (p preferences) Inventory(ctx context.Context) (*Inventory, error) {
 		return strings.Compare(a.Action, b.Action)
 	})
 	return inv, err
-}
-
-func (p preferences) eachRow(ctx context.Context, q string, fn func(scan func(...any) error) error) error {
-	rows, err := p.db.query(ctx, q)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		if err := fn(rows.Scan); err != nil {
-			return err
-		}
-	}
-	return rows.Err()
 }

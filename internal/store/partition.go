@@ -98,20 +98,15 @@ func (o *overrides) importOptOuts(ctx context.Context, c conn, lo, hi int, conta
 	// insert, and the partition, rather than be kept twice.
 	type id struct{ key, topic, source, kind, dated string }
 	recorded := map[id]bool{}
-	rows, err := c.query(ctx, `SELECT key, topic, source, kind, dated FROM imported_opt_outs WHERE bucket >= ? AND bucket < ?`, lo, hi)
-	if err != nil {
-		return err
-	}
-	err = scanAll(rows, func(rows dbRows) error {
-		for rows.Next() {
+	err := eachRow(ctx, c, `SELECT key, topic, source, kind, dated FROM imported_opt_outs WHERE bucket >= ? AND bucket < ?`, []any{lo, hi},
+		func(scan func(...any) error) error {
 			var k id
-			if err := rows.Scan(&k.key, &k.topic, &k.source, &k.kind, &k.dated); err != nil {
+			if err := scan(&k.key, &k.topic, &k.source, &k.kind, &k.dated); err != nil {
 				return err
 			}
 			recorded[k] = true
-		}
-		return nil
-	})
+			return nil
+		})
 	if err != nil {
 		return err
 	}
@@ -125,14 +120,14 @@ func (o *overrides) importOptOuts(ctx context.Context, c conn, lo, hi int, conta
 	if err := insertRows(ctx, c, "imported_opt_outs", importedColumns, len(news), func(i int, dst []any) []any {
 		x := &news[i]
 		return append(dst, x.bucket, x.key, x.topic, x.source, x.kind, x.dated)
-	}, "", nil); err != nil {
+	}, ""); err != nil {
 		return err
 	}
 	// The evidence.
 	if err := insertRows(ctx, c, "consent_events", []string{"bucket", "key", "topic", "action", "at", "source", "detail", "kind"}, len(news), func(i int, dst []any) []any {
 		x := &news[i]
 		return append(dst, x.bucket, x.key, x.topic, x.action, cmp.Or(x.dated, Timestamp(runAt)), x.source, x.reason, x.kind)
-	}, "", nil); err != nil {
+	}, ""); err != nil {
 		return err
 	}
 	// The choices: per contact and topic the newest, kept unless the contact
@@ -185,7 +180,7 @@ func (o *overrides) importOptOuts(ctx context.Context, c conn, lo, hi int, conta
 		if err := insertRows(ctx, c, "preference_overrides", []string{"bucket", "key", "segment", "status", "changed_at"}, len(set.choices), func(i int, dst []any) []any {
 			ch := set.choices[i]
 			return append(dst, ch.bucket, ch.key, ch.topic, merge.Unsubscribed, ch.at)
-		}, set.tail, nil); err != nil {
+		}, set.tail); err != nil {
 			return err
 		}
 	}
@@ -195,7 +190,7 @@ func (o *overrides) importOptOuts(ctx context.Context, c conn, lo, hi int, conta
 	return insertRows(ctx, c, "field_overrides", []string{"bucket", "key", "field", "value", "changed_at"}, len(bounced), func(i int, dst []any) []any {
 		x := &bounced[i]
 		return append(dst, x.bucket, x.key, fieldUndeliverable, "true", cmp.Or(x.dated, undatedChoice))
-	}, `ON CONFLICT (bucket, key, field) DO NOTHING`, nil)
+	}, `ON CONFLICT (bucket, key, field) DO NOTHING`)
 }
 
 // importedColumns are imported_opt_outs' columns.
@@ -234,7 +229,7 @@ func (p preferences) backfillImported(ctx context.Context) error {
 		}
 		if err := insertRows(ctx, c, "imported_opt_outs", importedColumns, len(args), func(i int, dst []any) []any {
 			return append(dst, args[i]...)
-		}, `ON CONFLICT DO NOTHING`, nil); err != nil {
+		}, `ON CONFLICT DO NOTHING`); err != nil {
 			return err
 		}
 		_, err = c.exec(ctx, `INSERT INTO settings (name, value) VALUES (?, 'true') ON CONFLICT (name) DO NOTHING`, flag)
@@ -243,23 +238,12 @@ func (p preferences) backfillImported(ctx context.Context) error {
 }
 
 // insertRows inserts n rows into table's cols, row i's values appended by
-// values, and ends the statement with tail (ON CONFLICT, RETURNING); each,
-// when given, scans the rows returned.
-func insertRows(ctx context.Context, c conn, table string, cols []string, n int, values func(i int, dst []any) []any,
-	tail string, each func(dbRows) error) error {
+// values, and ends the statement with tail (ON CONFLICT).
+func insertRows(ctx context.Context, c conn, table string, cols []string, n int, values func(i int, dst []any) []any, tail string) error {
 	if n == 0 {
 		return nil
 	}
-	return c.insert(ctx, table, cols, n, values, tail, each)
-}
-
-// scanAll hands rows to each, and closes them.
-func scanAll(rows dbRows, each func(dbRows) error) error {
-	defer rows.Close()
-	if err := each(rows); err != nil {
-		return err
-	}
-	return rows.Err()
+	return c.insert(ctx, table, cols, n, values, tail)
 }
 
 // chunkParams bounds a multi-row statement's parameters, well below

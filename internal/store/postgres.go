@@ -105,11 +105,11 @@ func (p *Postgres) WritePartition(ctx context.Context, w *PartitionWrite) error 
 			return err
 		}
 		var buf []byte
-		if err := copyText(ctx, tx.Conn().PgConn(), "contacts", contactColumns, len(contacts), func(i int, _ []any) []any {
+		if err := insertRows(ctx, pgConn{tx}, "contacts", contactColumns, len(contacts), func(i int, _ []any) []any {
 			var values []any
 			values, buf = contactRow(contacts[i], buf)
 			return values
-		}); err != nil {
+		}, ""); err != nil {
 			return err
 		}
 		st, _ := json.Marshal(w.Stats)
