@@ -18,6 +18,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	ccv1 "github.com/contactconverter/contact-converter/api/v1alpha1"
 	"github.com/contactconverter/contact-converter/internal/merge"
 	"github.com/contactconverter/contact-converter/internal/normalize"
@@ -588,59 +590,95 @@ func (r *runner) mergeAll(ctx context.Context) error {
 		}
 	}
 	// Merging (CPU) and writing (the database) overlap: one goroutine merges
-	// the next partition while this one writes. It waits for the writer to
+	// the next partition while the writers write. It waits for a writer to
 	// take that one before merging another: every partition held costs
-	// memory, and merging is the faster of the two.
+	// memory, and merging is the faster of the two. A store that takes
+	// several partitions at once (PostgreSQL) gets as many writers, so its
+	// server has work while a writer's client side screens or encodes.
 	type merged struct {
 		part int
 		mergedPartition
 		skipped bool
 		err     error
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	g, gctx := errgroup.WithContext(ctx)
 	results := make(chan merged)
-	go func() {
+	g.Go(func() error {
 		defer close(results)
 		for _, p := range mine {
 			m := merged{part: p}
 			m.stats, m.skipped = done[p]
 			if !m.skipped {
-				m.mergedPartition, m.err = r.mergePartition(ctx, p)
+				m.mergedPartition, m.err = r.mergePartition(gctx, p)
 			}
 			select {
 			case results <- m:
-			case <-ctx.Done():
-				return
+			case <-gctx.Done():
+				return nil
 			}
 			if m.err != nil {
-				return
+				return nil
 			}
 		}
-	}()
-	n := 0
-	for m := range results {
-		if m.err != nil {
-			return m.err
-		}
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		if m.skipped {
-			r.report.PartitionsResumed++
-		} else if r.o.Store != nil {
-			t := time.Now()
-			w := &store.PartitionWrite{RunKey: r.report.RunKey, Part: m.part, Partitions: r.o.Partitions, RunAt: r.started,
-				Contacts: m.contacts, Stats: m.stats, Erased: m.unmerge}
-			if err := r.o.Store.WritePartition(ctx, w); err != nil {
-				return fmt.Errorf("writing partition %d: %w", m.part, err)
+		return nil
+	})
+	var mu sync.Mutex // guards n, busy, since and the report
+	n, busy, since := 0, 0, time.Time{}
+	writing := func(start bool) {
+		mu.Lock()
+		defer mu.Unlock()
+		if start {
+			if busy++; busy == 1 {
+				since = time.Now()
 			}
-			m.stats = w.Stats
-			r.report.Seconds.Write += time.Since(t).Seconds()
+		} else if busy--; busy == 0 {
+			// The write phase is the time some partition was being written.
+			r.report.Seconds.Write += time.Since(since).Seconds()
 		}
-		n++
-		r.addStats(m.stats)
-		r.progress(50 + 50*n/len(mine))
+	}
+	writers := 1
+	if r.o.Store != nil {
+		writers = r.o.Store.Writers()
+	}
+	for range writers {
+		g.Go(func() error {
+			for m := range results {
+				if m.err != nil {
+					return m.err
+				}
+				if err := gctx.Err(); err != nil {
+					return err
+				}
+				if !m.skipped && r.o.Store != nil {
+					w := &store.PartitionWrite{RunKey: r.report.RunKey, Part: m.part, Partitions: r.o.Partitions, RunAt: r.started,
+						Contacts: m.contacts, Stats: m.stats, Erased: m.unmerge}
+					writing(true)
+					err := r.o.Store.WritePartition(gctx, w)
+					writing(false)
+					if err != nil {
+						return fmt.Errorf("writing partition %d: %w", m.part, err)
+					}
+					m.stats = w.Stats
+				}
+				mu.Lock()
+				if m.skipped {
+					r.report.PartitionsResumed++
+				}
+				n++
+				r.addStats(m.stats)
+				percent, contacts, duplicates := 50+50*n/len(mine), r.report.Contacts, r.report.DuplicatesMerged
+				mu.Unlock()
+				// Outside mu: the progress may be written to the API server.
+				// The writers finish in any order, so it only moves forward.
+				r.update(func(p *Progress) {
+					p.Percent, p.Contacts, p.DuplicatesMerged = max(p.Percent, percent), max(p.Contacts, contacts), max(p.DuplicatesMerged, duplicates)
+				})
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return err
 	}
 	if n != len(mine) {
 		return ctx.Err()
@@ -751,7 +789,6 @@ func (r *runner) addStats(s store.PartStats) {
 			rep.Sources[i].RowsSuppressed += n
 		}
 	}
-	r.update(func(p *Progress) { p.Contacts, p.DuplicatesMerged = rep.Contacts, rep.DuplicatesMerged })
 }
 
 // allRejected chains the rejected rows of every reader or, in a sharded

@@ -60,8 +60,10 @@ type Timings struct {
 	// merging and writing overlap, so they count together.
 	CPU   CPUTimings `json:"cpu"`
 	Merge float64    `json:"merge"`
-	Write float64    `json:"write"`
-	Total float64    `json:"total"`
+	// Write is the time some partition was being written (partitions
+	// written at once count once).
+	Write float64 `json:"write"`
+	Total float64 `json:"total"`
 }
 
 // CPUTimings split a run's CPU seconds.

@@ -207,3 +207,7 @@ func (p *Postgres) Conflicts(ctx context.Context, fn func(ConflictRow) error) er
 	defer rows.Close()
 	return readConflicts(rows, fn)
 }
+
+// Writers implements Store. Two: while one partition's transaction waits
+// on this process (screening, encoding), the other's keeps the server busy.
+func (p *Postgres) Writers() int { return 2 }

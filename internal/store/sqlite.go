@@ -309,3 +309,6 @@ func decodeExported(e *Exported, fields, sources, segments, conflicts []byte) er
 	}
 	return nil
 }
+
+// Writers implements Store: SQLite has one writer at a time.
+func (s *SQLite) Writers() int { return 1 }

@@ -78,6 +78,8 @@ type Store interface {
 	// transaction, erasures and preference changes made since the lists were
 	// read win over the merge.
 	WritePartition(ctx context.Context, w *PartitionWrite) error
+	// Writers is how many partitions may be written at once.
+	Writers() int
 	// FinishRun replaces the segments, drops other runs' checkpoints and
 	// records the report.
 	FinishRun(ctx context.Context, runKey string, segments []Segment, report []byte) error

@@ -1,0 +1,139 @@
+package engine_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"sigs.k8s.io/yaml"
+
+	ccv1 "github.com/contactconverter/contact-converter/api/v1alpha1"
+	"github.com/contactconverter/contact-converter/internal/engine"
+	"github.com/contactconverter/contact-converter/internal/inputs"
+	"github.com/contactconverter/contact-converter/internal/store"
+)
+
+const tenant = "../../config/samples/tenant"
+
+// writers is a store that says it takes n partitions at once. Its first
+// write waits until a second one starts (or fails), so a run that writes
+// one partition at a time fails it; fail makes a partition's write fail.
+type writers struct {
+	store.Store
+	n      int
+	fail   int
+	second chan struct{}
+	once   sync.Once
+	mu     sync.Mutex
+	calls  int
+}
+
+func (w *writers) Writers() int { return w.n }
+
+func (w *writers) WritePartition(ctx context.Context, pw *store.PartitionWrite) error {
+	w.mu.Lock()
+	w.calls++
+	first := w.calls == 1
+	w.mu.Unlock()
+	if first {
+		select {
+		case <-w.second:
+		case <-time.After(30 * time.Second):
+			return errors.New("no second partition was written while the first was")
+		}
+	} else {
+		w.once.Do(func() { close(w.second) })
+	}
+	if pw.Part == w.fail {
+		return errors.New("the disk is full")
+	}
+	return w.Store.WritePartition(ctx, pw)
+}
+
+// convertInto runs the sample tenant's conversion into st.
+func convertInto(t *testing.T, st store.Store) (*engine.Report, error) {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(tenant, "conversion.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cc ccv1.ContactConversion
+	if err := yaml.Unmarshal(data, &cc); err != nil {
+		t.Fatal(err)
+	}
+	opener, err := inputs.NewLocal(tenant, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var last engine.Progress
+	rep, err := engine.Run(context.Background(), engine.Options{Spec: &cc.Spec, Opener: opener, Store: st, SpillDir: t.TempDir(),
+		Progress: func(p engine.Progress) {
+			if p.Stage == last.Stage && p.Percent < last.Percent {
+				t.Errorf("progress went back from %d%% to %d%% while %s", last.Percent, p.Percent, p.Stage)
+			}
+			last = p
+		}})
+	if err == nil && (last.Percent != 100 || last.Contacts != rep.Contacts) {
+		t.Errorf("the last progress is %d%% with %d contacts, want 100%% with %d", last.Percent, last.Contacts, rep.Contacts)
+	}
+	return rep, err
+}
+
+func openSQLite(t *testing.T) store.Store {
+	t.Helper()
+	st, err := store.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "contacts.db"), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	return st
+}
+
+func exported(t *testing.T, st store.Store) []store.Exported {
+	t.Helper()
+	var all []store.Exported
+	if err := st.Export(context.Background(), func(e *store.Exported) error {
+		all = append(all, *e)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return all
+}
+
+func TestPartitionsAreWrittenAtOnceWhenTheStoreTakesThem(t *testing.T) {
+	one := openSQLite(t)
+	want, err := convertInto(t, one)
+	if err != nil {
+		t.Fatal(err)
+	}
+	two := &writers{Store: openSQLite(t), n: 2, fail: -1, second: make(chan struct{})}
+	got, err := convertInto(t, two)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if two.calls != want.Partitions {
+		t.Errorf("%d partitions written, want %d", two.calls, want.Partitions)
+	}
+	if diff := cmp.Diff(exported(t, one), exported(t, two)); diff != "" {
+		t.Errorf("two writers stored other contacts than one (-one +two):\n%s", diff)
+	}
+	if got.Contacts != want.Contacts || got.DuplicatesMerged != want.DuplicatesMerged || got.Conflicts != want.Conflicts {
+		t.Errorf("two writers counted %d contacts, %d duplicates, %d conflicts; one counted %d, %d, %d",
+			got.Contacts, got.DuplicatesMerged, got.Conflicts, want.Contacts, want.DuplicatesMerged, want.Conflicts)
+	}
+}
+
+func TestAFailedWriteStopsEveryWriter(t *testing.T) {
+	st := &writers{Store: openSQLite(t), n: 2, fail: 5, second: make(chan struct{})}
+	_, err := convertInto(t, st)
+	if err == nil || !strings.Contains(err.Error(), "writing partition 5: the disk is full") {
+		t.Fatalf("the run ended with %v, want the failed partition's error", err)
+	}
+}
