@@ -65,17 +65,17 @@ func (b *batcher) close() {
 var contactColumns = []string{"bucket", "key", "email", "first_name", "last_name", "language", "language_defaulted",
 	"fields", "sources", "segments", "global_opt_out", "conflicts", "undeliverable"}
 
-// contactRow is a contact's values for contactColumns. buf is scratch space,
-// returned for reuse.
-func contactRow(c *merge.Contact, buf []byte) ([]any, []byte) {
+// contactRow appends a contact's values for contactColumns to dst. buf is
+// scratch space, returned for reuse.
+func contactRow(dst []any, c *merge.Contact, buf []byte) ([]any, []byte) {
 	buf = buf[:0]
 	fields := appendJSONMap(buf, c.Fields)
 	sources := appendJSONList(fields, c.Sources)
 	segments := appendJSONMap(sources, c.Segments)
 	conflicts := appendConflicts(segments, c.Conflicts)
-	return []any{Bucket(c.Key), c.Key, c.Email, c.FirstName, c.LastName, c.Language, c.LanguageDefaulted,
+	return append(dst, Bucket(c.Key), c.Key, c.Email, c.FirstName, c.LastName, c.Language, c.LanguageDefaulted,
 		string(fields), string(sources[len(fields):]), string(segments[len(sources):]), c.GlobalOptOut,
-		string(conflicts[len(segments):]), c.Undeliverable}, conflicts
+		string(conflicts[len(segments):]), c.Undeliverable), conflicts
 }
 
 // The contact's small JSON values are written by hand: encoding/json's

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"iter"
 	"strconv"
 	"strings"
 
@@ -108,6 +109,7 @@ func (sqliteConn) lockBucket(context.Context, int) error { return nil }
 // insert takes the rows in multi-row VALUES statements. The statement of
 // a full chunk is prepared once: SQLite compiles every row of a VALUES list,
 // and compiling it again for each chunk took a sixth of the inserts' time.
+// A goroutine gathers the next chunk's values while SQLite takes this one.
 func (c sqliteConn) insert(ctx context.Context, table string, cols []string, n int, values func(i int, dst []any) []any, tail string) error {
 	step := chunkParams / len(cols)
 	statement := func(rows int) string {
@@ -119,17 +121,11 @@ func (c sqliteConn) insert(ctx context.Context, table string, cols []string, n i
 			_ = full.Close()
 		}
 	}()
-	args := make([]any, 0, min(n, step)*len(cols))
-	for lo := 0; lo < n; lo += step {
-		hi := min(lo+step, n)
-		args = args[:0]
-		for i := lo; i < hi; i++ {
-			args = values(i, args)
-		}
+	for args := range chunksAhead(ctx, n, step, values) {
 		var err error
-		switch {
-		case hi-lo < step:
-			_, err = c.q.ExecContext(ctx, statement(hi-lo), args...)
+		switch rows := len(args) / len(cols); {
+		case rows < step:
+			_, err = c.q.ExecContext(ctx, statement(rows), args...)
 		case full == nil:
 			if full, err = c.q.PrepareContext(ctx, statement(step)); err == nil {
 				_, err = full.ExecContext(ctx, args...)
@@ -141,7 +137,52 @@ func (c sqliteConn) insert(ctx context.Context, table string, cols []string, n i
 			return err
 		}
 	}
-	return nil
+	return ctx.Err()
+}
+
+// chunksAhead yields the values of rows [0, n), step rows at a time,
+// gathered by a goroutine one chunk ahead of the loop that takes them. Two
+// slices take turns: the loop may keep a chunk until it asks for the next.
+// values never runs once the loop is over.
+func chunksAhead(ctx context.Context, n, step int, values func(i int, dst []any) []any) iter.Seq[[]any] {
+	return func(yield func([]any) bool) {
+		ready, free := make(chan []any, 1), make(chan []any, 2)
+		free <- nil
+		free <- nil
+		stop, done := make(chan struct{}), make(chan struct{})
+		go func() {
+			defer close(done)
+			defer close(ready)
+			for lo := 0; lo < n; lo += step {
+				var args []any
+				select {
+				case args = <-free:
+				case <-stop:
+					return
+				case <-ctx.Done():
+					return
+				}
+				for i := lo; i < min(lo+step, n); i++ {
+					args = values(i, args)
+				}
+				select {
+				case ready <- args:
+				case <-stop:
+					return
+				}
+			}
+		}()
+		defer func() {
+			close(stop)
+			<-done
+		}()
+		for args := range ready {
+			if !yield(args) {
+				return
+			}
+			free <- args[:0]
+		}
+	}
 }
 
 type sqlRows struct{ *sql.Rows }

@@ -5,7 +5,9 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -92,5 +94,45 @@ func TestInsertRowsTwiceInOneTransaction(t *testing.T) {
 				t.Errorf("inserted (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// chunksAhead yields every row once, in order, in chunks of step rows; a
+// loop that stops early stops the gathering too, and values never runs
+// after the loop; a cancelled context ends the chunks.
+func TestChunksAhead(t *testing.T) {
+	ctx := context.Background()
+	row := func(i int, dst []any) []any { return append(dst, i, -i) }
+	var got [][]any
+	for args := range chunksAhead(ctx, 7, 3, row) {
+		got = append(got, slices.Clone(args))
+	}
+	want := [][]any{{0, 0, 1, -1, 2, -2}, {3, -3, 4, -4, 5, -5}, {6, -6}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("chunks (-want +got):\n%s", diff)
+	}
+
+	var calls atomic.Int64
+	for range chunksAhead(ctx, 1000, 10, func(i int, dst []any) []any {
+		calls.Add(1)
+		return append(dst, i)
+	}) {
+		break
+	}
+	after := calls.Load()
+	time.Sleep(50 * time.Millisecond)
+	if calls.Load() != after || after > 30 {
+		t.Errorf("values ran %d times by the loop's end and %d times after it, want at most 3 chunks' worth and none after", after, calls.Load()-after)
+	}
+
+	cancelled, cancel := context.WithCancel(ctx)
+	n := 0
+	for range chunksAhead(cancelled, 1000, 10, row) {
+		if n++; n == 2 {
+			cancel()
+		}
+	}
+	if n > 4 {
+		t.Errorf("%d chunks after the context was cancelled at the second, want at most 2 more", n-2)
 	}
 }

@@ -237,6 +237,18 @@ func (p preferences) backfillImported(ctx context.Context) error {
 	})
 }
 
+// replaceContacts replaces the contacts of buckets [lo, hi).
+func replaceContacts(ctx context.Context, c conn, lo, hi int, contacts []*merge.Contact) error {
+	if _, err := c.exec(ctx, `DELETE FROM contacts WHERE bucket >= ? AND bucket < ?`, lo, hi); err != nil {
+		return err
+	}
+	var buf []byte
+	return insertRows(ctx, c, "contacts", contactColumns, len(contacts), func(i int, dst []any) []any {
+		dst, buf = contactRow(dst, contacts[i], buf)
+		return dst
+	}, "")
+}
+
 // insertRows inserts n rows into table's cols, row i's values appended by
 // values, and ends the statement with tail (ON CONFLICT).
 func insertRows(ctx context.Context, c conn, table string, cols []string, n int, values func(i int, dst []any) []any, tail string) error {

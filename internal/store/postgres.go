@@ -101,15 +101,7 @@ func (p *Postgres) WritePartition(ctx context.Context, w *PartitionWrite) error 
 		if err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `DELETE FROM contacts WHERE bucket >= $1 AND bucket < $2`, lo, hi); err != nil {
-			return err
-		}
-		var buf []byte
-		if err := insertRows(ctx, pgConn{tx}, "contacts", contactColumns, len(contacts), func(i int, _ []any) []any {
-			var values []any
-			values, buf = contactRow(contacts[i], buf)
-			return values
-		}, ""); err != nil {
+		if err := replaceContacts(ctx, pgConn{tx}, lo, hi, contacts); err != nil {
 			return err
 		}
 		st, _ := json.Marshal(w.Stats)

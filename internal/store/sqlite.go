@@ -11,7 +11,6 @@ import (
 	"io/fs"
 	"net/url"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/pressly/goose/v3"
@@ -185,20 +184,7 @@ func (s *SQLite) WritePartition(ctx context.Context, w *PartitionWrite) error {
 		if err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM contacts WHERE bucket >= ? AND bucket < ?`, lo, hi); err != nil {
-			return err
-		}
-		contactRows := newBatcher(tx, `INSERT INTO contacts (`+strings.Join(contactColumns, ", ")+`) VALUES `, len(contactColumns))
-		defer contactRows.close()
-		var buf []byte
-		for i, c := range contacts {
-			var values []any
-			values, buf = contactRow(c, buf)
-			if err := contactRows.add(ctx, values...); err != nil {
-				return fmt.Errorf("writing the partition's contact %d: %w", i+1, err)
-			}
-		}
-		if err := contactRows.flush(ctx); err != nil {
+		if err := replaceContacts(ctx, sqliteConn{tx}, lo, hi, contacts); err != nil {
 			return err
 		}
 		st, _ := json.Marshal(w.Stats)
