@@ -425,10 +425,6 @@ func (r *runner) update(change func(*Progress)) {
 	}
 }
 
-func (r *runner) progress(percent int) {
-	r.update(func(p *Progress) { p.Percent = percent })
-}
-
 // openSources opens every source before reading any, so a missing one fails
 // the run at once, and sizes them: in bytes, compressed lists counting for
 // what they expand to (the partition count), and in text once decoded (the
@@ -596,12 +592,6 @@ func (r *runner) mergeAll(ctx context.Context) error {
 	// several partitions at once (PostgreSQL) gets as many writers, so its
 	// server has work while a writer's client side screens or encodes:
 	// the bench tenant's write phase took 18% less time with two.
-	type merged struct {
-		part int
-		mergedPartition
-		skipped bool
-		err     error
-	}
 	g, gctx := errgroup.WithContext(ctx)
 	results := make(chan merged)
 	g.Go(func() error {
@@ -623,59 +613,13 @@ func (r *runner) mergeAll(ctx context.Context) error {
 		}
 		return nil
 	})
-	var mu sync.Mutex // guards n, busy, since and the report
-	n, busy, since := 0, 0, time.Time{}
-	writing := func(start bool) {
-		mu.Lock()
-		defer mu.Unlock()
-		if start {
-			if busy++; busy == 1 {
-				since = time.Now()
-			}
-		} else if busy--; busy == 0 {
-			// The write phase is the time some partition was being written.
-			r.report.Seconds.Write += time.Since(since).Seconds()
-		}
-	}
-	// The shards of a run share the store's writers: each shard is one
-	// already, and more only crowd the server.
-	writers := 1
-	if r.o.Store != nil {
-		writers = max(1, r.o.Store.Writers()/max(1, r.o.Shards))
-	}
-	for range writers {
+	wr := &partitionWriters{r: r, total: len(mine)}
+	for range r.writers() {
 		g.Go(func() error {
 			for m := range results {
-				if m.err != nil {
-					return m.err
-				}
-				if err := gctx.Err(); err != nil {
+				if err := wr.write(gctx, m); err != nil {
 					return err
 				}
-				if !m.skipped && r.o.Store != nil {
-					w := &store.PartitionWrite{RunKey: r.report.RunKey, Part: m.part, Partitions: r.o.Partitions, RunAt: r.started,
-						Contacts: m.contacts, Stats: m.stats, Erased: m.unmerge}
-					writing(true)
-					err := r.o.Store.WritePartition(gctx, w)
-					writing(false)
-					if err != nil {
-						return fmt.Errorf("writing partition %d: %w", m.part, err)
-					}
-					m.stats = w.Stats
-				}
-				mu.Lock()
-				if m.skipped {
-					r.report.PartitionsResumed++
-				}
-				n++
-				r.addStats(m.stats)
-				percent, contacts, duplicates := 50+50*n/len(mine), r.report.Contacts, r.report.DuplicatesMerged
-				mu.Unlock()
-				// Outside mu: the progress may be written to the API server.
-				// The writers finish in any order, so it only moves forward.
-				r.update(func(p *Progress) {
-					p.Percent, p.Contacts, p.DuplicatesMerged = max(p.Percent, percent), max(p.Contacts, contacts), max(p.DuplicatesMerged, duplicates)
-				})
 			}
 			return nil
 		})
@@ -683,10 +627,89 @@ func (r *runner) mergeAll(ctx context.Context) error {
 	if err := g.Wait(); err != nil {
 		return err
 	}
-	if n != len(mine) {
+	if wr.n != len(mine) {
 		return ctx.Err()
 	}
 	return nil
+}
+
+// merged is a partition merged, or skipped as an interrupted run wrote it.
+type merged struct {
+	part int
+	mergedPartition
+	skipped bool
+	err     error
+}
+
+// writers is how many partitions to write at once. The shards of a run
+// share the store's writers: each shard is one already, and more only
+// crowd the server.
+func (r *runner) writers() int {
+	if r.o.Store == nil {
+		return 1
+	}
+	return max(1, r.o.Store.Writers()/max(1, r.o.Shards))
+}
+
+// partitionWriters write the merged partitions and add up what they count.
+type partitionWriters struct {
+	r     *runner
+	total int
+
+	mu    sync.Mutex // guards what follows, and the report
+	n     int        // partitions done
+	busy  int        // partitions being written
+	since time.Time  // when busy last left 0
+}
+
+// write writes m, unless it was skipped, and counts it.
+func (w *partitionWriters) write(ctx context.Context, m merged) error {
+	if m.err != nil {
+		return m.err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	r := w.r
+	if !m.skipped && r.o.Store != nil {
+		pw := &store.PartitionWrite{RunKey: r.report.RunKey, Part: m.part, Partitions: r.o.Partitions, RunAt: r.started,
+			Contacts: m.contacts, Stats: m.stats, Erased: m.unmerge}
+		w.writing(true)
+		err := r.o.Store.WritePartition(ctx, pw)
+		w.writing(false)
+		if err != nil {
+			return fmt.Errorf("writing partition %d: %w", m.part, err)
+		}
+		m.stats = pw.Stats
+	}
+	w.mu.Lock()
+	if m.skipped {
+		r.report.PartitionsResumed++
+	}
+	w.n++
+	r.addStats(m.stats)
+	percent, contacts, duplicates := 50+50*w.n/w.total, r.report.Contacts, r.report.DuplicatesMerged
+	w.mu.Unlock()
+	// Outside mu: the progress may be written to the API server. The
+	// writers finish in any order, so it only moves forward.
+	r.update(func(p *Progress) {
+		p.Percent, p.Contacts, p.DuplicatesMerged = max(p.Percent, percent), max(p.Contacts, contacts), max(p.DuplicatesMerged, duplicates)
+	})
+	return nil
+}
+
+// writing counts a partition's write starting or ending: the write phase
+// is the time some partition was being written.
+func (w *partitionWriters) writing(start bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if start {
+		if w.busy++; w.busy == 1 {
+			w.since = time.Now()
+		}
+	} else if w.busy--; w.busy == 0 {
+		w.r.report.Seconds.Write += time.Since(w.since).Seconds()
+	}
 }
 
 // mergedPartition is a partition's contacts, what they count, and the

@@ -3,7 +3,6 @@ package engine_test
 import (
 	"context"
 	"errors"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -11,15 +10,11 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	"sigs.k8s.io/yaml"
 
-	ccv1 "github.com/contactconverter/contact-converter/api/v1alpha1"
 	"github.com/contactconverter/contact-converter/internal/engine"
-	"github.com/contactconverter/contact-converter/internal/inputs"
+	"github.com/contactconverter/contact-converter/internal/engine/enginetest"
 	"github.com/contactconverter/contact-converter/internal/store"
 )
-
-const tenant = "../../config/samples/tenant"
 
 // writers is a store that says it takes n partitions at once. Its first
 // write waits until a second one starts (or fails), so a run that writes
@@ -59,20 +54,9 @@ func (w *writers) WritePartition(ctx context.Context, pw *store.PartitionWrite) 
 // convertInto runs the sample tenant's conversion into st.
 func convertInto(t *testing.T, st store.Store) (*engine.Report, error) {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join(tenant, "conversion.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var cc ccv1.ContactConversion
-	if err := yaml.Unmarshal(data, &cc); err != nil {
-		t.Fatal(err)
-	}
-	opener, err := inputs.NewLocal(tenant, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	spec, opener := enginetest.SampleTenant(t)
 	var last engine.Progress
-	rep, err := engine.Run(context.Background(), engine.Options{Spec: &cc.Spec, Opener: opener, Store: st, SpillDir: t.TempDir(),
+	rep, err := engine.Run(context.Background(), engine.Options{Spec: spec, Opener: opener, Store: st, SpillDir: t.TempDir(),
 		Progress: func(p engine.Progress) {
 			if p.Stage == last.Stage && p.Percent < last.Percent {
 				t.Errorf("progress went back from %d%% to %d%% while %s", last.Percent, p.Percent, p.Stage)

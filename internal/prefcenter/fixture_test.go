@@ -8,7 +8,6 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"net/url"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -16,18 +15,15 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"sigs.k8s.io/yaml"
 
 	ccv1 "github.com/contactconverter/contact-converter/api/v1alpha1"
 	"github.com/contactconverter/contact-converter/internal/engine"
-	"github.com/contactconverter/contact-converter/internal/inputs"
+	"github.com/contactconverter/contact-converter/internal/engine/enginetest"
 	"github.com/contactconverter/contact-converter/internal/linktoken"
 	"github.com/contactconverter/contact-converter/internal/pgtest"
 	"github.com/contactconverter/contact-converter/internal/prefconfig"
 	"github.com/contactconverter/contact-converter/internal/store"
 )
-
-const tenant = "../../config/samples/tenant"
 
 // greta is in two of the sample tenant's lists: salon-x-2018 and
 // newsletter-2017, and in no other segment.
@@ -69,20 +65,9 @@ type fixture struct {
 // given (their csv.path absolute).
 func seed(t testing.TB, st store.Store, extra ...ccv1.Source) {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join(tenant, "conversion.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var cc ccv1.ContactConversion
-	if err := yaml.Unmarshal(data, &cc); err != nil {
-		t.Fatal(err)
-	}
-	cc.Spec.Sources = append(cc.Spec.Sources, extra...)
-	opener, err := inputs.NewLocal(tenant, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := engine.Run(context.Background(), engine.Options{Spec: &cc.Spec, Opener: opener, Store: st, SpillDir: t.TempDir()}); err != nil {
+	spec, opener := enginetest.SampleTenant(t)
+	spec.Sources = append(spec.Sources, extra...)
+	if _, err := engine.Run(context.Background(), engine.Options{Spec: spec, Opener: opener, Store: st, SpillDir: t.TempDir()}); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -126,6 +126,7 @@ func TestChunksAhead(t *testing.T) {
 	}
 
 	cancelled, cancel := context.WithCancel(ctx)
+	defer cancel()
 	n := 0
 	for range chunksAhead(cancelled, 1000, 10, row) {
 		if n++; n == 2 {
