@@ -111,6 +111,10 @@ PY
 # the others through the database. On 2 cores the wall time cannot show the
 # scale-out; the figure is how each shard's CPU compares with the unsharded
 # run's (BENCH_SHARDS sets the counts).
+# First the tables loaded so far are vacuumed and the probes dropped, so no
+# autovacuum worker starts on them in the middle of the shards' runs.
+for t in "${tables[@]}"; do "${psql[@]}" -c "DROP TABLE probe_$t"; done
+"${psql[@]}" -c "VACUUM ANALYZE"
 prev=""
 for shards in ${BENCH_SHARDS:-1 2 4}; do
   db="shards$shards"
