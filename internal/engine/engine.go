@@ -136,9 +136,12 @@ type runner struct {
 	// says which shard reads each source and merges each partition.
 	exchange store.Exchange
 	plan     ShardPlan
-	// progMu guards prog and the Progress callback.
-	progMu sync.Mutex
-	prog   Progress
+	// progMu guards prog, progChanged (not reported yet) and reporting (a
+	// goroutine is calling the Progress callback).
+	progMu      sync.Mutex
+	prog        Progress
+	progChanged bool
+	reporting   bool
 	// mergeSeconds is written by the merging goroutine.
 	mergeSeconds atomic.Int64
 }
@@ -412,17 +415,31 @@ func (r *runner) readAll(ctx context.Context, tables []source.Table) error {
 
 func (r *runner) readPercent(p *Progress) int { return 50 * p.SourcesDone / max(1, p.SourcesTotal) }
 
-// update changes the progress and reports it.
+// update changes the progress and reports it. The report may be written to
+// the API server, so it is made outside progMu: one goroutine reports at a
+// time, and before it stops it reports what others changed meanwhile, so
+// the last report is always the latest progress.
 func (r *runner) update(change func(*Progress)) {
 	r.progMu.Lock()
-	defer r.progMu.Unlock()
 	change(&r.prog)
 	if r.prog.Stage == "reading" {
 		r.prog.Percent = r.readPercent(&r.prog)
 	}
-	if r.o.Progress != nil {
-		r.o.Progress(r.prog)
+	r.progChanged = true
+	if r.reporting || r.o.Progress == nil {
+		r.progMu.Unlock()
+		return
 	}
+	r.reporting = true
+	for r.progChanged {
+		r.progChanged = false
+		p := r.prog
+		r.progMu.Unlock()
+		r.o.Progress(p)
+		r.progMu.Lock()
+	}
+	r.reporting = false
+	r.progMu.Unlock()
 }
 
 // openSources opens every source before reading any, so a missing one fails

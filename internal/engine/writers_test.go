@@ -121,3 +121,36 @@ func TestAFailedWriteStopsEveryWriter(t *testing.T) {
 		t.Fatalf("the run ended with %v, want the failed partition's error", err)
 	}
 }
+
+// A slow progress report (a status write to a busy API server) does not
+// hold the other writers: while the first report of the merge waits, they
+// go on writing partitions.
+func TestASlowProgressReportHoldsNoWriter(t *testing.T) {
+	st := &writers{Store: openSQLite(t), n: 2, fail: -1, second: make(chan struct{})}
+	spec, opener := enginetest.SampleTenant(t)
+	blocked := false
+	if _, err := engine.Run(context.Background(), engine.Options{Spec: spec, Opener: opener, Store: st, SpillDir: t.TempDir(),
+		Progress: func(p engine.Progress) {
+			if p.Stage != "merging" || p.Percent <= 50 || blocked {
+				return
+			}
+			blocked = true
+			st.mu.Lock()
+			from := st.calls
+			st.mu.Unlock()
+			for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+				st.mu.Lock()
+				n := st.calls
+				st.mu.Unlock()
+				if n >= from+3 {
+					return
+				}
+			}
+			t.Error("no partition was written while a progress report waited")
+		}}); err != nil {
+		t.Fatal(err)
+	}
+	if !blocked {
+		t.Fatal("no progress was reported while merging")
+	}
+}
