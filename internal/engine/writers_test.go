@@ -16,12 +16,11 @@ import (
 	"github.com/contactconverter/contact-converter/internal/store"
 )
 
-// writers is a store that says it takes n partitions at once. Its first
+// writers is a store that says it takes two partitions at once. Its first
 // write waits until a second one starts (or fails), so a run that writes
 // one partition at a time fails it; fail makes a partition's write fail.
 type writers struct {
 	store.Store
-	n      int
 	fail   int
 	second chan struct{}
 	once   sync.Once
@@ -29,7 +28,13 @@ type writers struct {
 	calls  int
 }
 
-func (w *writers) Writers() int { return w.n }
+// twoWriters is a new SQLite store taking two partitions at once, whose
+// write of partition fail fails (-1: none).
+func twoWriters(t *testing.T, fail int) *writers {
+	return &writers{Store: openSQLite(t), fail: fail, second: make(chan struct{})}
+}
+
+func (w *writers) Writers() int { return 2 }
 
 func (w *writers) WritePartition(ctx context.Context, pw *store.PartitionWrite) error {
 	w.mu.Lock()
@@ -97,7 +102,7 @@ func TestPartitionsAreWrittenAtOnceWhenTheStoreTakesThem(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	two := &writers{Store: openSQLite(t), n: 2, fail: -1, second: make(chan struct{})}
+	two := twoWriters(t, -1)
 	got, err := convertInto(t, two)
 	if err != nil {
 		t.Fatal(err)
@@ -115,7 +120,7 @@ func TestPartitionsAreWrittenAtOnceWhenTheStoreTakesThem(t *testing.T) {
 }
 
 func TestAFailedWriteStopsEveryWriter(t *testing.T) {
-	st := &writers{Store: openSQLite(t), n: 2, fail: 5, second: make(chan struct{})}
+	st := twoWriters(t, 5)
 	_, err := convertInto(t, st)
 	if err == nil || !strings.Contains(err.Error(), "writing partition 5: the disk is full") {
 		t.Fatalf("the run ended with %v, want the failed partition's error", err)
@@ -126,7 +131,7 @@ func TestAFailedWriteStopsEveryWriter(t *testing.T) {
 // hold the other writers: while the first report of the merge waits, they
 // go on writing partitions.
 func TestASlowProgressReportHoldsNoWriter(t *testing.T) {
-	st := &writers{Store: openSQLite(t), n: 2, fail: -1, second: make(chan struct{})}
+	st := twoWriters(t, -1)
 	spec, opener := enginetest.SampleTenant(t)
 	blocked := false
 	if _, err := engine.Run(context.Background(), engine.Options{Spec: spec, Opener: opener, Store: st, SpillDir: t.TempDir(),

@@ -147,18 +147,29 @@ func (s *SQLite) ReplaceRejected(ctx context.Context, next func() (Rejected, err
 		if _, err := tx.ExecContext(ctx, `DELETE FROM rejected_rows`); err != nil {
 			return err
 		}
-		b := newBatcher(tx, `INSERT OR REPLACE INTO rejected_rows (source, line, reason, detail) VALUES `, 4)
-		defer b.close()
+		// The rows stream in: they are inserted a bounded chunk at a time.
+		const chunk = 4096
+		rows := make([]Rejected, 0, chunk)
+		insert := func() error {
+			err := insertRows(ctx, sqliteConn{tx}, "rejected_rows", []string{"source", "line", "reason", "detail"}, len(rows), func(i int, dst []any) []any {
+				r := &rows[i]
+				return append(dst, r.Source, r.Line, r.Reason, r.Detail)
+			}, `ON CONFLICT (source, line) DO UPDATE SET reason = excluded.reason, detail = excluded.detail`)
+			rows = rows[:0]
+			return err
+		}
 		for {
 			r, err := next()
 			if errors.Is(err, io.EOF) {
-				return b.flush(ctx)
+				return insert()
 			}
 			if err != nil {
 				return err
 			}
-			if err := b.add(ctx, r.Source, r.Line, r.Reason, r.Detail); err != nil {
-				return err
+			if rows = append(rows, r); len(rows) == chunk {
+				if err := insert(); err != nil {
+					return err
+				}
 			}
 		}
 	})

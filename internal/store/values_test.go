@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"fmt"
+	"io"
 	"testing"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 	ccv1 "github.com/contactconverter/contact-converter/api/v1alpha1"
 	"github.com/contactconverter/contact-converter/internal/merge"
 	"github.com/contactconverter/contact-converter/internal/store"
+	"github.com/contactconverter/contact-converter/internal/store/storetest"
 )
 
 // Every value comes back as it was written, whatever characters a list put
@@ -132,6 +134,39 @@ func TestImportedOptOutsAreRecordedOnce(t *testing.T) {
 				if got := fmt.Sprintf("news %s, fairs %s, global %t", c.Segments["news"], c.Segments["fairs"], c.GlobalOptOut); got != wantState[key] {
 					t.Errorf("%s: %s, want %s", key, got, wantState[key])
 				}
+			}
+		})
+	}
+}
+
+// Rejected rows stream in, more than one chunk of them, and replace the
+// earlier run's.
+func TestRejectedRowsAreReplaced(t *testing.T) {
+	ctx := context.Background()
+	for name, db := range openBothDBs(t) {
+		t.Run(name, func(t *testing.T) {
+			write := func(n int, reason string) {
+				t.Helper()
+				i := 0
+				if err := db.ReplaceRejected(ctx, func() (store.Rejected, error) {
+					if i++; i > n {
+						return store.Rejected{}, io.EOF
+					}
+					return store.Rejected{Source: "list", Line: i, Reason: reason, Detail: fmt.Sprint("column ", i%7)}, nil
+				}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			write(5000, "earlier")
+			write(10001, "invalid-email")
+			sqlDB, rebind := storetest.Open(t, db.URL)
+			var n, lines int
+			var reasons string
+			if err := sqlDB.QueryRow(rebind(`SELECT count(*), sum(line), min(reason) || max(reason) FROM rejected_rows`)).Scan(&n, &lines, &reasons); err != nil {
+				t.Fatal(err)
+			}
+			if n != 10001 || lines != 10001*10002/2 || reasons != "invalid-emailinvalid-email" {
+				t.Errorf("rejected_rows holds %d rows, lines summing to %d, reasons %q; want 10001 rows of the second run", n, lines, reasons)
 			}
 		})
 	}

@@ -13,8 +13,8 @@ import (
 	"github.com/contactconverter/contact-converter/internal/inputs"
 )
 
-// TenantDir is config/samples/tenant, the sample tenant's folder.
-func TenantDir() string {
+// tenantDir is config/samples/tenant, the sample tenant's folder.
+func tenantDir() string {
 	_, file, _, _ := runtime.Caller(0)
 	return filepath.Join(filepath.Dir(file), "..", "..", "..", "config", "samples", "tenant")
 }
@@ -23,7 +23,7 @@ func TenantDir() string {
 // its lists.
 func SampleTenant(t testing.TB) (*ccv1.ContactConversionSpec, *inputs.Local) {
 	t.Helper()
-	dir := TenantDir()
+	dir := tenantDir()
 	data, err := os.ReadFile(filepath.Join(dir, "conversion.yaml"))
 	if err != nil {
 		t.Fatal(err)

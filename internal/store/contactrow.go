@@ -1,65 +1,11 @@
 package store
 
 import (
-	"context"
-	"database/sql"
 	"slices"
 	"unicode/utf8"
 
 	"github.com/contactconverter/contact-converter/internal/merge"
 )
-
-// batchRows is how many rows one INSERT carries: fewer statements, far less
-// overhead per row. 64 rows of 12 columns stay under SQLite's 32,766
-// parameters.
-const batchRows = 64
-
-// batcher inserts rows many at a time with one prepared statement.
-type batcher struct {
-	tx     *sql.Tx
-	prefix string
-	cols   int
-	args   []any
-	full   *sql.Stmt
-}
-
-func newBatcher(tx *sql.Tx, prefix string, cols int) *batcher {
-	return &batcher{tx: tx, prefix: prefix, cols: cols, args: make([]any, 0, cols*batchRows)}
-}
-
-func (b *batcher) statement(rows int) string { return b.prefix + placeholders(b.cols, rows) }
-
-func (b *batcher) add(ctx context.Context, values ...any) error {
-	b.args = append(b.args, values...)
-	if len(b.args) < b.cols*batchRows {
-		return nil
-	}
-	if b.full == nil {
-		st, err := b.tx.PrepareContext(ctx, b.statement(batchRows))
-		if err != nil {
-			return err
-		}
-		b.full = st
-	}
-	_, err := b.full.ExecContext(ctx, b.args...)
-	b.args = b.args[:0]
-	return err
-}
-
-func (b *batcher) flush(ctx context.Context) error {
-	if len(b.args) == 0 {
-		return nil
-	}
-	_, err := b.tx.ExecContext(ctx, b.statement(len(b.args)/b.cols), b.args...)
-	b.args = b.args[:0]
-	return err
-}
-
-func (b *batcher) close() {
-	if b.full != nil {
-		_ = b.full.Close()
-	}
-}
 
 // contactColumns are the contacts table's columns, in contactRow's order.
 var contactColumns = []string{"bucket", "key", "email", "first_name", "last_name", "language", "language_defaulted",
