@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"runtime"
 	"sort"
@@ -476,8 +477,7 @@ func (r *runner) readSource(ctx context.Context, rd *reader, i int, tb source.Ta
 	}
 	sr := &r.read[i]
 	sr.Format, sr.Mapping = tb.Describe(), m.described
-	digest := sha256.New()
-	fmt.Fprintf(digest, "source %d %q\n", i, tb.Header())
+	digest := newRecordDigest(fmt.Sprintf("source %d %q\n", i, tb.Header()))
 	var read, rejected, optOuts int64 // reported every 100,000 rows
 	global := src.OptOutScope() == ccv1.OptOutScopeGlobal
 	report := func(p *Progress) {
@@ -503,18 +503,19 @@ func (r *runner) readSource(ctx context.Context, rd *reader, i int, tb source.Ta
 			return ctx.Err()
 		}
 		rec, line, err := next()
-		if errors.Is(err, io.EOF) {
-			if files, ok := tb.(interface{ Counts() []source.FileCount }); ok {
-				sr.Files = files.Counts()
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				if files, ok := tb.(interface{ Counts() []source.FileCount }); ok {
+					sr.Files = files.Counts()
+				}
+				r.digests[i] = hex.EncodeToString(digest.sum())
+				return nil
 			}
-			r.digests[i] = hex.EncodeToString(digest.Sum(nil))
-			return nil
-		}
-		var rowErr *source.RowError
-		var fatal *source.FatalError
-		var tooLarge *source.TooLargeError
-		switch {
-		case errors.As(err, &rowErr):
+			// Declared past the records' path: errors.As moves it to the heap.
+			var rowErr *source.RowError
+			if !errors.As(err, &rowErr) {
+				return sourceError(where, err)
+			}
 			sr.RowsRead++
 			read++
 			rejected++
@@ -522,12 +523,6 @@ func (r *runner) readSource(ctx context.Context, rd *reader, i int, tb source.Ta
 				return err
 			}
 			continue
-		case errors.As(err, &fatal):
-			return &ConfigError{fmt.Errorf("%s: line %d: %w", where, fatal.Line, fatal.Err)}
-		case errors.As(err, &tooLarge):
-			return &ConfigError{fmt.Errorf("%s: %w", where, err)}
-		case err != nil:
-			return fmt.Errorf("%s: %w", where, err)
 		}
 		// A row of empty cells (Excel's ";;;;" after the data) is a blank
 		// line, as the CSV reader already skips.
@@ -536,10 +531,7 @@ func (r *runner) readSource(ctx context.Context, rd *reader, i int, tb source.Ta
 		}
 		sr.RowsRead++
 		read++
-		for _, f := range rec {
-			_, _ = io.WriteString(digest, f) // a hash never fails to write
-			_, _ = digest.Write([]byte{0})
-		}
+		digest.add(rec)
 		row, reason, detail := rd.parser.parse(m, i, line, rec)
 		if reason != "" {
 			rejected++
@@ -563,6 +555,44 @@ func (r *runner) readSource(ctx context.Context, rd *reader, i int, tb source.Ta
 		}
 	}
 }
+
+// sourceError is why a source cannot be read on: bad input (a broken quote,
+// a file too large) or an error reading it.
+func sourceError(where string, err error) error {
+	var fatal *source.FatalError
+	var tooLarge *source.TooLargeError
+	switch {
+	case errors.As(err, &fatal):
+		return &ConfigError{fmt.Errorf("%s: line %d: %w", where, fatal.Line, fatal.Err)}
+	case errors.As(err, &tooLarge):
+		return &ConfigError{fmt.Errorf("%s: %w", where, err)}
+	}
+	return fmt.Errorf("%s: %w", where, err)
+}
+
+// recordDigest digests a source's header and records, each field followed
+// by a zero byte, for the run key. A record is gathered and written at once:
+// field by field, each would cost a copy and a call.
+type recordDigest struct {
+	h   hash.Hash
+	buf []byte
+}
+
+func newRecordDigest(header string) *recordDigest {
+	d := &recordDigest{h: sha256.New()}
+	d.h.Write([]byte(header))
+	return d
+}
+
+func (d *recordDigest) add(rec []string) {
+	d.buf = d.buf[:0]
+	for _, f := range rec {
+		d.buf = append(append(d.buf, f...), 0)
+	}
+	d.h.Write(d.buf) // a hash never fails to write
+}
+
+func (d *recordDigest) sum() []byte { return d.h.Sum(nil) }
 
 // reject counts a rejected row and keeps it.
 func (rd *reader) reject(sr *SourceReport, source string, line int, reason, detail string) error {

@@ -123,12 +123,14 @@ func (f *Files) Next() ([]string, int, error) {
 		if line > 0 {
 			f.last = max(f.last, f.offset+line)
 		}
+		if err == nil {
+			f.counts[f.at].Rows++
+			return rec, f.offset + line, nil
+		}
+		// Declared past the records' path: errors.As moves them to the heap.
 		var rowErr *RowError
 		var fatal *FatalError
 		switch {
-		case err == nil:
-			f.counts[f.at].Rows++
-			return rec, f.offset + line, nil
 		case errors.As(err, &rowErr):
 			f.counts[f.at].Rows++
 			return nil, 0, &RowError{Line: f.offset + rowErr.Line, Err: rowErr.Err}
