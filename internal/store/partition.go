@@ -78,26 +78,36 @@ func (o *overrides) importOptOuts(ctx context.Context, c conn, lo, hi int, conta
 		bucket                                          int
 		key, topic, source, kind, dated, action, reason string
 	}
-	var all []optOut
+	n := 0
+	for _, ct := range contacts {
+		n += len(ct.OptOuts)
+	}
+	if n == 0 {
+		return nil
+	}
+	all := make([]optOut, 0, n)
+	sources := map[string]string{} // a list's name → the evidence's source
 	for _, ct := range contacts {
 		for _, x := range ct.OptOuts {
 			action := ActionUnsubscribe
 			if x.Topic == "*" {
 				action = ActionUnsubscribeAll
 			}
-			all = append(all, optOut{bucket: Bucket(ct.Key), key: ct.Key, topic: x.Topic, source: SourceImport + ":" + x.Source,
+			source, ok := sources[x.Source]
+			if !ok {
+				source = SourceImport + ":" + x.Source
+				sources[x.Source] = source
+			}
+			all = append(all, optOut{bucket: Bucket(ct.Key), key: ct.Key, topic: x.Topic, source: source,
 				kind: string(x.Kind), dated: x.At, action: action, reason: x.Reason})
 		}
-	}
-	if len(all) == 0 {
-		return nil
 	}
 	// Which of them no earlier run recorded. The range's records are read
 	// under the partition's lock (none on a first run), so the new ones go
 	// in with plain inserts: a record there regardless would fail the
 	// insert, and the partition, rather than be kept twice.
 	type id struct{ key, topic, source, kind, dated string }
-	recorded := map[id]bool{}
+	recorded := make(map[id]bool, len(all))
 	err := eachRow(ctx, c, `SELECT key, topic, source, kind, dated FROM imported_opt_outs WHERE bucket >= ? AND bucket < ?`, []any{lo, hi},
 		func(scan func(...any) error) error {
 			var k id
@@ -136,8 +146,8 @@ func (o *overrides) importOptOuts(ctx context.Context, c conn, lo, hi int, conta
 		bucket         int
 		key, topic, at string
 	}
-	newest := map[[2]string]*choice{}
-	var choices []*choice
+	newest := make(map[[2]string]*choice, len(news))
+	choices := make([]*choice, 0, len(news))
 	var bounced []optOut
 	bouncedKeys := map[string]bool{}
 	for _, x := range news {
