@@ -40,6 +40,9 @@ func EmailKey(raw string) (string, error) {
 	if key, ok := plainKey(s); ok {
 		return key, nil
 	}
+	if strings.IndexByte(s, '@') < 0 {
+		return "", ErrInvalidEmail // as the parsers would say, without them
+	}
 	return parsedKey(s)
 }
 

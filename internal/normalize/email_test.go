@@ -53,6 +53,7 @@ func FuzzEmailKey(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, raw string) {
 		checkPlainKey(t, strings.TrimSpace(raw))
+		checkNoAt(t, strings.TrimSpace(raw))
 		key, err := EmailKey(raw)
 		if err != nil {
 			return
@@ -170,6 +171,33 @@ func checkPlainKey(t *testing.T, s string) bool {
 		t.Errorf("plainKey(%q) = %q; the parsers give %q, %v", s, key, want, err)
 	}
 	return true
+}
+
+// An address without an @ is invalid, as the parsers say: EmailKey tells so
+// without them.
+func TestNoAtIsInvalid(t *testing.T) {
+	for _, s := range []string{"jan", "not-an-email-42", "Jan Peeters", "jan.example.be", "undisclosed-recipients:;", "<jan>", "\"jan\"", "日本"} {
+		checkNoAt(t, s)
+		if _, err := EmailKey(s); err != ErrInvalidEmail {
+			t.Errorf("EmailKey(%q): %v, want ErrInvalidEmail", s, err)
+		}
+	}
+}
+
+// checkNoAt fails t when s has no @ and the parsers take it.
+func checkNoAt(t *testing.T, s string) {
+	t.Helper()
+	if strings.Contains(s, "@") || s == "" {
+		return
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			t.Errorf("parsedKey(%q) panics: %v", s, p)
+		}
+	}()
+	if key, err := parsedKey(s); err == nil {
+		t.Errorf("parsedKey(%q) = %q, though it has no @", s, key)
+	}
 }
 
 // BenchmarkEmailKey keys the addresses of a typical list: plain ones in
