@@ -68,42 +68,62 @@ port=$(( 20000 + RANDOM % 20000 ))
 "${as_pg[@]}" "$bindir/pg_ctl" -D "$pgdir/data" -l "$pgdir/log" -w \
   -o "-p $port -c listen_addresses=127.0.0.1 -k $pgdir -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_wal_size=4GB" start >/dev/null
 trap '"${as_pg[@]}" "$bindir/pg_ctl" -D "$pgdir/data" -m immediate stop >/dev/null 2>&1; rm -rf "$pgdir"' EXIT
-uri="postgres://postgres@127.0.0.1:$port/postgres?sslmode=disable"
-echo ">> converting into PostgreSQL"
-/usr/bin/time -v -o "$dir/time-pg.txt" bin/contact-converter convert -f "$dir/conversion.yaml" \
-  --database "$uri" --report "$dir/report-pg.json" >/dev/null 2>"$dir/convert-pg.log"
-# Raw COPY of the same final rows, for comparison: the contacts alone, then
-# every row the write phase writes (the contacts, and a first run's imported
-# opt-outs: their record, their evidence and the choices they make), into
-# tables with the same keys and indexes.
 psql=("$bindir/psql" -q -X -h 127.0.0.1 -p "$port" -U postgres postgres)
+# Each conversion into a fresh database is followed by a raw COPY of the
+# same final rows, for comparison: the contacts alone, then every row the
+# write phase writes (the contacts, and a first run's imported opt-outs:
+# their record, their evidence and the choices they make), into tables with
+# the same keys and indexes. A single pair swings with the machine's load,
+# so the bench takes several, alternating, and gives the median.
+pairs="${BENCH_PG_PAIRS:-3}"
 tables=(contacts imported_opt_outs consent_events preference_overrides)
-load=()
-for t in "${tables[@]}"; do
-  "${psql[@]}" -c "CREATE TABLE probe_$t (LIKE $t INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING INDEXES)"
-  "${psql[@]}" -c "\copy $t TO '$pgdir/$t.copy'"
-  load+=(-c "\copy probe_$t FROM '$pgdir/$t.copy'")
+for ((p = 1; p <= pairs; p++)); do
+  db="pg$p"
+  "${psql[@]}" -c "CREATE DATABASE $db"
+  echo ">> converting into PostgreSQL, then a raw COPY of the same rows ($p of $pairs)"
+  /usr/bin/time -v -o "$dir/time-pg-$p.txt" bin/contact-converter convert -f "$dir/conversion.yaml" \
+    --database "postgres://postgres@127.0.0.1:$port/$db?sslmode=disable" --report "$dir/report-pg-$p.json" \
+    >/dev/null 2>"$dir/convert-pg-$p.log"
+  dbsql=("$bindir/psql" -q -X -h 127.0.0.1 -p "$port" -U postgres "$db")
+  load=()
+  for t in "${tables[@]}"; do
+    "${dbsql[@]}" -c "CREATE TABLE probe_$t (LIKE $t INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING INDEXES)"
+    "${dbsql[@]}" -c "\copy $t TO '$pgdir/$t.copy'"
+    load+=(-c "\copy probe_$t FROM '$pgdir/$t.copy'")
+  done
+  start=$(date +%s.%N)
+  "${dbsql[@]}" -c "BEGIN" "${load[@]:0:2}" -c "COMMIT"
+  mid=$(date +%s.%N)
+  "${dbsql[@]}" -c "BEGIN" "${load[@]:2}" -c "COMMIT"
+  end=$(date +%s.%N)
+  echo "$start $mid $end" >"$dir/rawcopy-$p.txt"
+  # Dropped at once: no autovacuum worker starts on its tables later.
+  "${psql[@]}" -c "DROP DATABASE $db"
+  rm -f "$pgdir"/*.copy
 done
-start=$(date +%s.%N)
-"${psql[@]}" -c "BEGIN" "${load[@]:0:2}" -c "COMMIT"
-mid=$(date +%s.%N)
-"${psql[@]}" -c "BEGIN" "${load[@]:2}" -c "COMMIT"
-end=$(date +%s.%N)
-python3 - "$dir" "$start" "$mid" "$end" <<'PY'
-import json, sys
-d, start, mid, end = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4])
-rep = json.load(open(d + "/report-pg.json"))
-rows = sum(s["rowsRead"] for s in rep["sources"])
-t = rep["seconds"]
+python3 - "$dir" "$pairs" <<'PY'
+import json, statistics, sys
+d, pairs = sys.argv[1], int(sys.argv[2])
 sys.dont_write_bytecode = True
 sys.path.insert(0, "hack")
 from benchtime import rss
-contacts, everything = mid - start, end - start
-print(f"engine: {rows} rows -> {rep['contacts']} contacts into PostgreSQL in {t['total']:.2f}s: "
-      f"{rows / t['total']:,.0f} rows/s, peak RSS {rss(d + '/time-pg.txt'):.0f} MiB; write {t['write']:.2f}s")
-print(f"engine: raw COPY of the same final rows: the contacts alone {contacts:.2f}s, every row the write phase writes "
-      f"(with the imported opt-outs' record, evidence and choices) {everything:.2f}s; "
-      f"our write phase runs at {100 * everything / t['write']:.0f}% of raw COPY speed")
+totals, rsss, pcts = [], [], []
+for p in range(1, pairs + 1):
+    rep = json.load(open(f"{d}/report-pg-{p}.json"))
+    rows = sum(s["rowsRead"] for s in rep["sources"])
+    t = rep["seconds"]
+    start, mid, end = (float(x) for x in open(f"{d}/rawcopy-{p}.txt").read().split())
+    contacts, everything = mid - start, end - start
+    totals.append(t["total"])
+    rsss.append(rss(f"{d}/time-pg-{p}.txt"))
+    pcts.append(100 * everything / t["write"])
+    print(f"engine: PostgreSQL {p} of {pairs}: {rows} rows -> {rep['contacts']} contacts in {t['total']:.2f}s "
+          f"({rows / t['total']:,.0f} rows/s), peak RSS {rsss[-1]:.0f} MiB, write {t['write']:.2f}s; raw COPY of the same "
+          f"final rows: the contacts alone {contacts:.2f}s, every row the write phase writes (with the imported opt-outs' "
+          f"record, evidence and choices) {everything:.2f}s: {pcts[-1]:.0f}%")
+med = statistics.median
+print(f"engine: into PostgreSQL in {med(totals):.2f}s, peak RSS {med(rsss):.0f} MiB; "
+      f"our write phase runs at {med(pcts):.0f}% of raw COPY speed (medians of {pairs})")
 PY
 
 # Sharded runs: 1, 2 and 4 shards started at once as processes against the
@@ -111,10 +131,6 @@ PY
 # the others through the database. On 2 cores the wall time cannot show the
 # scale-out; the figure is how each shard's CPU compares with the unsharded
 # run's (BENCH_SHARDS sets the counts).
-# First the tables loaded so far are vacuumed and the probes dropped, so no
-# autovacuum worker starts on them in the middle of the shards' runs.
-for t in "${tables[@]}"; do "${psql[@]}" -c "DROP TABLE probe_$t"; done
-"${psql[@]}" -c "VACUUM ANALYZE"
 prev=""
 for shards in ${BENCH_SHARDS:-1 2 4}; do
   db="shards$shards"
@@ -150,7 +166,7 @@ sys.path.insert(0, "hack")
 from benchtime import cpu, wall
 # The base: the unsharded run under the same conditions (1 shard), else the
 # first PostgreSQL run.
-base = cpu(d + ("/time-shard1-0.txt" if 1 in counts else "/time-pg.txt"))
+base = cpu(d + ("/time-shard1-0.txt" if 1 in counts else "/time-pg-1.txt"))
 print(f"engine: shards, per shard: CPU seconds of the process (read / hand out / merge+write incl. taking parcels / total), "
       f"against the unsharded run's {base:.2f}s")
 for n in counts:
