@@ -6,6 +6,11 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 contacts="${BENCH_CONTACTS:-1000000}"
 dir="bin/bench-tenant-$contacts"
+pairs="${BENCH_PG_PAIRS:-3}"
+if ! [[ "$pairs" =~ ^[1-9][0-9]*$ ]]; then
+  echo "bench-engine: BENCH_PG_PAIRS=$pairs: give how many conversions to pair with a raw COPY, 1 or more (default 3)" >&2
+  exit 1
+fi
 if [ ! -x /usr/bin/time ]; then
   echo "bench-engine: /usr/bin/time is missing: apt-get install -y time" >&2
   exit 1
@@ -75,7 +80,6 @@ psql=("$bindir/psql" -q -X -h 127.0.0.1 -p "$port" -U postgres postgres)
 # their record, their evidence and the choices they make), into tables with
 # the same keys and indexes. A single pair swings with the machine's load,
 # so the bench takes several, alternating, and gives the median.
-pairs="${BENCH_PG_PAIRS:-3}"
 tables=(contacts imported_opt_outs consent_events preference_overrides)
 for ((p = 1; p <= pairs; p++)); do
   db="pg$p"
