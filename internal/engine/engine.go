@@ -62,7 +62,7 @@ type Options struct {
 	SpillDir string
 	// Partitions spreads the rows; 0 chooses from the input size.
 	Partitions int
-	// Shard and Shards split a run (PlanShards says how). A sharded run
+	// Shard and Shards split a run (PlanReads and PlanMerges say how). A sharded run
 	// needs a Store with an Exchange: each shard reads its share of the
 	// lists and hands every row to the shard that merges it.
 	Shard, Shards int
@@ -133,10 +133,12 @@ type runner struct {
 	// digests digest each source's header and records, once it is read.
 	read    []SourceReport
 	digests []string
-	// exchange hands rows between the shards of a sharded run, and plan
-	// says which shard reads each source and merges each partition.
+	// exchange hands rows between the shards of a sharded run; reads says
+	// which shard reads each source and, once every shard has read, merges
+	// which merges each partition.
 	exchange store.Exchange
-	plan     ShardPlan
+	reads    []int
+	merges   []int
 	// progMu guards prog, progChanged (not reported yet) and reporting (a
 	// goroutine is calling the Progress callback).
 	progMu      sync.Mutex
@@ -152,12 +154,12 @@ type reader struct {
 	parser  *rowParser
 	spill   *spillWriter
 	rejects *rejectSpill
-	// rows and optOuts count the rows read for each shard's partitions,
-	// and those of them carrying an opt-out, by shard and source.
+	// rows and optOuts count the rows read, and those of them carrying an
+	// opt-out, by source then partition; nil for a source not read.
 	rows, optOuts [][]int64
 }
 
-func (r *runner) mine(part int) bool { return r.plan.Partitions[part] == r.o.Shard }
+func (r *runner) mine(part int) bool { return r.merges[part] == r.o.Shard }
 
 func (r *runner) run(ctx context.Context) error {
 	spec := r.o.Spec
@@ -194,9 +196,9 @@ func (r *runner) run(ctx context.Context) error {
 		r.exchange = ex
 	}
 	// A shard reads only the sources assigned to it.
-	r.plan = PlanShards(text, r.o.Shards, r.o.Partitions)
+	r.reads = PlanReads(text, r.o.Shards)
 	for i, tb := range tables {
-		if r.plan.Sources[i] != r.o.Shard && tb != nil {
+		if r.reads[i] != r.o.Shard && tb != nil {
 			_ = tb.Close()
 			tables[i] = nil
 		}
@@ -243,7 +245,7 @@ func (r *runner) readShare(ctx context.Context, tables []source.Table) ([]shardR
 		rd := &reader{spill: r.spill.writers[w], parser: &rowParser{
 			languages:    normalize.NewLanguages(languageAliases(r.o.Spec), languages(r.o.Spec), string(r.o.Spec.DefaultLanguage)),
 			unknownLangs: map[string]int64{}},
-			rows: counts(r.o.Shards, len(tables)), optOuts: counts(r.o.Shards, len(tables))}
+			rows: make([][]int64, len(tables)), optOuts: make([][]int64, len(tables))}
 		var err error
 		if rd.rejects, err = newRejectSpill(r.spill.dir, w); err != nil {
 			return nil, err
@@ -314,14 +316,6 @@ func (r *runner) awaitShards(ctx context.Context) ([]shardRead, error) {
 		}
 	}
 	return reads, nil
-}
-
-func counts(shards, sources int) [][]int64 {
-	out := make([][]int64, shards)
-	for i := range out {
-		out[i] = make([]int64, sources)
-	}
-	return out
 }
 
 // unchanged tells whether the last run read the same lists (by their
@@ -480,6 +474,8 @@ func (r *runner) readSource(ctx context.Context, rd *reader, i int, tb source.Ta
 	digest := newRecordDigest(fmt.Sprintf("source %d %q\n", i, tb.Header()))
 	var read, rejected, optOuts int64 // reported every 100,000 rows
 	global := src.OptOutScope() == ccv1.OptOutScopeGlobal
+	rows, optOutRows := make([]int64, r.o.Partitions), make([]int64, r.o.Partitions)
+	rd.rows[i], rd.optOuts[i] = rows, optOutRows
 	report := func(p *Progress) {
 		p.RowsRead += read
 		p.RowsRejected += rejected
@@ -541,10 +537,9 @@ func (r *runner) readSource(ctx context.Context, rd *reader, i int, tb source.Ta
 			continue
 		}
 		part := store.PartitionOf(row.Key, r.o.Partitions)
-		shard := r.plan.Partitions[part]
-		rd.rows[shard][i]++
+		rows[part]++
 		if row.OptOut {
-			rd.optOuts[shard][i]++
+			optOutRows[part]++
 			optOuts++
 		}
 		if err := rd.spill.add(part, &row); err != nil {

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -37,50 +38,84 @@ func TestCombineShardsSumsWhatEachShardWrote(t *testing.T) {
 	}
 }
 
-// The largest source goes first, each to the shard with the least to read
-// (ties go to the lowest source and shard); then each partition goes to the
-// shard with the least work so far, reading included, so a shard that
-// reads less merges more.
-func TestPlanShards(t *testing.T) {
+// The largest source goes first, each to the shard with the least to read;
+// ties go to the lowest source and shard.
+func TestPlanReads(t *testing.T) {
 	bench := []int64{227, 209, 176, 157, 126, 78} // the bench tenant's text, webshop in UTF-16
-	type summary struct {
-		Sources []int
-		// Merges counts each shard's partitions; First are the owners of
-		// the first partitions.
-		Merges, First []int
-	}
 	for _, tc := range []struct {
-		name               string
-		sizes              []int64
-		shards, partitions int
-		want               summary
+		name   string
+		sizes  []int64
+		shards int
+		want   []int
 	}{
-		{name: "one shard does all", sizes: []int64{5, 3, 9}, shards: 1, partitions: 4,
-			want: summary{Sources: []int{0, 0, 0}, Merges: []int{4}, First: []int{0, 0, 0, 0}}},
-		{name: "the shard that reads less merges more", sizes: []int64{30, 10}, shards: 2, partitions: 4,
-			want: summary{Sources: []int{0, 1}, Merges: []int{1, 3}, First: []int{1, 1, 0, 1}}},
-		{name: "a shard busy reading merges nothing", sizes: []int64{1000, 1}, shards: 2, partitions: 2,
-			want: summary{Sources: []int{0, 1}, Merges: []int{0, 2}, First: []int{1, 1}}},
-		{name: "empty lists: the partitions are dealt in turn", sizes: []int64{0, 0}, shards: 2, partitions: 4,
-			want: summary{Sources: []int{0, 0}, Merges: []int{2, 2}, First: []int{0, 1, 0, 1}}},
-		{name: "more shards than sources", sizes: []int64{10, 20}, shards: 4, partitions: 8,
-			want: summary{Sources: []int{1, 0}, Merges: []int{0, 2, 3, 3}, First: []int{2, 3, 2, 3, 1, 2, 3, 1}}},
-		{name: "equal sizes in source order", sizes: []int64{1, 1, 1, 1}, shards: 2, partitions: 2,
-			want: summary{Sources: []int{0, 1, 0, 1}, Merges: []int{1, 1}, First: []int{0, 1}}},
-		{name: "the bench tenant on four shards", sizes: bench, shards: 4, partitions: 128,
-			want: summary{Sources: []int{0, 1, 2, 3, 3, 2}, Merges: []int{33, 35, 31, 29}, First: []int{1, 1, 0, 1, 0, 1, 0, 2}}},
-		{name: "the bench tenant on two shards", sizes: bench, shards: 2, partitions: 128,
-			want: summary{Sources: []int{0, 1, 1, 0, 0, 1}, Merges: []int{62, 66}, First: []int{1, 1, 1, 1, 0, 1, 0, 1}}},
+		{name: "one shard reads all", sizes: []int64{5, 3, 9}, shards: 1, want: []int{0, 0, 0}},
+		{name: "no shard count reads all on one", sizes: []int64{5, 3}, shards: 0, want: []int{0, 0}},
+		{name: "the largest first, to the least loaded", sizes: []int64{30, 10, 15}, shards: 2, want: []int{0, 1, 1}},
+		{name: "empty lists", sizes: []int64{0, 0}, shards: 2, want: []int{0, 1}},
+		{name: "more shards than sources", sizes: []int64{10, 20}, shards: 4, want: []int{1, 0}},
+		{name: "equal sizes in source order", sizes: []int64{1, 1, 1, 1}, shards: 2, want: []int{0, 1, 0, 1}},
+		{name: "the bench tenant on four shards", sizes: bench, shards: 4, want: []int{0, 1, 2, 3, 3, 2}},
+		{name: "the bench tenant on two shards", sizes: bench, shards: 2, want: []int{0, 1, 1, 0, 0, 1}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			plan := PlanShards(tc.sizes, tc.shards, tc.partitions)
-			got := summary{Sources: plan.Sources, Merges: make([]int, max(tc.shards, 1)), First: plan.Partitions[:min(8, len(plan.Partitions))]}
-			for _, s := range plan.Partitions {
-				got.Merges[s]++
-			}
-			if diff := cmp.Diff(tc.want, got); diff != "" {
+			if diff := cmp.Diff(tc.want, PlanReads(tc.sizes, tc.shards)); diff != "" {
 				t.Errorf("(-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// Once every shard has read, each partition (the fullest first) goes to the
+// shard with the least CPU time so far: its reading, as measured, then the
+// partitions it took, at a cost per row. So a shard whose reading took
+// longer, whatever the size of its lists, merges less.
+func TestPlanMerges(t *testing.T) {
+	ms := time.Millisecond
+	for _, tc := range []struct {
+		name     string
+		spent    []time.Duration
+		partRows []int64
+		perRow   time.Duration
+		want     []int
+	}{
+		{name: "one shard merges all", spent: []time.Duration{5 * ms}, partRows: []int64{3, 1, 2}, perRow: ms,
+			want: []int{0, 0, 0}},
+		{name: "the shard that read for less merges more", spent: []time.Duration{30 * ms, 10 * ms},
+			partRows: []int64{10, 10, 10, 10}, perRow: ms, want: []int{1, 1, 0, 1}},
+		{name: "a shard busy reading merges nothing", spent: []time.Duration{time.Second, 0},
+			partRows: []int64{10, 10}, perRow: ms, want: []int{1, 1}},
+		{name: "the fullest partition first", spent: []time.Duration{0, 0},
+			partRows: []int64{1, 5, 2, 4}, perRow: ms, want: []int{0, 0, 1, 1}},
+		{name: "empty partitions and no reading: dealt in turn", spent: []time.Duration{0, 0},
+			partRows: []int64{0, 0, 0, 0}, perRow: ms, want: []int{0, 1, 0, 1}},
+		{name: "more shards than rows", spent: []time.Duration{0, 0, 0, 0},
+			partRows: []int64{1, 1}, perRow: ms, want: []int{0, 1}},
+		{name: "measured reading beats list size", spent: []time.Duration{900 * ms, 700 * ms, 1070 * ms, 1100 * ms},
+			partRows: []int64{15000, 15000, 15000, 15000, 15000, 15000, 15000, 15000}, perRow: 44 * time.Microsecond,
+			want: []int{1, 0, 2, 3, 1, 0, 2, 3}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if diff := cmp.Diff(tc.want, PlanMerges(tc.spent, tc.partRows, tc.perRow)); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// A row costs mergeCostNum/mergeCostDen times what reading one did, on average over every
+// shard; nothing read costs nothing.
+func TestMergeRowCost(t *testing.T) {
+	for _, tc := range []struct {
+		spent []time.Duration
+		rows  []int64
+		want  time.Duration
+	}{
+		{spent: []time.Duration{3 * time.Second, time.Second}, rows: []int64{1_000_000, 1_000_000}, want: 3 * time.Microsecond},
+		{spent: []time.Duration{time.Second}, rows: []int64{0}, want: 0},
+		{spent: nil, rows: nil, want: 0},
+	} {
+		if got := mergeRowCost(tc.spent, tc.rows); got != tc.want {
+			t.Errorf("mergeRowCost(%v, %v) = %v, want %v", tc.spent, tc.rows, got, tc.want)
+		}
 	}
 }

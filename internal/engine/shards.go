@@ -19,66 +19,106 @@ import (
 	"github.com/contactconverter/contact-converter/internal/store"
 )
 
-// ShardPlan says which shard reads each source and which merges each
-// partition. Every shard computes the same plan from the same sizes.
-type ShardPlan struct {
-	Sources, Partitions []int
-}
-
-// Merging and writing a byte of text costs about mergeCost/readCost times
-// what reading it does (measured on the bench tenant into PostgreSQL). The
-// plan weighs work in integers, so shards on different CPUs agree on it.
-const (
-	readCost  = 5
-	mergeCost = 8
-)
-
-// PlanShards splits a run's work between shards, given each source's text
-// size. The largest source goes first, each to the shard with the least to
-// read so far; then each partition, a share of the merging, goes to the
-// shard with the least work so far, reading included. Lists come whole, so
-// the reading splits unevenly; the merging evens it out. Ties go to the
-// lowest shard.
-func PlanShards(sizes []int64, shards, partitions int) ShardPlan {
-	plan := ShardPlan{Sources: make([]int, len(sizes)), Partitions: make([]int, partitions)}
+// PlanReads gives each source to a shard to read, given each source's text
+// size: the largest first, each to the shard with the least to read so far.
+// Lists come whole, so the reading splits unevenly; PlanMerges evens it out.
+// Ties go to the shard with the fewest sources (lists of unknown size weigh
+// 0), then the lowest.
+func PlanReads(sizes []int64, shards int) []int {
+	owners := make([]int, len(sizes))
 	if shards <= 1 {
-		return plan
+		return owners
 	}
 	order := make([]int, len(sizes))
 	for i := range order {
 		order[i] = i
 	}
 	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(sizes[b], sizes[a]) })
-	load := make([]int64, shards)
-	least := func() int { return slices.Index(load, slices.Min(load)) }
-	var total int64
+	load, taken := make([]int64, shards), make([]int, shards)
 	for _, src := range order {
-		s := least()
-		plan.Sources[src] = s
-		load[s] += readCost * sizes[src]
-		total += sizes[src]
+		s := leastLoaded(load, taken)
+		owners[src] = s
+		load[s] += sizes[src]
+		taken[s]++
 	}
-	share := max(mergeCost*total/int64(max(partitions, 1)), 1)
-	for p := range plan.Partitions {
-		s := least()
-		plan.Partitions[p] = s
-		load[s] += share
+	return owners
+}
+
+// leastLoaded is the shard with the least load, then the fewest items taken,
+// then the lowest index.
+func leastLoaded[L cmp.Ordered](load []L, taken []int) int {
+	s := 0
+	for k := range load {
+		if load[k] < load[s] || load[k] == load[s] && taken[k] < taken[s] {
+			s = k
+		}
 	}
-	return plan
+	return s
+}
+
+// PlanMerges gives each partition to a shard to merge and write, once every
+// shard has read. A shard's load starts at the CPU time its reading took,
+// as measured: a list's size says little of what reading it costs (an Excel
+// workbook, a compressed or a UTF-16 list, wide or narrow rows). Then each
+// partition, the fullest first, goes to the shard with the least load, and
+// adds perRow for each of its rows. Ties go to the shard with the fewest
+// partitions, then the lowest. Every shard plans from the same figures,
+// the ones handed out, so all agree.
+func PlanMerges(spent []time.Duration, partRows []int64, perRow time.Duration) []int {
+	owners := make([]int, len(partRows))
+	if len(spent) <= 1 {
+		return owners
+	}
+	order := make([]int, len(partRows))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(partRows[b], partRows[a]) })
+	load := slices.Clone(spent)
+	taken := make([]int, len(spent))
+	for _, p := range order {
+		s := leastLoaded(load, taken)
+		owners[p] = s
+		load[s] += time.Duration(partRows[p]) * perRow
+		taken[s]++
+	}
+	return owners
+}
+
+// Merging and writing a row costs about mergeCostNum/mergeCostDen times
+// the CPU reading one did (the bench tenant into PostgreSQL: 5.7 s against 3.9 s).
+const mergeCostNum, mergeCostDen = 3, 2
+
+// mergeRowCost is the CPU time merging and writing a row is expected to
+// take, from what the shards spent reading their rows.
+func mergeRowCost(spent []time.Duration, rows []int64) time.Duration {
+	var total time.Duration
+	var n int64
+	for i := range spent {
+		total += spent[i]
+		n += rows[i]
+	}
+	if n == 0 {
+		return 0
+	}
+	return total * mergeCostNum / (time.Duration(n) * mergeCostDen)
 }
 
 // shardRead is what one shard read: the reports and digests of its
-// sources, and how many of its rows (and of their opt-outs) fall in each
-// shard's partitions. A run that is not sharded has one.
+// sources, what the reading cost, and how many of its rows (and of their
+// opt-outs) fall in each partition. A run that is not sharded has one.
 type shardRead struct {
-	Partitions int `json:"partitions"`
-	// Merges holds the shard that merges each partition, as this shard
-	// planned it.
-	Merges  []int          `json:"merges"`
-	Sources []SourceReport `json:"sources"`
+	// Version is shardReadVersion: a shard restarted with another build
+	// must not misread what the others handed out.
+	Version    int            `json:"version"`
+	Partitions int            `json:"partitions"`
+	Sources    []SourceReport `json:"sources"`
 	// Digests hold each source's digest, "" for the sources it did not read.
 	Digests []string `json:"digests"`
-	// Rows and OptOuts count by shard, then source.
+	// ReadCPU is the CPU time the shard took until it had read its share.
+	ReadCPU time.Duration `json:"readCPU"`
+	// Rows and OptOuts count by source, then partition; nil for the sources
+	// the shard did not read.
 	Rows                [][]int64        `json:"rows"`
 	OptOuts             [][]int64        `json:"optOuts"`
 	UnknownLanguages    map[string]int64 `json:"unknownLanguages,omitempty"`
@@ -87,20 +127,21 @@ type shardRead struct {
 	NamesFromFullName   int64            `json:"namesFromFullName,omitempty"`
 }
 
+const shardReadVersion = 2
+
 // maxUnknownLanguages bounds the unknown language values a shard passes on.
 const maxUnknownLanguages = 1000
 
 // shardRead sums what this shard's readers read.
 func (r *runner) shardRead() shardRead {
 	n := len(r.o.Spec.Sources)
-	read := shardRead{Partitions: r.o.Partitions, Merges: r.plan.Partitions, Sources: r.read, Digests: r.digests,
-		Rows: counts(r.o.Shards, n), OptOuts: counts(r.o.Shards, n), UnknownLanguages: map[string]int64{}}
+	read := shardRead{Version: shardReadVersion, Partitions: r.o.Partitions, Sources: r.read, Digests: r.digests,
+		ReadCPU: time.Duration(r.report.Seconds.CPU.Read * float64(time.Second)),
+		Rows:    make([][]int64, n), OptOuts: make([][]int64, n), UnknownLanguages: map[string]int64{}}
 	for _, rd := range r.readers {
-		for s := range r.o.Shards {
-			for i := range n {
-				read.Rows[s][i] += rd.rows[s][i]
-				read.OptOuts[s][i] += rd.optOuts[s][i]
-			}
+		for i := range n {
+			read.Rows[i] = addCounts(read.Rows[i], rd.rows[i])
+			read.OptOuts[i] = addCounts(read.OptOuts[i], rd.optOuts[i])
 		}
 		mergeCounts(read.UnknownLanguages, rd.parser.unknownLangs)
 		read.UnknownOptOutValues += rd.parser.unknownOptOuts
@@ -117,6 +158,54 @@ func (r *runner) shardRead() shardRead {
 	return read
 }
 
+// addCounts adds from into into, either of them nil when nothing was read.
+func addCounts(into, from []int64) []int64 {
+	if into == nil {
+		return slices.Clone(from)
+	}
+	for p, n := range from {
+		into[p] += n
+	}
+	return into
+}
+
+// checkRead tells whether shard k's read fits this shard's.
+func (r *runner) checkRead(k int, read shardRead) error {
+	if read.Version != shardReadVersion {
+		return fmt.Errorf("shard %d handed out its rows from another build of contact-converter: run again with a new run id", k)
+	}
+	n := len(r.report.Sources)
+	if read.Partitions != r.o.Partitions || len(read.Sources) != n || len(read.Rows) != n || len(read.OptOuts) != n {
+		return fmt.Errorf("shard %d read %d sources in %d partitions, this one %d in %d: "+
+			"a list changed size while the shards opened it; run again, or give --partitions",
+			k, len(read.Sources), read.Partitions, n, r.o.Partitions)
+	}
+	for i := range n {
+		if (read.Rows[i] != nil && len(read.Rows[i]) != r.o.Partitions) || (read.OptOuts[i] != nil && len(read.OptOuts[i]) != r.o.Partitions) {
+			return fmt.Errorf("shard %d counted the rows of spec.sources[%d] in another number of partitions than %d", k, i, r.o.Partitions)
+		}
+	}
+	return nil
+}
+
+// planMerges splits the partitions between the shards from what each read.
+func (r *runner) planMerges(reads []shardRead) {
+	spent, rowsRead := make([]time.Duration, len(reads)), make([]int64, len(reads))
+	partRows := make([]int64, r.o.Partitions)
+	for k, read := range reads {
+		spent[k] = read.ReadCPU
+		for i, rows := range read.Rows {
+			if rows != nil {
+				rowsRead[k] += read.Sources[i].RowsRead
+			}
+			for p, n := range rows {
+				partRows[p] += n
+			}
+		}
+	}
+	r.merges = PlanMerges(spent, partRows, mergeRowCost(spent, rowsRead))
+}
+
 // applyReads puts what every shard read into this shard's report: the
 // sources' reads whole (every shard's report says the same), and, of the
 // rows, those this shard merges; the others are left to other shards. The
@@ -125,14 +214,8 @@ func (r *runner) applyReads(reads []shardRead) error {
 	rep := r.report
 	unknown := map[string]int64{}
 	for k, read := range reads {
-		if read.Partitions != r.o.Partitions || len(read.Sources) != len(rep.Sources) || len(read.Rows) != r.o.Shards {
-			return fmt.Errorf("shard %d read with %d partitions and %d shards, this one with %d and %d: "+
-				"a list changed size while the shards opened it; run again, or give --partitions",
-				k, read.Partitions, len(read.Rows), r.o.Partitions, r.o.Shards)
-		}
-		if !slices.Equal(read.Merges, r.plan.Partitions) {
-			return fmt.Errorf("shard %d split the partitions between the shards unlike this one: "+
-				"a list changed size while the shards opened it; run again", k)
+		if err := r.checkRead(k, read); err != nil {
+			return err
 		}
 		for i, s := range read.Sources {
 			o := &rep.Sources[i]
@@ -155,6 +238,7 @@ func (r *runner) applyReads(reads []shardRead) error {
 		rep.NamesFromFullName += read.NamesFromFullName
 	}
 	rep.UnknownLanguages = topCounts(unknown, 20)
+	r.planMerges(reads)
 	if r.exchange != nil {
 		own := reads[r.o.Shard]
 		rep.Shard = &ShardReport{Index: r.o.Shard, Sources: []int{}}
@@ -169,8 +253,12 @@ func (r *runner) applyReads(reads []shardRead) error {
 		o := &rep.Sources[i]
 		mine := int64(0)
 		for _, read := range reads {
-			mine += read.Rows[r.o.Shard][i]
-			o.OptOutsImported += read.OptOuts[r.o.Shard][i]
+			for p := range read.Rows[i] {
+				if r.mine(p) {
+					mine += read.Rows[i][p]
+					o.OptOutsImported += read.OptOuts[i][p]
+				}
+			}
 		}
 		o.RowsOtherShards = o.RowsRead - o.RowsRejected - mine
 	}
