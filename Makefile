@@ -146,7 +146,7 @@ preview: ## Convert the sample tenant on this machine, without a cluster, and sh
 
 .PHONY: bench
 bench: build envtest ## Run the benchmarks and print their figures.
-	@echo ">> engine: 1M contacts in about 1.9M rows across 6 lists (a minute or so)"
+	@echo ">> engine: 1M contacts in about 1.9M rows across 6 lists: SQLite, DuckDB, PostgreSQL three times, then 1, 2 and 4 shards three times (about 6 minutes)"
 	hack/bench-engine.sh
 	@echo ">> object store: a gzipped list of 1 GiB before compression, streamed from versitygw and read from disk (a few minutes)"
 	hack/bench-objectstore.sh

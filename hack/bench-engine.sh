@@ -11,6 +11,16 @@ if ! [[ "$pairs" =~ ^[1-9][0-9]*$ ]]; then
   echo "bench-engine: BENCH_PG_PAIRS=$pairs: give how many conversions to pair with a raw COPY, 1 or more (default 3)" >&2
   exit 1
 fi
+shard_runs="${BENCH_SHARD_RUNS:-3}"
+if ! [[ "$shard_runs" =~ ^[1-9][0-9]*$ ]]; then
+  echo "bench-engine: BENCH_SHARD_RUNS=$shard_runs: give how many times to run each shard count, 1 or more (default 3)" >&2
+  exit 1
+fi
+shard_counts="${BENCH_SHARDS:-1 2 4}"
+if ! [[ " $shard_counts " =~ " 1 " ]] || ! [[ "$shard_counts" =~ ^[1-9][0-9]*( [1-9][0-9]*)*$ ]]; then
+  echo "bench-engine: BENCH_SHARDS=$shard_counts: give shard counts separated by spaces, 1 among them (the base the others are measured against), such as \"1 2 4\"" >&2
+  exit 1
+fi
 if [ ! -x /usr/bin/time ]; then
   echo "bench-engine: /usr/bin/time is missing: apt-get install -y time" >&2
   exit 1
@@ -134,55 +144,71 @@ PY
 # same PostgreSQL, each reading its share of the lists and handing rows to
 # the others through the database. On 2 cores the wall time cannot show the
 # scale-out; the figure is how each shard's CPU compares with the unsharded
-# run's (BENCH_SHARDS sets the counts).
+# run's in the same round. The machine's load moves a single run by 10% or
+# more, so each round runs every count (BENCH_SHARDS) in turn, and the bench
+# gives the medians of BENCH_SHARD_RUNS rounds.
 prev=""
-for shards in ${BENCH_SHARDS:-1 2 4}; do
-  db="shards$shards"
-  # A quiet server for each: the last run's database gone, and no
-  # autovacuum worker still busy with the tables loaded before (up to 60 s).
-  if [ -n "$prev" ]; then "${psql[@]}" -c "DROP DATABASE $prev"; fi
-  "${psql[@]}" -c "CHECKPOINT"
-  for _ in $(seq 120); do
-    busy=$("${psql[@]}" -At -c "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'autovacuum worker'")
-    [ "$busy" = 0 ] && break
-    sleep 0.5
-  done
-  prev="$db"
-  "${psql[@]}" -c "CREATE DATABASE $db"
-  suri="postgres://postgres@127.0.0.1:$port/$db?sslmode=disable"
-  echo ">> $shards shard(s) into PostgreSQL"
-  pids=()
-  for ((i = 0; i < shards; i++)); do
-    /usr/bin/time -v -o "$dir/time-shard$shards-$i.txt" bin/contact-converter convert -f "$dir/conversion.yaml" \
-      --database "$suri" --report "$dir/report-shard$shards-$i.json" --shards "$shards" --shard "$i" --run-id "bench-$shards" \
-      >/dev/null 2>"$dir/convert-shard$shards-$i.log" &
-    pids+=($!)
-  done
-  for p in "${pids[@]}"; do
-    wait "$p" || { echo "engine: a shard failed: see $dir/convert-shard$shards-*.log" >&2; exit 1; }
+for ((run = 1; run <= shard_runs; run++)); do
+  for shards in $shard_counts; do
+    db="shards${shards}_$run"
+    # A quiet server for each: the last run's database gone, and no
+    # autovacuum worker still busy with the tables loaded before (up to 60 s).
+    if [ -n "$prev" ]; then "${psql[@]}" -c "DROP DATABASE $prev"; fi
+    "${psql[@]}" -c "CHECKPOINT"
+    for _ in $(seq 120); do
+      busy=$("${psql[@]}" -At -c "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'autovacuum worker'")
+      [ "$busy" = 0 ] && break
+      sleep 0.5
+    done
+    prev="$db"
+    "${psql[@]}" -c "CREATE DATABASE $db"
+    suri="postgres://postgres@127.0.0.1:$port/$db?sslmode=disable"
+    echo ">> $shards shard(s) into PostgreSQL (round $run of $shard_runs)"
+    pids=()
+    for ((i = 0; i < shards; i++)); do
+      out="$dir/shard$shards-$i-r$run"
+      /usr/bin/time -v -o "$out.time" bin/contact-converter convert -f "$dir/conversion.yaml" \
+        --database "$suri" --report "$out.json" --shards "$shards" --shard "$i" --run-id "bench-$shards-$run" \
+        >/dev/null 2>"$out.log" &
+      pids+=($!)
+    done
+    for p in "${pids[@]}"; do
+      wait "$p" || { echo "engine: a shard failed: see $dir/shard$shards-*-r$run.log" >&2; exit 1; }
+    done
   done
 done
-python3 - "$dir" ${BENCH_SHARDS:-1 2 4} <<'PY'
-import json, sys
-d, counts = sys.argv[1], [int(n) for n in sys.argv[2:]]
+python3 - "$dir" "$shard_runs" $shard_counts <<'PY'
+import json, statistics, sys
+d, runs, counts = sys.argv[1], int(sys.argv[2]), [int(n) for n in sys.argv[3:]]
 sys.dont_write_bytecode = True
 sys.path.insert(0, "hack")
-from benchtime import cpu, wall
-# The base: the unsharded run under the same conditions (1 shard), else the
-# first PostgreSQL run.
-base = cpu(d + ("/time-shard1-0.txt" if 1 in counts else "/time-pg-1.txt"))
-print(f"engine: shards, per shard: CPU seconds of the process (read / hand out / merge+write incl. taking parcels / total), "
-      f"against the unsharded run's {base:.2f}s")
+from benchtime import cpu, rss, wall
+med = statistics.median
+print("engine: shards, per shard: CPU seconds of the process (read / hand out / merge+write incl. taking parcels / total), "
+      "against the unsharded run's of the same round")
+busiest, together = {n: [] for n in counts}, {n: [] for n in counts}
+for run in range(1, runs + 1):
+    base = cpu(f"{d}/shard1-0-r{run}.time")
+    for n in counts:
+        tops = []
+        for i in range(n):
+            out = f"{d}/shard{n}-{i}-r{run}"
+            r = json.load(open(out + ".json"))
+            c, s = r["seconds"]["cpu"], r.get("shard") or {}
+            total = cpu(out + ".time")
+            tops.append(total)
+            merged = sum(src["rowsMerged"] + src["rowsSuppressed"] for src in r["sources"])
+            read = s.get("rowsRead", sum(src["rowsRead"] for src in r["sources"]))
+            print(f"engine:   round {run}, {n} shard(s), shard {i}: sources {s.get('sources', 'all')}, rows read {read}, "
+                  f"merged {merged}: read {c['read']:.2f} / hand out {c.get('exchange', 0):.2f} / merge+write {c['mergeWrite']:.2f} / "
+                  f"total {total:.2f}s = {100 * total / base:.0f}%; wall {wall(out + '.time'):.2f}s, waited {r['seconds'].get('wait', 0):.2f}s, "
+                  f"peak RSS {rss(out + '.time'):.0f} MiB")
+        busiest[n].append(100 * max(tops) / base)
+        together[n].append(100 * sum(tops) / base)
+unsharded = [cpu(f"{d}/shard1-0-r{run}.time") for run in range(1, runs + 1)]
+print(f"engine: the unsharded run used {med(unsharded):.2f}s of CPU (median of {runs}: {', '.join(f'{c:.2f}' for c in unsharded)})")
 for n in counts:
-    tops = []
-    for i in range(n):
-        r = json.load(open(f"{d}/report-shard{n}-{i}.json"))
-        c, s = r["seconds"]["cpu"], r.get("shard") or {}
-        total = cpu(f"{d}/time-shard{n}-{i}.txt")
-        tops.append(total)
-        print(f"engine:   {n} shard(s), shard {i}: sources {s.get('sources', 'all')}, rows read {s.get('rowsRead', 0)}: "
-              f"read {c['read']:.2f} / hand out {c.get('exchange', 0):.2f} / merge+write {c['mergeWrite']:.2f} / total {total:.2f}s "
-              f"= {100 * total / base:.0f}% of unsharded; wall {wall(f'{d}/time-shard{n}-{i}.txt'):.2f}s, waited {r['seconds'].get('wait', 0):.2f}s")
-    print(f"engine: {n} shard(s): the busiest shard used {100 * max(tops) / base:.0f}% of the unsharded run's CPU; "
-          f"all shards together {100 * sum(tops) / base:.0f}%")
+    if n > 1:
+        print(f"engine: {n} shards: the busiest shard used {med(busiest[n]):.0f}% of the unsharded run's CPU, all shards together "
+              f"{med(together[n]):.0f}% (medians of {runs} rounds: busiest {', '.join(f'{p:.0f}' for p in busiest[n])}%)")
 PY
