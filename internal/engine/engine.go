@@ -62,9 +62,9 @@ type Options struct {
 	SpillDir string
 	// Partitions spreads the rows; 0 chooses from the input size.
 	Partitions int
-	// Shard and Shards split a run (PlanReads and PlanMerges say how). A sharded run
-	// needs a Store with an Exchange: each shard reads its share of the
-	// lists and hands every row to the shard that merges it.
+	// Shard and Shards split a run (PlanReads and PlanMerges say how). A
+	// sharded run needs a Store with an Exchange: each shard reads its
+	// share of the lists and hands every row to the shard that merges it.
 	Shard, Shards int
 	// RunID names a sharded run's exchange: the same for every shard of
 	// one attempt, new for the next (the Job's uid).
@@ -133,9 +133,9 @@ type runner struct {
 	// digests digest each source's header and records, once it is read.
 	read    []SourceReport
 	digests []string
-	// exchange hands rows between the shards of a sharded run; reads says
-	// which shard reads each source and, once every shard has read, merges
-	// which merges each partition.
+	// exchange hands rows between the shards of a sharded run. reads holds
+	// the shard that reads each source; merges, set once every shard has
+	// read, the shard that merges each partition.
 	exchange store.Exchange
 	reads    []int
 	merges   []int
