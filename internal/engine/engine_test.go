@@ -110,7 +110,7 @@ func TestMergeRowCost(t *testing.T) {
 		rows  []int64
 		want  time.Duration
 	}{
-		{spent: []time.Duration{3 * time.Second, time.Second}, rows: []int64{1_000_000, 1_000_000}, want: 3 * time.Microsecond},
+		{spent: []time.Duration{3 * time.Second, time.Second}, rows: []int64{1_000_000, 1_000_000}, want: 3800 * time.Nanosecond},
 		{spent: []time.Duration{time.Second}, rows: []int64{0}, want: 0},
 		{spent: nil, rows: nil, want: 0},
 	} {
