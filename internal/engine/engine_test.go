@@ -119,3 +119,40 @@ func TestMergeRowCost(t *testing.T) {
 		}
 	}
 }
+
+// What another shard handed out is checked before it is trusted: its
+// build's layout, and counts that fit this shard's sources and partitions.
+func TestCheckRead(t *testing.T) {
+	r := &runner{o: Options{Partitions: 2}, report: &Report{Sources: make([]SourceReport, 2)}}
+	good := func() shardRead {
+		return shardRead{Version: shardReadVersion, Partitions: 2, Sources: make([]SourceReport, 2),
+			Rows: [][]int64{{1, 2}, nil}, OptOuts: [][]int64{{0, 1}, nil}}
+	}
+	for _, tc := range []struct {
+		name   string
+		change func(*shardRead)
+		want   string
+	}{
+		{name: "fits", change: func(*shardRead) {}},
+		{name: "another build", change: func(s *shardRead) { s.Version = 0 },
+			want: "shard 1 handed out its rows from another build of contact-converter: run again with a new run id"},
+		{name: "other partitions", change: func(s *shardRead) { s.Partitions = 4 },
+			want: "shard 1 read 2 sources in 4 partitions, this one 2 in 2: a list changed size while the shards opened it; run again, or give --partitions"},
+		{name: "a source's rows in other partitions", change: func(s *shardRead) { s.Rows[0], s.OptOuts[0] = []int64{1}, []int64{0} },
+			want: "shard 1 counted the rows of spec.sources[0] in another number of partitions than 2"},
+		{name: "rows without opt-outs", change: func(s *shardRead) { s.OptOuts[0] = nil },
+			want: "shard 1 counted the rows of spec.sources[0] in another number of partitions than 2"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			read := good()
+			tc.change(&read)
+			got := ""
+			if err := r.checkRead(1, read); err != nil {
+				got = err.Error()
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
+	}
+}

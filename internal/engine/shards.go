@@ -183,7 +183,7 @@ func (r *runner) checkRead(k int, read shardRead) error {
 			k, len(read.Sources), read.Partitions, n, r.o.Partitions)
 	}
 	for i := range n {
-		if (read.Rows[i] != nil && len(read.Rows[i]) != r.o.Partitions) || (read.OptOuts[i] != nil && len(read.OptOuts[i]) != r.o.Partitions) {
+		if len(read.OptOuts[i]) != len(read.Rows[i]) || (read.Rows[i] != nil && len(read.Rows[i]) != r.o.Partitions) {
 			return fmt.Errorf("shard %d counted the rows of spec.sources[%d] in another number of partitions than %d", k, i, r.o.Partitions)
 		}
 	}
