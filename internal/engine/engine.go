@@ -808,7 +808,7 @@ func (r *runner) mergePartition(ctx context.Context, p int) (mergedPartition, er
 			contacts++
 		}
 	}
-	m := mergedPartition{stats: store.PartStats{RowsMerged: make([]int64, len(r.o.Spec.Sources))},
+	m := mergedPartition{stats: store.PartStats{Shard: r.o.Shard, RowsMerged: make([]int64, len(r.o.Spec.Sources))},
 		contacts: make([]merge.Contact, 0, contacts), rowSources: make([]int, 0, len(rows)), rowEnds: make([]int, 0, contacts)}
 	stats := &m.stats
 	for start := 0; start < len(rows); {

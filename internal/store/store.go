@@ -28,6 +28,9 @@ type Segment struct {
 
 // PartStats counts what one partition merged, per source index.
 type PartStats struct {
+	// Shard is the shard of a sharded run that wrote the partition (0 in
+	// a run that is not sharded).
+	Shard      int     `json:"shard"`
 	Contacts   int64   `json:"contacts"`
 	RowsMerged []int64 `json:"rowsMerged"`
 	// RowsSuppressed are rows of contacts erased while the run went on.
