@@ -57,17 +57,24 @@ func converter(t *testing.T, tenant, url string, args ...string) (*exec.Cmd, *by
 // waitCheckpoints waits until the database at url holds n checkpoints.
 func waitCheckpoints(t *testing.T, url string, n int, cmd *exec.Cmd) {
 	t.Helper()
+	waitCount(t, url, `SELECT count(*) FROM checkpoints`, n, cmd)
+}
+
+// waitCount waits until query, a count with ? placeholders for args, gives
+// n or more while cmd runs.
+func waitCount(t *testing.T, url, query string, n int, cmd *exec.Cmd, args ...any) {
+	t.Helper()
 	db, rebind := storetest.Open(t, url)
 	for deadline := time.Now().Add(2 * time.Minute); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 		if cmd.ProcessState != nil {
 			t.Fatal("the converter ended before it could be interrupted")
 		}
 		var got int
-		if db.QueryRow(rebind(`SELECT count(*) FROM checkpoints`)).Scan(&got) == nil && got >= n {
+		if db.QueryRow(rebind(query), args...).Scan(&got) == nil && got >= n {
 			return
 		}
 	}
-	t.Fatalf("no %d checkpoints after 2 minutes", n)
+	t.Fatalf("%s %v: under %d after 2 minutes", query, args, n)
 }
 
 func exportOf(t *testing.T, db string) string {

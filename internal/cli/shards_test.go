@@ -178,18 +178,7 @@ func TestShardedRunsEndAsOne(t *testing.T) {
 // own: which shard merges a partition is decided once all have read.
 func waitShardCheckpoints(t *testing.T, url string, shard, n int, cmd *exec.Cmd) {
 	t.Helper()
-	db, rebind := storetest.Open(t, url)
-	for deadline := time.Now().Add(2 * time.Minute); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		if cmd.ProcessState != nil {
-			t.Fatalf("shard %d ended before it could be interrupted", shard)
-		}
-		var got int
-		q := rebind(`SELECT count(*) FROM checkpoints WHERE (stats::jsonb->>'shard')::int = ?`)
-		if db.QueryRow(q, shard).Scan(&got) == nil && got >= n {
-			return
-		}
-	}
-	t.Fatalf("shard %d wrote no %d partitions in 2 minutes", shard, n)
+	waitCount(t, url, `SELECT count(*) FROM checkpoints WHERE (stats::jsonb->>'shard')::int = ?`, n, cmd, shard)
 }
 
 // handedOut tells whether shard has handed out its rows in the database.

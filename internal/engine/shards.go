@@ -141,9 +141,11 @@ func (r *runner) shardRead() shardRead {
 		ReadCPU: time.Duration(r.report.Seconds.CPU.Read * float64(time.Second)),
 		Rows:    make([][]int64, n), OptOuts: make([][]int64, n), UnknownLanguages: map[string]int64{}}
 	for _, rd := range r.readers {
+		// A source is read by one reader: its counts are that reader's.
 		for i := range n {
-			read.Rows[i] = addCounts(read.Rows[i], rd.rows[i])
-			read.OptOuts[i] = addCounts(read.OptOuts[i], rd.optOuts[i])
+			if rd.rows[i] != nil {
+				read.Rows[i], read.OptOuts[i] = rd.rows[i], rd.optOuts[i]
+			}
 		}
 		mergeCounts(read.UnknownLanguages, rd.parser.unknownLangs)
 		read.UnknownOptOutValues += rd.parser.unknownOptOuts
@@ -158,17 +160,6 @@ func (r *runner) shardRead() shardRead {
 		read.UnknownLanguages = keep
 	}
 	return read
-}
-
-// addCounts adds from into into, either of them nil when nothing was read.
-func addCounts(into, from []int64) []int64 {
-	if into == nil {
-		return slices.Clone(from)
-	}
-	for p, n := range from {
-		into[p] += n
-	}
-	return into
 }
 
 // checkRead tells whether shard k's read fits this shard's.
